@@ -1,0 +1,75 @@
+"""Where a host root keeps its files.
+
+A host is a network namespace plus a state root plus its daemon; this module only knows
+the root's layout, so the CLI can find the socket without importing the engine.
+"""
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_ROOT = "/var/lib/fabric"
+
+
+def default_root() -> str:
+    return os.environ.get("FABRIC_ROOT") or DEFAULT_ROOT
+
+
+@dataclass(frozen=True)
+class HostRoot:
+    path: str
+
+    @property
+    def socket(self) -> str:
+        return os.path.join(self.path, "fabric.sock")
+
+    @property
+    def lock(self) -> str:
+        return os.path.join(self.path, "daemon.lock")
+
+    @property
+    def daemon_log(self) -> str:
+        return os.path.join(self.path, "daemon.log")
+
+    @property
+    def db(self) -> str:
+        return os.path.join(self.path, "fabric.db")
+
+    @property
+    def containers(self) -> str:
+        return os.path.join(self.path, "containers")
+
+    @property
+    def images(self) -> str:
+        return os.path.join(self.path, "images")
+
+    @property
+    def layers(self) -> str:
+        return os.path.join(self.path, "layers")
+
+    @property
+    def volumes(self) -> str:
+        return os.path.join(self.path, "volumes")
+
+    @property
+    def runc_root(self) -> str:
+        return os.path.join(self.path, "runc")
+
+    @property
+    def exits(self) -> str:
+        return os.path.join(self.path, "exits")
+
+    @property
+    def tmp(self) -> str:
+        return os.path.join(self.path, "tmp")
+
+    @property
+    def settings(self) -> str:
+        return os.path.join(self.path, "settings.json")
+
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.containers, cid)
+
+    def ensure(self) -> None:
+        for d in (self.path, self.containers, self.images, self.layers, self.volumes,
+                  self.runc_root, self.exits, self.tmp):
+            os.makedirs(d, mode=0o711, exist_ok=True)

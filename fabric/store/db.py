@@ -1,0 +1,129 @@
+"""The per-host SQLite store: schema migrations and safe concurrent access.
+
+WAL lets readers run beside the one writer; a busy timeout makes concurrent writers
+(two daemons racing at start, a CLI exit hook) wait instead of failing. Each thread gets
+its own connection because sqlite3 connections must not be shared across threads.
+"""
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+MIGRATIONS: list[str] = [
+    # 1: containers, images, volumes
+    """
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        image_id TEXT NOT NULL,
+        created REAL NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE image_tags (
+        ref TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE TABLE layers (
+        diff_id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        anonymous INTEGER NOT NULL DEFAULT 0,
+        doc TEXT NOT NULL
+    );
+    """,
+    # 2: networks, endpoints and firewall intent (used by the network core)
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        driver TEXT NOT NULL,
+        created REAL NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        id TEXT PRIMARY KEY,
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        UNIQUE (network_id, container_id)
+    );
+    CREATE TABLE firewall_rules (
+        id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+]
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self.migrate()
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; BEGIN IMMEDIATE takes the write lock up front so two
+        writers never both read-then-insert the same name."""
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        else:
+            c.execute("COMMIT")
+
+    def migrate(self) -> None:
+        with self.tx() as c:
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for stmt in script.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version={i}")
+
+    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        return self.conn().execute(sql, args).fetchall()
+
+    def one(self, sql: str, args: tuple = ()) -> sqlite3.Row | None:
+        return self.conn().execute(sql, args).fetchone()
+
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        row = self.one("SELECT value FROM kv WHERE key=?", (key,))
+        return json.loads(row["value"]) if row else default
+
+    def kv_set(self, key: str, value: Any) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
+                      (key, json.dumps(value)))

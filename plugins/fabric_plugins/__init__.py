@@ -1,0 +1,1 @@
+"""Network drivers shipped with fabric, registered under the fabric.drivers entry points."""
