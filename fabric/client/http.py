@@ -1,0 +1,147 @@
+"""A minimal HTTP client over a unix socket, for the thin CLI.
+
+The standard library's http.client costs tens of milliseconds to import here (it pulls in
+the email package); a request to our own daemon needs only a status line, a few headers
+and a body, so this module speaks that much HTTP/1.1 on a plain socket.
+"""
+
+import json
+import socket
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode
+
+from fabric import API_VERSION
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str = ""):
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+class DaemonUnavailable(Exception):
+    pass
+
+
+class Response:
+    def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
+        self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
+
+    def read(self) -> bytes:
+        n = self.headers.get("content-length")
+        buf = bytearray(self._rest)
+        self._rest = b""
+        if n is not None:
+            n = int(n)
+            while len(buf) < n:
+                chunk = self.sock.recv(max(65536, n - len(buf)))
+                if not chunk:
+                    break
+                buf += chunk
+        else:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        self.sock.close()
+        return bytes(buf)
+
+    def chunks(self) -> Iterator[bytes]:
+        if self._rest:
+            yield self._rest
+            self._rest = b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            yield chunk
+        self.sock.close()
+
+    def json(self) -> Any:
+        data = self.read()
+        return json.loads(data) if data else None
+
+    def raise_for_status(self) -> None:
+        if self.status >= 400:
+            data = self.read()
+            try:
+                doc = json.loads(data)
+                raise ApiError(self.status, doc.get("message", ""), doc.get("kind", ""))
+            except ValueError:
+                raise ApiError(self.status, data.decode(errors="replace").strip()) from None
+
+
+class Client:
+    def __init__(self, socket_path: str):
+        self.socket_path = socket_path
+
+    def connect(self) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.socket_path)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            s.close()
+            raise DaemonUnavailable(str(e)) from None
+        return s
+
+    def request(self, method: str, path: str, query: dict | None = None, body: Any = None,
+                data: bytes | None = None, upload=None, headers: dict | None = None,
+                upgrade: bool = False) -> Response:
+        q = {k: (("1" if v else "0") if isinstance(v, bool) else v)
+             for k, v in (query or {}).items() if v is not None}
+        target = f"/v{API_VERSION}{quote(path)}" + (("?" + urlencode(q)) if q else "")
+        hdrs = {"Host": "fabric"}
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if data is not None:
+            hdrs["Content-Length"] = str(len(data))
+        if upgrade:
+            hdrs["Connection"] = "Upgrade"
+            hdrs["Upgrade"] = "tcp"
+        hdrs.update(headers or {})
+        s = self.connect()
+        head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+        s.sendall(head.encode() + b"\r\n" + (data or b""))
+        if upload is not None:
+            # Stream a body of unknown length, then half-close so the daemon sees its end.
+            while True:
+                chunk = upload.read(1 << 20)
+                if not chunk:
+                    break
+                s.sendall(chunk)
+            s.shutdown(socket.SHUT_WR)
+        return self._read_head(s)
+
+    @staticmethod
+    def _read_head(s: socket.socket) -> Response:
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise DaemonUnavailable("the daemon closed the connection without answering")
+            buf += chunk
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return Response(s, status, headers, rest)
+
+    def call(self, method: str, path: str, query: dict | None = None, body: Any = None,
+             **kw) -> Any:
+        r = self.request(method, path, query, body, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def get(self, path: str, **query) -> Any:
+        return self.call("GET", path, query)
+
+    def post(self, path: str, body: Any = None, **query) -> Any:
+        return self.call("POST", path, query, body)
+
+    def delete(self, path: str, **query) -> Any:
+        return self.call("DELETE", path, query)

@@ -1,0 +1,3 @@
+from fabric.daemon.main import main
+
+main()

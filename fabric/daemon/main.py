@@ -1,0 +1,80 @@
+"""`fabric daemon`: serve one host root's engine on its unix socket.
+
+The daemon takes the root's lock before anything else; a second daemon for the same
+root (two CLIs racing to start one) finds it held and exits quietly.
+"""
+
+import argparse
+import fcntl
+import os
+import signal
+import sys
+import threading
+
+from fabric.paths import HostRoot, default_root
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="fabric daemon")
+    ap.add_argument("--root", default=default_root())
+    ap.add_argument("--socket", default=None)
+    args = ap.parse_args(argv)
+    root = HostRoot(os.path.abspath(args.root))
+    os.makedirs(root.path, mode=0o711, exist_ok=True)
+    lock = open(root.lock, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another daemon serves this root
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    serve(root, args.socket or root.socket)
+
+
+def serve(root: HostRoot, sock_path: str) -> None:
+    from fabric.daemon.http import Handler, UnixHTTPServer
+    from fabric.daemon.routes import build
+    from fabric.engine.engine import Engine
+
+    engine = Engine(root.path)
+    engine.start()
+    router = build(engine)
+    handler = type("BoundHandler", (Handler,), {"router": router})
+    try:
+        os.unlink(sock_path)
+    except FileNotFoundError:
+        pass
+    # Bind under a temporary name and rename, so a client never sees a socket that
+    # does not accept yet.
+    tmp = sock_path + f".{os.getpid()}"
+    server = UnixHTTPServer(tmp, handler, bind_and_activate=False)
+    server.server_bind()
+    server.server_activate()
+    os.chmod(tmp, 0o660)
+    os.rename(tmp, sock_path)
+    server.server_address = sock_path
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"fabric daemon {os.getpid()} serving unix://{sock_path}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        try:
+            if os.path.exists(sock_path) and os.stat(sock_path).st_ino == os.fstat(
+                    server.socket.fileno()).st_ino:
+                os.unlink(sock_path)
+        except OSError:
+            pass
+        if hasattr(engine.network, "stop"):
+            engine.network.stop()
+        # Containers keep running: conmon holds them, not the daemon.
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Volume routes (Docker's /volumes/...)."""
+
+from fabric.daemon.http import Response
+
+
+def add(r, engine) -> None:
+    V = engine.volumes
+
+    @r.route("GET", "/volumes")
+    def volume_list(req):
+        from fabric.daemon.routes import _filters
+        return {"Volumes": V.list(_filters(req)), "Warnings": []}
+
+    @r.route("POST", "/volumes/create")
+    def volume_create(req):
+        b = req.json()
+        return Response(201, V.create(b.get("Name") or None, b.get("Driver") or "local",
+                                      b.get("Labels"), b.get("DriverOpts")))
+
+    @r.route("GET", "/volumes/{name}")
+    def volume_inspect(req):
+        return V.inspect(req.params["name"])
+
+    @r.route("DELETE", "/volumes/{name}")
+    def volume_remove(req):
+        V.remove(req.params["name"], force=req.flag("force"))
+        return Response(204)
+
+    @r.route("POST", "/volumes/prune")
+    def volume_prune(req):
+        return V.prune()

@@ -1,0 +1,132 @@
+"""Validate a Docker-shaped create request and build the container's inspect document.
+
+Validation is pure and runs before anything is written, so bad input leaves nothing
+behind; the document it returns is what `inspect` shows and what `start` runs from.
+"""
+
+import re
+
+from fabric.errors import InvalidArgument
+from fabric.runtime.spec import valid_cap
+
+MIN_MEMORY = 6 * 1024 * 1024
+RESTART_POLICIES = ("", "no", "always", "on-failure", "unless-stopped")
+_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def parse_bytes(value: str | int, what: str = "memory") -> int:
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)b?\s*", str(value).lower())
+    if not m:
+        raise InvalidArgument(f"invalid {what} value {value!r}: use a number with an optional "
+                              "unit b, k, m or g, e.g. 256m")
+    return int(float(m.group(1)) * _UNITS[m.group(2) or "b"])
+
+
+def parse_restart(value: str) -> dict:
+    name, _, count = (value or "no").partition(":")
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy {value!r}: use no, always, "
+                              "unless-stopped or on-failure[:max-retries]")
+    if count and name != "on-failure":
+        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a "
+                              "maximum retry count")
+    if count and not count.isdigit():
+        raise InvalidArgument(f"invalid restart policy {value!r}: the retry count must be a "
+                              "whole number")
+    return {"Name": name if name != "no" else "no", "MaximumRetryCount": int(count or 0)}
+
+
+def validate_host_config(hc: dict) -> dict:
+    hc = dict(hc or {})
+    mem = hc.get("Memory") or 0
+    if mem and mem < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if mem < 0:
+        raise InvalidArgument("invalid memory value: it must be positive")
+    cpus = hc.get("NanoCpus") or 0
+    if cpus < 0:
+        raise InvalidArgument("invalid cpus value: it must be positive, e.g. --cpus 0.5")
+    import os
+    ncpu = os.cpu_count() or 1
+    if cpus > ncpu * 10 ** 9:
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
+                              f"{ncpu} CPUs available")
+    if 0 < cpus < 10 ** 7:
+        raise InvalidArgument("Range of CPUs is from 0.01: --cpus 0.01 is the smallest value")
+    pids = hc.get("PidsLimit")
+    if pids is not None and pids < -1:
+        raise InvalidArgument("invalid pids-limit: use a positive number or -1 for unlimited")
+    rp = hc.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
+    if rp.get("Name", "") not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy {rp.get('Name')!r}")
+    if hc.get("AutoRemove") and rp.get("Name") not in ("", "no"):
+        raise InvalidArgument("conflicting options: --restart and --rm cannot be used together")
+    hc["RestartPolicy"] = {"Name": rp.get("Name") or "no",
+                           "MaximumRetryCount": int(rp.get("MaximumRetryCount") or 0)}
+    for c in (hc.get("CapAdd") or []) + (hc.get("CapDrop") or []):
+        if not valid_cap(c):
+            raise InvalidArgument(f"unknown capability {c!r}: use names like NET_ADMIN")
+    hc.setdefault("NetworkMode", "default")
+    hc.setdefault("Binds", None)
+    hc.setdefault("Mounts", None)
+    hc.setdefault("VolumesFrom", None)
+    hc.setdefault("AutoRemove", False)
+    hc.setdefault("Privileged", False)
+    hc.setdefault("PortBindings", {})
+    hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    return hc
+
+
+def validate_config(cfg: dict) -> dict:
+    cfg = dict(cfg or {})
+    if not cfg.get("Image"):
+        raise InvalidArgument("no image given: fabric run IMAGE [COMMAND]")
+    for e in cfg.get("Env") or []:
+        if not isinstance(e, str) or not e or e.startswith("="):
+            raise InvalidArgument(f"invalid environment variable {e!r}: use NAME=value")
+    if cfg.get("Hostname") and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}",
+                                                 cfg["Hostname"]):
+        raise InvalidArgument(f"invalid hostname {cfg['Hostname']!r}")
+    wd = cfg.get("WorkingDir") or ""
+    if wd and not wd.startswith("/"):
+        raise InvalidArgument(f"the working directory {wd!r} is invalid: it needs to be an "
+                              "absolute path")
+    return cfg
+
+
+def merge_image_config(cfg: dict, image_cfg: dict) -> dict:
+    """Fill what the user left out from the image, as Docker does."""
+    out = dict(cfg)
+    img = image_cfg.get("config") or {}
+    env = list(img.get("Env") or [])
+    keys = {e.split("=", 1)[0] for e in cfg.get("Env") or []}
+    out["Env"] = [e for e in env if e.split("=", 1)[0] not in keys] + list(cfg.get("Env") or [])
+    if not any(e.startswith("PATH=") for e in out["Env"]):
+        out["Env"].insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    if cfg.get("Entrypoint") is None:
+        out["Entrypoint"] = img.get("Entrypoint")
+        if not cfg.get("Cmd"):
+            out["Cmd"] = img.get("Cmd")
+    elif not cfg.get("Cmd"):
+        out["Cmd"] = None
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = img.get("WorkingDir") or ""
+    if not out.get("User"):
+        out["User"] = img.get("User") or ""
+    exposed = dict(img.get("ExposedPorts") or {})
+    exposed.update(cfg.get("ExposedPorts") or {})
+    out["ExposedPorts"] = exposed or None
+    vols = dict(img.get("Volumes") or {})
+    vols.update(cfg.get("Volumes") or {})
+    out["Volumes"] = vols or None
+    labels = dict(img.get("Labels") or {})
+    labels.update(cfg.get("Labels") or {})
+    out["Labels"] = labels
+    if not out.get("StopSignal"):
+        out["StopSignal"] = img.get("StopSignal") or None
+    args = (out.get("Entrypoint") or []) + (out.get("Cmd") or [])
+    if not args:
+        raise InvalidArgument("No command specified: give one after the image name")
+    return out

@@ -1,0 +1,41 @@
+"""The engine: one context object holding the host root, store and services, passed
+to every part instead of module-level singletons."""
+
+import os
+
+from fabric.engine.attach import AttachHub
+from fabric.engine.basic_network import BasicNetworking
+from fabric.engine.containers import Containers
+from fabric.engine.execs import Execs
+from fabric.engine.volumes import Volumes
+from fabric.images.store import ImageStore
+from fabric.paths import HostRoot
+from fabric.runtime.runc import Runc
+from fabric.store.db import Store
+
+
+class Engine:
+    def __init__(self, root: str):
+        self.root = HostRoot(os.path.abspath(root))
+        self.root.ensure()
+        self.store = Store(self.root.db)
+        self.runc = Runc(self.root.runc_root)
+        self.images = ImageStore(self.root, self.store)
+        self.volumes = Volumes(self.root, self.store)
+        self.containers = Containers(self)
+        self.attach = AttachHub(self)
+        self.execs = Execs(self)
+        self.network = self._network()
+
+    def _network(self):
+        try:
+            from fabric.network.manager import NetworkManager
+        except ImportError:
+            return BasicNetworking(self)
+        return NetworkManager(self)
+
+    def start(self) -> None:
+        """Called once the daemon holds the root's lock."""
+        if hasattr(self.network, "start"):
+            self.network.start()
+        self.containers.reconcile()

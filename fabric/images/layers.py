@@ -1,0 +1,76 @@
+"""Layer storage: each layer kept as its uncompressed tar (so `save` reproduces its
+diff_id exactly) and extracted once into a directory used as an overlay lower layer."""
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+
+from fabric.errors import InvalidArgument
+from fabric.images import extract
+from fabric.paths import HostRoot
+
+
+def layer_dir(root: HostRoot, diff_id: str) -> str:
+    return os.path.join(root.layers, diff_id.split(":", 1)[-1])
+
+
+def layer_tar(root: HostRoot, diff_id: str) -> str:
+    return layer_dir(root, diff_id) + ".tar"
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def ingest(root: HostRoot, tar_path: str) -> tuple[str, int]:
+    """Store an uncompressed layer tar (moved from tar_path); return (diff_id, size).
+
+    Extraction happens into a temporary directory beside the final one and is renamed
+    into place, so a crash never leaves a half-extracted layer under its real name.
+    """
+    diff_id = sha256_file(tar_path)
+    final = layer_dir(root, diff_id)
+    if os.path.isdir(final) and os.path.exists(final + ".tar"):
+        os.unlink(tar_path)
+        return diff_id, _du(final)
+    tmp = tempfile.mkdtemp(prefix=".extract-", dir=root.layers)
+    try:
+        try:
+            with tarfile.open(tar_path, "r:") as tf:
+                extract.extract_layer(tf, tmp)
+        except tarfile.TarError as e:
+            raise InvalidArgument(f"layer archive is corrupt: {e}") from None
+        if os.path.isdir(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.replace(tar_path, final + ".tar")
+    return diff_id, _du(final)
+
+
+def remove(root: HostRoot, diff_id: str) -> None:
+    d = layer_dir(root, diff_id)
+    shutil.rmtree(d, ignore_errors=True)
+    try:
+        os.unlink(d + ".tar")
+    except FileNotFoundError:
+        pass
+
+
+def _du(path: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,220 @@
+"""The image store: configs in SQLite, layers on disk, tags as references.
+
+An image's id is the sha256 of its config blob, exactly as Docker computes it, and the
+blob is kept byte for byte so `save` can write an archive Docker accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from fabric.errors import Conflict, InvalidArgument, NotFound
+from fabric.images import busybox, layers
+from fabric.paths import HostRoot
+from fabric.store.db import Store
+
+BUILTIN = "busybox:latest"
+
+
+def normalize_ref(ref: str) -> str:
+    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`."""
+    for prefix in ("docker.io/library/", "library/", "docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag:
+        return ref + ":latest"
+    return ref
+
+
+def valid_ref(ref: str) -> bool:
+    import re
+    return bool(re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?",
+                             ref))
+
+
+class ImageStore:
+    def __init__(self, root: HostRoot, store: Store):
+        self.root, self.store = root, store
+
+    # ---- blobs and registration -------------------------------------------------------
+    def config_path(self, image_id: str) -> str:
+        return os.path.join(self.root.images, image_id.split(":", 1)[-1] + ".json")
+
+    def config_blob(self, image_id: str) -> bytes:
+        with open(self.config_path(image_id), "rb") as f:
+            return f.read()
+
+    def register(self, blob: bytes, tags: list[str] = ()) -> str:
+        """Record an image whose layers are already ingested; return its id."""
+        image_id = "sha256:" + hashlib.sha256(blob).hexdigest()
+        cfg = json.loads(blob)
+        for d in cfg.get("rootfs", {}).get("diff_ids", []):
+            if not os.path.isdir(layers.layer_dir(self.root, d)):
+                raise InvalidArgument(f"image {image_id[7:19]} names layer {d} that is missing")
+        path = self.config_path(image_id)
+        if not os.path.exists(path):
+            tmp = path + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, path)
+        with self.store.tx() as c:
+            c.execute("INSERT OR IGNORE INTO images(id, created, doc) VALUES (?, ?, ?)",
+                      (image_id, time.time(), json.dumps({"config": cfg})))
+            for t in tags:
+                c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
+                          (normalize_ref(t), image_id))
+        return image_id
+
+    def ensure_builtin(self) -> str:
+        row = self.store.one("SELECT image_id FROM image_tags WHERE ref=?", (BUILTIN,))
+        if row:
+            return row["image_id"]
+        tmp = os.path.join(self.root.tmp, f"busybox-{os.getpid()}-{time.monotonic_ns()}.tar")
+        busybox.build_layer(tmp)
+        diff_id, _ = layers.ingest(self.root, tmp)
+        blob = json.dumps(busybox.image_config(diff_id, busybox.created_stamp()),
+                          sort_keys=True, separators=(",", ":")).encode()
+        return self.register(blob, [BUILTIN])
+
+    # ---- lookup ----------------------------------------------------------------------
+    def resolve(self, ref: str) -> str:
+        """An image id for a reference, a full or short id; the builtin is made on use."""
+        ref = ref.strip()
+        if not ref:
+            raise InvalidArgument("image name is empty")
+        norm = normalize_ref(ref)
+        row = self.store.one("SELECT image_id FROM image_tags WHERE ref=?", (norm,))
+        if row:
+            return row["image_id"]
+        if norm == BUILTIN:
+            return self.ensure_builtin()
+        hexpart = ref[7:] if ref.startswith("sha256:") else ref
+        if len(hexpart) >= 4 and all(ch in "0123456789abcdef" for ch in hexpart):
+            rows = self.store.query("SELECT id FROM images WHERE id LIKE ?",
+                                    ("sha256:" + hexpart + "%",))
+            if len(rows) == 1:
+                return rows[0]["id"]
+            if len(rows) > 1:
+                raise InvalidArgument(f"image id prefix {ref!r} is ambiguous; give more characters")
+        raise NotFound(f"No such image: {ref}")
+
+    def config(self, image_id: str) -> dict:
+        return json.loads(self.config_blob(image_id))
+
+    def tags_of(self, image_id: str) -> list[str]:
+        return [r["ref"] for r in self.store.query(
+            "SELECT ref FROM image_tags WHERE image_id=? ORDER BY ref", (image_id,))]
+
+    def layer_dirs(self, image_id: str) -> list[str]:
+        """Overlay lower directories, topmost first (overlayfs's lowerdir order)."""
+        diff_ids = self.config(image_id).get("rootfs", {}).get("diff_ids", [])
+        return [layers.layer_dir(self.root, d) for d in reversed(diff_ids)]
+
+    def size(self, image_id: str) -> int:
+        total = 0
+        for d in self.config(image_id).get("rootfs", {}).get("diff_ids", []):
+            try:
+                total += os.path.getsize(layers.layer_tar(self.root, d))
+            except OSError:
+                pass
+        return total
+
+    def inspect(self, ref: str) -> dict:
+        image_id = self.resolve(ref)
+        cfg = self.config(image_id)
+        return {
+            "Id": image_id,
+            "RepoTags": self.tags_of(image_id),
+            "RepoDigests": [],
+            "Parent": "",
+            "Comment": cfg.get("comment", ""),
+            "Created": cfg.get("created", ""),
+            "Container": "",
+            "DockerVersion": "",
+            "Author": cfg.get("author", ""),
+            "Config": cfg.get("config", {}),
+            "Architecture": cfg.get("architecture", "amd64"),
+            "Os": cfg.get("os", "linux"),
+            "Size": self.size(image_id),
+            "VirtualSize": self.size(image_id),
+            "RootFS": {"Type": "layers", "Layers": cfg.get("rootfs", {}).get("diff_ids", [])},
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    def list(self) -> list[dict]:
+        out = []
+        for r in self.store.query("SELECT id, created FROM images ORDER BY created DESC"):
+            cfg = self.config(r["id"])
+            out.append({
+                "Id": r["id"], "ParentId": "", "RepoTags": self.tags_of(r["id"]),
+                "RepoDigests": [], "Created": _epoch(cfg.get("created")),
+                "Size": self.size(r["id"]), "VirtualSize": self.size(r["id"]),
+                "SharedSize": -1, "Labels": (cfg.get("config") or {}).get("Labels") or {},
+                "Containers": -1,
+            })
+        return out
+
+    def in_use(self, image_id: str) -> bool:
+        return self.store.one("SELECT 1 FROM containers WHERE image_id=? LIMIT 1",
+                              (image_id,)) is not None
+
+    def tag(self, ref: str, new: str) -> None:
+        if not valid_ref(new):
+            raise InvalidArgument(f"invalid reference format: {new!r} (use name[:tag], "
+                                  "lower-case)")
+        image_id = self.resolve(ref)
+        with self.store.tx() as c:
+            c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
+                      (normalize_ref(new), image_id))
+
+    def remove(self, ref: str, force: bool = False) -> list[dict]:
+        """Untag a reference, or delete by id; delete the image when no tag is left."""
+        image_id = self.resolve(ref)
+        norm = normalize_ref(ref)
+        out: list[dict] = []
+        by_tag = self.store.one("SELECT 1 FROM image_tags WHERE ref=?", (norm,)) is not None
+        tags = self.tags_of(image_id)
+        if by_tag and len(tags) > 1:
+            with self.store.tx() as c:
+                c.execute("DELETE FROM image_tags WHERE ref=?", (norm,))
+            return [{"Untagged": norm}]
+        if not by_tag and len(tags) > 1 and not force:
+            raise Conflict(f"unable to delete {image_id[7:19]} (must be forced) - image is "
+                           f"referenced in multiple repositories")
+        if self.in_use(image_id):
+            raise Conflict(f"unable to remove image {ref}: image is being used by a container "
+                           "(remove the container first)")
+        with self.store.tx() as c:
+            c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
+            c.execute("DELETE FROM images WHERE id=?", (image_id,))
+        out += [{"Untagged": t} for t in tags]
+        out.append({"Deleted": image_id})
+        self._gc_layers()
+        try:
+            os.unlink(self.config_path(image_id))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def _gc_layers(self) -> None:
+        used = set()
+        for r in self.store.query("SELECT id FROM images"):
+            used.update(self.config(r["id"]).get("rootfs", {}).get("diff_ids", []))
+        for name in os.listdir(self.root.layers):
+            if name.startswith(".") or name.endswith(".tar"):
+                continue
+            if "sha256:" + name not in used:
+                layers.remove(self.root, "sha256:" + name)
+
+
+def _epoch(created: str | None) -> int:
+    if not created:
+        return 0
+    try:
+        return int(time.mktime(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone)
+    except ValueError:
+        return 0

@@ -1,0 +1,1 @@
+"""Networks: the driver API, IPAM, and (in manager.py) what the engine calls."""

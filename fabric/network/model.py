@@ -1,0 +1,82 @@
+"""Networks and endpoints as drivers see them: plain frozen values.
+
+The store keeps these as JSON documents; drivers get them whole and never read the
+store themselves.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+TAG_PREFIX = "fabric:"
+
+
+@dataclass(frozen=True)
+class SubnetConfig:
+    subnet: str                 # "10.88.0.0/16"
+    gateway: str                # "10.88.0.1"
+    ip_range: str | None = None  # where container addresses come from (--ip-range)
+
+    @property
+    def prefixlen(self) -> int:
+        return int(self.subnet.split("/")[1])
+
+    @property
+    def gateway_cidr(self) -> str:
+        return f"{self.gateway}/{self.prefixlen}"
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str                     # 64 hex characters, like Docker's
+    name: str
+    driver: str
+    config: Any                 # the driver's own frozen config, from validate()
+    ipam: tuple[SubnetConfig, ...] = ()
+    internal: bool = False
+    # The manager records whether the gateway address was fabric's to add, so that
+    # removing a network on a hand-made bridge leaves the user's own address alone.
+    gateway_owned: bool = True
+    labels: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def tag(self) -> str:
+        """Ownership tag carried by every kernel object made for this network."""
+        return f"{TAG_PREFIX}{self.id[:12]}"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    network_id: str
+    container_id: str
+    ifname: str                 # inside the container: eth0, eth1...
+    address: str                # CIDR, e.g. "10.88.0.2/16"
+    mac: str
+    gateway: str | None = None  # None: no default route through this network
+    aliases: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+    @property
+    def host_ifname(self) -> str:
+        return host_ifname(self.id)
+
+    def tag(self, net: Network) -> str:
+        return f"{net.tag}:{self.id[:12]}"
+
+
+def host_ifname(endpoint_id: str) -> str:
+    """Host side of an endpoint's veth: 'fv' + 11 hex characters = 13, within IFNAMSIZ.
+
+    Derived from the endpoint id, so the name is known before anything is created and
+    two endpoints never race for one name."""
+    return "fv" + hashlib.sha256(endpoint_id.encode()).hexdigest()[:11]

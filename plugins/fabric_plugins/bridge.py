@@ -1,0 +1,180 @@
+"""The bridge driver: Docker's bridge networks, as plain Linux bridges and veth pairs.
+
+A network is a bridge holding its gateway address; an endpoint is a veth pair whose
+host side (`fv<hash>`) is a port of the bridge and whose other side is born inside the
+container's namespace as eth0, eth1... Every kernel object made here carries the
+network's tag in its alias, and teardown deletes only what carries it, so a bridge
+made by hand (`-o bridge.name=br0` naming an existing one, or the engine's `bridge`
+setting) is used but never deleted.
+"""
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from fabric.errors import InvalidArgument
+from fabric.net.links import IFNAMSIZ, valid_name
+from fabric.net.sysctl import conf_key
+from fabric.network.ipam import parse_address
+from fabric.network.model import Endpoint, Network
+from fabric.plan import (AddAddress, AddRoute, CreateVeth, DelAddress, DeleteLink,
+                         EnsureBridge, LinkUp, Plan, SetHairpin, SetMaster, SetSysctl)
+
+DOCKER = "com.docker.network.bridge."
+
+# option -> (field, parser); Docker's names are accepted beside fabric's short ones.
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(key: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _BOOL_TRUE:
+        return True
+    if v in _BOOL_FALSE:
+        return False
+    raise InvalidArgument(f"option {key}: expected true or false, got {value!r}")
+
+
+def _mtu(key: str, value: str) -> int:
+    try:
+        mtu = int(value)
+    except ValueError:
+        raise InvalidArgument(f"option {key}: expected a number, got {value!r}") from None
+    if not 68 <= mtu <= 65535:
+        raise InvalidArgument(f"option {key}: MTU {mtu} is outside 68..65535")
+    return mtu
+
+
+def _bridge_name(key: str, value: str) -> str:
+    if len(value) > IFNAMSIZ:
+        raise InvalidArgument(f"bridge name {value!r} is longer than {IFNAMSIZ} characters")
+    if not valid_name(value):
+        raise InvalidArgument(f"invalid bridge name {value!r}")
+    return value
+
+
+def _ipv4(key: str, value: str) -> str:
+    return str(parse_address(value, f"option {key}"))
+
+
+OPTIONS = {
+    "bridge.name": ("bridge", _bridge_name),
+    DOCKER + "name": ("bridge", _bridge_name),
+    "bridge.existing": ("existing", _bool),
+    "icc": ("icc", _bool),
+    DOCKER + "enable_icc": ("icc", _bool),
+    "ip_masquerade": ("masquerade", _bool),
+    DOCKER + "enable_ip_masquerade": ("masquerade", _bool),
+    "mtu": ("mtu", _mtu),
+    "com.docker.network.driver.mtu": ("mtu", _mtu),
+    "host_binding_ipv4": ("host_binding_ipv4", _ipv4),
+    DOCKER + "host_binding_ipv4": ("host_binding_ipv4", _ipv4),
+    "ip_forward": ("ip_forward", _bool),
+    DOCKER + "default_bridge": ("default_bridge", _bool),
+}
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    bridge: str | None = None   # None: "fab-" + 10 characters of the network id
+    existing: bool = False      # the bridge must already exist (Docker's -b br0)
+    icc: bool = True
+    masquerade: bool = True
+    mtu: int | None = None
+    host_binding_ipv4: str = "0.0.0.0"
+    ip_forward: bool = True     # set net.ipv4.ip_forward=1 (the engine's ip-forward)
+    default_bridge: bool = False
+
+
+class BridgeDriver:
+    name = "bridge"
+    scope = "local"
+    requires: frozenset[str] = frozenset()
+
+    def validate(self, options: Mapping[str, str]) -> BridgeConfig:
+        fields: dict = {}
+        for key, value in options.items():
+            spec = OPTIONS.get(key)
+            if spec is None:
+                known = ", ".join(k for k in OPTIONS if not k.startswith("com."))
+                raise InvalidArgument(f"unknown bridge driver option {key!r} "
+                                      f"(known: {known}, and Docker's {DOCKER}* names)")
+            field, parse = spec
+            fields[field] = parse(key, str(value))
+        if fields.get("existing") and not fields.get("bridge"):
+            raise InvalidArgument("option bridge.existing needs bridge.name")
+        return BridgeConfig(**fields)
+
+    # --- names -----------------------------------------------------------------------
+
+    def bridge_name(self, net: Network) -> str:
+        return net.config.bridge or f"fab-{net.id[:10]}"
+
+    @staticmethod
+    def bridge_mac(net: Network) -> str:
+        # Fixed, so the bridge keeps one address as ports come and go (otherwise it
+        # takes the lowest port MAC and every neighbour's ARP entry goes stale).
+        # 0x06: locally administered unicast, distinct from containers' 02:42:...
+        h = net.id[:10]
+        return "06:" + ":".join(h[i:i + 2] for i in range(0, 10, 2))
+
+    # --- plans -----------------------------------------------------------------------
+
+    def plan_create(self, net: Network) -> Plan:
+        cfg: BridgeConfig = net.config
+        br = self.bridge_name(net)
+        ops: list = [EnsureBridge(br, tag=net.tag, mtu=cfg.mtu, mac=self.bridge_mac(net),
+                                  create=not cfg.existing)]
+        ops += [AddAddress(br, s.gateway_cidr) for s in net.ipam]
+        ops.append(LinkUp(br))
+        if not net.internal:
+            if cfg.ip_forward:
+                ops.append(SetSysctl("net.ipv4.ip_forward", "1"))
+            # lets published ports answer on 127.0.0.1: DNAT to a container keeps the
+            # loopback source, which the kernel drops on any other interface without it
+            ops.append(SetSysctl(conf_key(br, "route_localnet"), "1",
+                                 restore="0" if self._named(net) else None))
+        return Plan(tuple(ops), title=f"create network {net.name}")
+
+    def plan_delete(self, net: Network) -> Plan:
+        br = self.bridge_name(net)
+        ops: list = []
+        if self._named(net):
+            # The bridge may be one made by hand: undo only what fabric added to it.
+            # (Deleting our own bridge would take these along anyway.)
+            if net.gateway_owned:
+                ops += [DelAddress(br, s.gateway_cidr) for s in net.ipam]
+            if not net.internal:
+                ops.append(SetSysctl(conf_key(br, "route_localnet"), "0"))
+        # the tag check leaves any bridge that is not this network's own alone
+        ops.append(DeleteLink(br, tag=net.tag))
+        return Plan(tuple(ops), best_effort=True, title=f"remove network {net.name}")
+
+    def plan_join(self, net: Network, ep: Endpoint, netns_path: str) -> Plan:
+        cfg: BridgeConfig = net.config
+        br, host, ns = self.bridge_name(net), ep.host_ifname, netns_path
+        ops: list = [
+            CreateVeth(host, peer=ep.ifname, peer_ns=ns, tag=ep.tag(net), mtu=cfg.mtu,
+                       peer_mac=ep.mac),
+            SetMaster(host, br),
+            # a container reaching its own published port comes back in this port
+            SetHairpin(host),
+            LinkUp(host),
+            AddAddress(ep.ifname, ep.address, ns=ns),
+            LinkUp(ep.ifname, ns=ns),
+            LinkUp("lo", ns=ns),
+        ]
+        if ep.gateway and not net.internal:
+            ops.append(AddRoute("default", gateway=ep.gateway, dev=ep.ifname, ns=ns))
+        return Plan(tuple(ops), title=f"connect {ep.container_id[:12]} to {net.name}")
+
+    def plan_leave(self, net: Network, ep: Endpoint, netns_path: str) -> Plan:
+        # Deleting the host side removes the pair, the container's address and its
+        # routes through it; if the namespace is gone the pair went with it.
+        return Plan((DeleteLink(ep.host_ifname, tag=ep.tag(net)),), best_effort=True,
+                    title=f"disconnect {ep.container_id[:12]} from {net.name}")
+
+    @staticmethod
+    def _named(net: Network) -> bool:
+        """True when the user named the bridge, which may then be one made by hand."""
+        return bool(net.config.bridge)
