@@ -176,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
         except FabricError as e:
             if not self.hijacked:
                 self._send(Response(e.status, {"message": e.message, "kind": type(e).__name__}))
+            else:
+                sys.stderr.write(f"api: {self.command} {path}: {e.message}\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as e:  # a bug: answer with the message, keep the trace in the log

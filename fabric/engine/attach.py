@@ -53,11 +53,16 @@ class AttachHub:
 
     def _connect(self, cid: str) -> socket.socket:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Socket paths are limited to 108 bytes and a container directory under a lab
+        # host's root can be longer: connect through a directory descriptor instead.
+        dfd = os.open(self.engine.containers.cdir(cid), os.O_PATH | os.O_DIRECTORY)
         try:
-            s.connect(conmon.attach_socket(self.engine.containers.cdir(cid)))
+            s.connect(f"/proc/self/fd/{dfd}/attach")
         except OSError as e:
             s.close()
             raise NotRunning(f"cannot attach: the container is not running ({e.strerror})") from None
+        finally:
+            os.close(dfd)
         return s
 
     def open(self, cid: str, wait_start: bool) -> tuple[socket.socket | None, _Pending | None]:

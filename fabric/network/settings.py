@@ -1,0 +1,98 @@
+"""Engine network settings, with the Docker daemon's names and meanings.
+
+Read from `settings.json` in the host root (the `network` object, or top-level keys),
+overridden by the daemon's global options. Keys:
+
+  bip         the default bridge's address and prefix, e.g. 192.168.5.1/24
+  fixed-cidr  the part of the default bridge's subnet containers get addresses from
+  bridge      use this existing bridge (made by hand, e.g. br0) as the default bridge;
+              "none" creates no default bridge network
+  icc         containers on the default bridge may talk to each other (true)
+  ip-forward  set net.ipv4.ip_forward=1 (true)
+  ip-masq     masquerade traffic leaving the default bridge's subnet (true)
+  iptables    let fabric install firewall rules at all (true)
+  mtu         the default bridge's MTU
+  firewall-backend  "nftables" (default) or "iptables"
+"""
+
+import json
+from dataclasses import dataclass, fields
+
+from fabric.errors import InvalidArgument
+
+DEFAULT_BRIDGE = "fabric0"
+DEFAULT_NETWORK = "bridge"
+
+
+@dataclass(frozen=True)
+class Settings:
+    bip: str | None = None
+    fixed_cidr: str | None = None
+    bridge: str | None = None
+    icc: bool = True
+    ip_forward: bool = True
+    ip_masq: bool = True
+    iptables: bool = True
+    mtu: int | None = None
+    firewall_backend: str = "nftables"
+
+    @property
+    def default_bridge(self) -> str:
+        return self.bridge or DEFAULT_BRIDGE
+
+    @property
+    def default_disabled(self) -> bool:
+        return self.bridge == "none"
+
+
+def _bool(key: str, v) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise InvalidArgument(f"setting {key}: expected true or false, got {v!r}")
+
+
+def parse(raw: dict) -> Settings:
+    known = {f.name.replace("_", "-"): f for f in fields(Settings)}
+    out: dict = {}
+    for key, value in raw.items():
+        f = known.get(key.replace("_", "-"))
+        if f is None:
+            raise InvalidArgument(f"unknown network setting {key!r} "
+                                  f"(known: {', '.join(sorted(known))})")
+        if value is None:
+            continue
+        if f.type in (bool, "bool"):
+            out[f.name] = _bool(key, value)
+        elif f.name == "mtu":
+            try:
+                out[f.name] = int(value)
+            except ValueError:
+                raise InvalidArgument(f"setting mtu: expected a number, got {value!r}") from None
+        else:
+            out[f.name] = str(value)
+    if out.get("firewall_backend", "nftables") not in ("nftables", "iptables"):
+        raise InvalidArgument("setting firewall-backend: use nftables or iptables")
+    return Settings(**out)
+
+
+def load(path: str, overrides: dict | None = None) -> Settings:
+    raw: dict = {}
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        raw = dict(doc.get("network", {})) if isinstance(doc.get("network"), dict) else {
+            k: v for k, v in doc.items() if k.replace("_", "-") in _KEYS}
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as e:
+        raise InvalidArgument(f"cannot read settings {path}: {e}") from e
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return parse(raw)
+
+
+_KEYS = {f.name.replace("_", "-") for f in fields(Settings)}

@@ -1,0 +1,27 @@
+"""The core path a user takes first: run, ps, logs, stop, rm."""
+
+
+def test_run_prints_output_and_returns_exit_code(host):
+    r = host.fab("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
+                 check=False)
+    assert r.code == 3, r
+    assert r.out == "out\n"
+    assert r.err == "err\n"
+    assert host.fab("ps", "-aq").out == ""
+
+
+def test_detached_container_lifecycle(host):
+    cid = host.fab("run", "-d", "--name", "web", "busybox", "sh", "-c",
+                   "echo started; exec sleep 300").out.strip()
+    assert len(cid) == 64
+    ps = host.fab("ps").out.splitlines()
+    assert ps[0].split()[:2] == ["CONTAINER", "ID"]
+    assert cid[:12] in ps[1] and ps[1].endswith("web")
+    assert "Up " in ps[1]
+    assert host.fab("logs", "web").out == "started\n"
+    assert host.fab("inspect", "-f", "{{.State.Status}}", "web").out == "running\n"
+    assert host.fab("stop", "-t", "1", "web").out == "web\n"
+    assert host.fab("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web").out \
+        == "exited 137\n"
+    assert host.fab("rm", "web").out == "web\n"
+    assert host.fab("ps", "-aq").out == ""
