@@ -5,7 +5,6 @@ the root's layout, so the CLI can find the socket without importing the engine.
 """
 
 import os
-from dataclasses import dataclass
 
 DEFAULT_ROOT = "/var/lib/fabric"
 
@@ -14,9 +13,20 @@ def default_root() -> str:
     return os.environ.get("FABRIC_ROOT") or DEFAULT_ROOT
 
 
-@dataclass(frozen=True)
 class HostRoot:
-    path: str
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"HostRoot({self.path!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, HostRoot) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
 
     @property
     def socket(self) -> str:

@@ -6,7 +6,6 @@ exits quietly; clients just retry connecting until the winner's socket answers.
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -27,7 +26,8 @@ def resolve(host: str | None, root: str) -> tuple[str, HostRoot | None]:
     raise SystemExit(f"Error: cannot reach host {host!r}: use -H unix:///path/to/fabric.sock")
 
 
-def spawn_daemon(root: HostRoot) -> subprocess.Popen:
+def spawn_daemon(root: HostRoot):
+    import subprocess
     os.makedirs(root.path, mode=0o711, exist_ok=True)
     log = open(root.daemon_log, "ab")
     proc = subprocess.Popen([sys.executable, "-m", "fabric.daemon", "--root", root.path],

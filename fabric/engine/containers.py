@@ -321,10 +321,12 @@ class Containers:
                 doc = self.get(cid)
                 if doc["State"]["Status"] not in ACTIVE:
                     return
-                st = self.runc.state(cid)
-                if st and st.get("status") in ("running", "paused", "created"):
-                    return
                 code = self.exit_code(cid)
+                if code is None:
+                    # No exit file yet: only runc can say whether it still runs.
+                    st = self.runc.state(cid)
+                    if st and st.get("status") in ("running", "paused", "created"):
+                        return
                 if code is None:
                     code = 137 if doc["Fabric"].get("Killed") else 255
                 oom = self._oom_killed(cid)
@@ -398,7 +400,7 @@ class Containers:
         Already-gone is success."""
         cid = doc["Id"]
         errors = []
-        for step in (lambda: self.runc.delete(cid, force=True),
+        for step in (lambda: self._runc_delete(cid),
                      lambda: self.engine.network.detach(doc),
                      lambda: sandbox.remove(cid),
                      lambda: rootfs.unmount(self.cdir(cid))):
@@ -408,6 +410,11 @@ class Containers:
                 errors.append(str(e))
         if errors:
             print(f"teardown of {cid[:12]}: {'; '.join(errors)}", file=sys.stderr)
+
+    def _runc_delete(self, cid: str) -> None:
+        # runc costs a process start; skip it when runc holds no state for the container.
+        if os.path.isdir(os.path.join(self.root.runc_root, cid)):
+            self.runc.delete(cid, force=True)
 
     # ---- stop, kill, pause -----------------------------------------------------------------
     def stop(self, ref: str, timeout: int | None = None) -> bool:

@@ -18,6 +18,10 @@ OPAQUE = ".wh..wh..opq"
 
 
 def _clean(name: str) -> str:
+    # An absolute name is not merely re-rooted: no legitimate layer has one, and a
+    # tarball that does was most likely made to land somewhere it should not.
+    if name.startswith("/"):
+        raise InvalidArgument(f"archive member {name!r} has an absolute path")
     parts = []
     for p in name.split("/"):
         if p in ("", "."):
@@ -51,14 +55,21 @@ def extract_layer(tf: tarfile.TarFile, target: str) -> None:
             os.setxattr(parent, "trusted.overlay.opaque", b"y")
             continue
         if base.startswith(WHITEOUT_PREFIX):
+            hidden_name = base[len(WHITEOUT_PREFIX):]
+            if hidden_name in ("", ".", ".."):
+                raise InvalidArgument(f"archive member {m.name!r} is not a valid whiteout")
             os.makedirs(parent, exist_ok=True)
-            hidden = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            hidden = os.path.join(parent, hidden_name)
             _remove(hidden)
             os.mknod(hidden, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
             continue
         if m.ischr() or m.isblk():
             # Device nodes come from the runtime (/dev is a tmpfs), never from images.
-            continue
+            # Real rootfs tarballs carry dev/null and friends, so those are dropped;
+            # a device anywhere else can only be an attempt to reach the host's disks.
+            if rel.startswith("dev/"):
+                continue
+            raise InvalidArgument(f"archive member {m.name!r} is a device node")
         os.makedirs(parent, exist_ok=True)
         if m.isdir():
             if os.path.lexists(dest) and not os.path.isdir(dest):
@@ -68,6 +79,9 @@ def extract_layer(tf: tarfile.TarFile, target: str) -> None:
             _remove(dest)
             os.symlink(m.linkname, dest)
         elif m.islnk():
+            if m.linkname.startswith("/"):
+                raise InvalidArgument(f"archive hard link {m.name!r} -> {m.linkname!r} "
+                                      "points outside the layer")
             src_rel = _clean(m.linkname)
             _check_parents(target, src_rel)
             src = os.path.join(target, src_rel)

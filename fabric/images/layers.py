@@ -28,13 +28,18 @@ def sha256_file(path: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def ingest(root: HostRoot, tar_path: str) -> tuple[str, int]:
+def exists(root: HostRoot, diff_id: str) -> bool:
+    return os.path.isdir(layer_dir(root, diff_id)) and os.path.exists(layer_tar(root, diff_id))
+
+
+def ingest(root: HostRoot, tar_path: str, diff_id: str | None = None) -> tuple[str, int]:
     """Store an uncompressed layer tar (moved from tar_path); return (diff_id, size).
 
     Extraction happens into a temporary directory beside the final one and is renamed
     into place, so a crash never leaves a half-extracted layer under its real name.
     """
-    diff_id = sha256_file(tar_path)
+    # Callers that hashed the tar while writing it pass the digest to save a re-read.
+    diff_id = diff_id or sha256_file(tar_path)
     final = layer_dir(root, diff_id)
     if os.path.isdir(final) and os.path.exists(final + ".tar"):
         os.unlink(tar_path)
@@ -44,8 +49,11 @@ def ingest(root: HostRoot, tar_path: str) -> tuple[str, int]:
         try:
             with tarfile.open(tar_path, "r:") as tf:
                 extract.extract_layer(tf, tmp)
-        except tarfile.TarError as e:
+        except (tarfile.TarError, EOFError) as e:
             raise InvalidArgument(f"layer archive is corrupt: {e}") from None
+        except OSError as e:
+            # e.g. a name too long, a link to a directory: the layer cannot be used.
+            raise InvalidArgument(f"layer cannot be extracted: {e}") from None
         if os.path.isdir(final):
             shutil.rmtree(final)
         os.rename(tmp, final)

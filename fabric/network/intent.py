@@ -8,7 +8,6 @@ through icc=false, and which ports are published where. The backend renders it.
 from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent,
                                     NetworkIntent, PortIntent, UserRule)
 from fabric.network import links as linkmod
-from fabric.network import ports as portmod
 
 
 def build(*, networks: list[tuple[dict, str, object]], endpoints: list[dict],
@@ -81,5 +80,3 @@ def _rule(doc: dict) -> UserRule:
     keys = ("id", "action", "src", "dst", "proto", "dport", "comment")
     return UserRule(**{k: doc[k] for k in keys if k in doc})
 
-
-__all__ = ["build", "portmod"]

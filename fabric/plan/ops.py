@@ -384,12 +384,18 @@ class SetSysctl(Op):
     key: str
     value: str
     restore: str | None = None
+    missing_ok: bool = False    # teardown: a per-interface key whose interface is gone
 
     def __post_init__(self):
         sysctl.proc_path(self.key)  # reject a non-network key while planning
 
     def apply(self, ctx):
-        old = sysctl.get(self.key, self.ns)
+        try:
+            old = sysctl.get(self.key, self.ns)
+        except NotFound:
+            if self.missing_ok:
+                return None
+            raise
         if old == self.value:
             return None
         sysctl.set(self.key, self.value, self.ns)

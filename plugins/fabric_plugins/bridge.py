@@ -145,7 +145,7 @@ class BridgeDriver:
             if net.gateway_owned:
                 ops += [DelAddress(br, s.gateway_cidr) for s in net.ipam]
             if not net.internal:
-                ops.append(SetSysctl(conf_key(br, "route_localnet"), "0"))
+                ops.append(SetSysctl(conf_key(br, "route_localnet"), "0", missing_ok=True))
         # the tag check leaves any bridge that is not this network's own alone
         ops.append(DeleteLink(br, tag=net.tag))
         return Plan(tuple(ops), best_effort=True, title=f"remove network {net.name}")

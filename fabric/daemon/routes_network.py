@@ -1,0 +1,85 @@
+"""Network routes, shaped like Docker Engine API v1.41 `/networks/...`.
+
+`?explain=1` and `?dry_run=1` on the routes that change the kernel return the shell
+commands in an "Explain" list (Docker has no such field; its clients ignore it).
+"""
+
+from fabric.daemon.http import Response
+
+
+def _mode(req) -> str:
+    if req.flag("dry_run"):
+        return "dry-run"
+    return "explain" if req.flag("explain") else "apply"
+
+
+def _filtered(nets: list[dict], filters: dict[str, list[str]]) -> list[dict]:
+    def keep(n: dict) -> bool:
+        for key, values in filters.items():
+            if key == "name" and not any(v in n["Name"] for v in values):
+                return False
+            if key == "id" and not any(n["Id"].startswith(v) for v in values):
+                return False
+            if key == "driver" and n["Driver"] not in values:
+                return False
+            if key == "type":
+                builtin = n["Name"] in ("bridge", "host", "none")
+                if not any((v == "builtin") == builtin for v in values):
+                    return False
+            if key == "label":
+                for v in values:
+                    k, eq, val = v.partition("=")
+                    if k not in n["Labels"] or (eq and n["Labels"][k] != val):
+                        return False
+        return True
+    return [n for n in nets if keep(n)]
+
+
+def add(r, engine) -> None:
+    N = engine.network
+    if not hasattr(N, "create_network"):
+        return
+
+    def explained(req, fn, status=200, body=None):
+        with N.explaining(_mode(req)) as lines:
+            out = fn()
+        if _mode(req) != "apply":
+            doc = dict(out) if isinstance(out, dict) else {}
+            doc["Explain"] = lines
+            return Response(200 if status == 204 else status, doc)
+        return Response(status, out if body is None else body)
+
+    @r.route("GET", "/networks")
+    def network_list(req):
+        from fabric.daemon.routes import _filters
+        return _filtered(N.list_networks(), _filters(req))
+
+    @r.route("GET", "/networks/{id}")
+    def network_inspect(req):
+        return N.inspect_network(req.params["id"])
+
+    @r.route("POST", "/networks/create")
+    def network_create(req):
+        body = req.json()
+        return explained(req, lambda: N.create_network(body), status=201)
+
+    @r.route("DELETE", "/networks/{id}")
+    def network_remove(req):
+        return explained(req, lambda: N.remove_network(req.params["id"]), status=204,
+                         body=None)
+
+    @r.route("POST", "/networks/{id}/connect")
+    def network_connect(req):
+        b = req.json()
+        return explained(req, lambda: N.connect(req.params["id"], b.get("Container", ""),
+                                                b.get("EndpointConfig") or {}))
+
+    @r.route("POST", "/networks/{id}/disconnect")
+    def network_disconnect(req):
+        b = req.json()
+        return explained(req, lambda: N.disconnect(req.params["id"], b.get("Container", ""),
+                                                   bool(b.get("Force"))))
+
+    @r.route("POST", "/networks/prune")
+    def network_prune(req):
+        return {"NetworksDeleted": N.prune_networks()}

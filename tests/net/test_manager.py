@@ -1,0 +1,272 @@
+"""The network manager driven the way the engine drives it, with a namespace as the
+host and one namespace per container: real veths, real traffic, real hosts files."""
+
+import json
+import subprocess
+
+import pytest
+from fake_engine import FakeEngine
+from net_helpers import ping, root_only, snapshot
+
+from fabric.errors import Conflict, InvalidArgument, NotFound
+from fabric.net import links, rtnl
+from fabric.network import settings as settingsmod
+from fabric.network.manager import NetworkManager
+
+pytestmark = root_only
+
+
+@pytest.fixture
+def env(tmp_path, make_ns):
+    host = make_ns("host")
+    before = snapshot(host)
+    eng = FakeEngine(str(tmp_path / "root"))
+    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings())
+    mgr.start()
+    box = {"eng": eng, "mgr": mgr, "host": host, "before": before, "make_ns": make_ns}
+    yield box
+    # whatever a test left running is stopped, then every network removed
+    for doc in eng.containers.all():
+        mgr.detach(doc)
+    for net in mgr.nets.list_networks():
+        if mgr.svc.has_driver(net):
+            mgr.svc.run(mgr.svc.driver(net["driver"]).plan_delete(mgr.svc.model(net)))
+
+
+def start(box, doc, role=None):
+    """What the engine's start does around the network hooks."""
+    eng, mgr = box["eng"], box["mgr"]
+    ns = box["make_ns"](role or doc["Name"].lstrip("/"))
+    doc["NetworkSettings"]["SandboxKey"] = f"/run/netns/{ns}"
+    mgr.attach(doc, f"/run/netns/{ns}")
+    hosts, _resolv = mgr.etc_files(doc)
+    with open(doc["HostsPath"], "w") as f:
+        f.write(hosts)
+    doc["State"].update(Status="running", Running=True)
+    eng.containers.save(doc)
+    return ns
+
+
+def stop(box, doc):
+    doc = box["eng"].containers.get(doc["Id"])
+    box["mgr"].detach(doc)
+    doc["State"].update(Status="exited", Running=False)
+    box["eng"].containers.save(doc)
+    return doc
+
+
+def create(box, name, **kw):
+    eng, mgr = box["eng"], box["mgr"]
+    hc = {"NetworkMode": kw.get("network", "default"), "Links": kw.get("links"),
+          "ExtraHosts": kw.get("extra_hosts"), "PortBindings": kw.get("bindings") or {}}
+    mgr.validate({"MacAddress": kw.get("mac", "")}, hc, kw.get("networking") or {})
+    doc = eng.containers.new(name, **kw)
+    mgr.created(doc)
+    eng.containers.save(doc)
+    return doc
+
+
+def hosts(doc):
+    with open(doc["HostsPath"]) as f:
+        return f.read()
+
+
+def test_default_bridge_and_builtins(env):
+    mgr = env["mgr"]
+    names = {n["Name"]: n for n in mgr.list_networks()}
+    assert set(names) == {"bridge", "host", "none"}
+    br = mgr.inspect_network("bridge")
+    assert br["IPAM"]["Config"] == [{"Subnet": "10.88.0.0/16", "Gateway": "10.88.0.1"}]
+    assert br["Options"]["com.docker.network.bridge.name"] == "fabric0"
+    with rtnl.rtnl(env["host"]) as ipr:
+        assert links.get(ipr, "fabric0").alias == "fabric:" + br["Id"][:12]
+    with pytest.raises(InvalidArgument, match="pre-defined"):
+        mgr.remove_network("bridge")
+    mgr.start()  # a second start changes nothing and fails nothing
+
+
+def test_links_on_the_default_bridge(env):
+    db = create(env, "db", exposed={"5432/tcp": {}, "53/udp": {}, "53/tcp": {}},
+                env=["PASSWORD=x", "PATH=/bin", "HOME=/root"])
+    web = create(env, "web", links=["db:dbalias"])
+    with pytest.raises(Conflict, match="Cannot link to a non running container: "
+                                       "/db AS /web/dbalias"):
+        start(env, web, "web0")
+    assert env["mgr"].nets.endpoints(container_id=web["Id"]) == []
+    start(env, db)
+    start(env, web)
+    db, web = (env["eng"].containers.get(x) for x in ("db", "web"))
+    dbip = db["NetworkSettings"]["IPAddress"]
+    assert dbip.startswith("10.88.") and db["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert f"{dbip}\tdbalias {db['Config']['Hostname']} db\n" in hosts(web)
+    assert hosts(web).endswith(f"{web['NetworkSettings']['IPAddress']}\t"
+                               f"{web['Config']['Hostname']}\n")
+    envs = env["mgr"].env(web)
+    assert envs == [
+        f"DBALIAS_PORT=tcp://{dbip}:53",
+        f"DBALIAS_PORT_53_TCP=tcp://{dbip}:53", f"DBALIAS_PORT_53_TCP_ADDR={dbip}",
+        "DBALIAS_PORT_53_TCP_PORT=53", "DBALIAS_PORT_53_TCP_PROTO=tcp",
+        f"DBALIAS_PORT_53_UDP=udp://{dbip}:53", f"DBALIAS_PORT_53_UDP_ADDR={dbip}",
+        "DBALIAS_PORT_53_UDP_PORT=53", "DBALIAS_PORT_53_UDP_PROTO=udp",
+        f"DBALIAS_PORT_5432_TCP=tcp://{dbip}:5432", f"DBALIAS_PORT_5432_TCP_ADDR={dbip}",
+        "DBALIAS_PORT_5432_TCP_PORT=5432", "DBALIAS_PORT_5432_TCP_PROTO=tcp",
+        "DBALIAS_NAME=/web/dbalias", "DBALIAS_ENV_PASSWORD=x"]
+    # the target restarts on a new address: the consumer's hosts line follows it
+    stop(env, db)
+    blocker = create(env, "blocker")
+    start(env, blocker)        # takes db's old address
+    db = env["eng"].containers.get("db")
+    subprocess.run(["ip", "netns", "del", db["NetworkSettings"]["SandboxKey"].split("/")[-1]])
+    start(env, db, "db2")
+    newip = env["eng"].containers.get("db")["NetworkSettings"]["IPAddress"]
+    assert newip != dbip and f"{newip}\tdbalias" in hosts(web)
+    assert ping(web["NetworkSettings"]["SandboxKey"].split("/")[-1], newip)
+
+
+def test_user_defined_network_names_aliases_and_isolation(env):
+    mgr = env["mgr"]
+    mgr.create_network({"Name": "app", "IPAM": {"Config": [{"Subnet": "10.130.0.0/24"}]}})
+    a = create(env, "a", network="app",
+               networking={"EndpointsConfig": {"app": {"Aliases": ["alpha"]}}})
+    b = create(env, "b", network="app")
+    c = create(env, "c")   # default bridge
+    na, nb, nc = start(env, a), start(env, b), start(env, c)
+    a, b = env["eng"].containers.get("a"), env["eng"].containers.get("b")
+    aip = a["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+    bip = b["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+    assert aip == "10.130.0.2" and bip == "10.130.0.3"
+    assert f"{aip}\ta alpha\n" in hosts(b) and f"{bip}\tb\n" in hosts(a)
+    assert ping(na, bip) and ping(nb, aip)
+    # Different networks are different bridges; that routed traffic between them is
+    # dropped is the firewall's part (tested with the firewall backend).
+    bridges = {n.name: n.bridge for n in mgr.svc.intent().networks}
+    assert bridges["app"] != bridges["bridge"]
+    assert ping(nc, "10.88.0.1")
+    insp = mgr.inspect_network("app")
+    assert {v["Name"] for v in insp["Containers"].values()} == {"a", "b"}
+    with pytest.raises(Conflict, match="has active endpoints"):
+        mgr.remove_network("app")
+    stop(env, b)
+    assert f"{bip}\tb" not in hosts(a)   # peers' files follow
+
+
+def test_static_ip_mac_and_bad_endpoint_input(env):
+    mgr = env["mgr"]
+    mgr.create_network({"Name": "lab", "IPAM": {"Config": [
+        {"Subnet": "10.131.0.0/24", "IPRange": "10.131.0.128/25"}]}})
+    x = create(env, "x", network="lab", mac="02:aa:bb:cc:dd:ee", networking={
+        "EndpointsConfig": {"lab": {"IPAMConfig": {"IPv4Address": "10.131.0.9"}}}})
+    start(env, x)
+    x = env["eng"].containers.get("x")
+    es = x["NetworkSettings"]["Networks"]["lab"]
+    assert (es["IPAddress"], es["MacAddress"]) == ("10.131.0.9", "02:aa:bb:cc:dd:ee")
+    y = create(env, "y", network="lab", networking={
+        "EndpointsConfig": {"lab": {"IPAMConfig": {"IPv4Address": "10.131.0.9"}}}})
+    before = snapshot(env["host"])
+    with pytest.raises(Conflict, match="address 10.131.0.9 is already in use on network lab"):
+        start(env, y)
+    assert snapshot(env["host"]) == before
+    z = create(env, "z", network="lab")
+    start(env, z)
+    assert env["eng"].containers.get("z")["NetworkSettings"]["Networks"]["lab"][
+        "IPAddress"] == "10.131.0.128"
+    with pytest.raises(InvalidArgument, match="user defined networks only"):
+        create(env, "w", networking={"EndpointsConfig": {"bridge": {
+            "IPAMConfig": {"IPv4Address": "10.88.0.50"}}}})
+    with pytest.raises(InvalidArgument, match="outside subnet"):
+        create(env, "w", network="lab", networking={"EndpointsConfig": {"lab": {
+            "IPAMConfig": {"IPv4Address": "10.9.0.50"}}}})
+    with pytest.raises(NotFound, match="network nosuch not found"):
+        create(env, "w", network="nosuch")
+    with pytest.raises(InvalidArgument, match="invalid MAC"):
+        create(env, "w", mac="zz")
+
+
+@pytest.mark.parametrize("body,err,msg", [
+    ({"Name": "o1", "IPAM": {"Config": [{"Subnet": "10.88.5.0/24"}]}}, Conflict,
+     "overlaps with network bridge"),
+    ({"Name": "o2", "IPAM": {"Config": [{"Subnet": "10.132.0.0/24",
+                                         "Gateway": "10.133.0.1"}]}}, InvalidArgument,
+     "gateway 10.133.0.1 is outside subnet"),
+    ({"Name": "o3", "Options": {"com.docker.network.bridge.name": "br-way-too-long0"}},
+     InvalidArgument, "longer than 15"),
+    ({"Name": "o4", "Driver": "ovs"}, InvalidArgument, "unknown network driver 'ovs'"),
+    ({"Name": "bad name"}, InvalidArgument, "invalid network name"),
+    ({"Name": "bridge"}, Conflict, "already exists"),
+])
+def test_bad_network_input_leaves_nothing(env, body, err, msg):
+    before = snapshot(env["host"])
+    n = len(env["mgr"].nets.list_networks())
+    with pytest.raises(err, match=msg):
+        env["mgr"].create_network(body)
+    assert snapshot(env["host"]) == before and len(env["mgr"].nets.list_networks()) == n
+
+
+def test_connect_disconnect_running_container_and_prune(env):
+    mgr = env["mgr"]
+    mgr.create_network({"Name": "side", "Internal": True})
+    a = create(env, "a")
+    na = start(env, a)
+    mgr.connect("side", "a", {"Aliases": ["sidekick"]})
+    a = env["eng"].containers.get("a")
+    side_ip = a["NetworkSettings"]["Networks"]["side"]["IPAddress"]
+    assert side_ip.startswith("10.90.")
+    out = subprocess.run(["ip", "-n", na, "-o", "addr", "show", "eth1"],
+                         capture_output=True, text=True).stdout
+    assert side_ip in out
+    with pytest.raises(Conflict, match="already exists in network side"):
+        mgr.connect("side", "a")
+    mgr.disconnect("side", "a")
+    assert "eth1" not in subprocess.run(["ip", "-n", na, "-o", "link"],
+                                        capture_output=True, text=True).stdout
+    assert "side" not in env["eng"].containers.get("a")["NetworkSettings"]["Networks"]
+    assert mgr.prune_networks() == ["side"]
+
+
+def test_published_ports_are_chosen_and_conflicts_refused(env):
+    p1 = create(env, "p1", exposed={"80/tcp": {}, "81/tcp": {}},
+                bindings={"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}, publish_all=True)
+    start(env, p1)
+    ports = env["eng"].containers.get("p1")["NetworkSettings"]["Ports"]
+    assert ports["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "8080"}]
+    assert ports["81/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "32768"}]
+    p2 = create(env, "p2", bindings={"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+    with pytest.raises(Conflict, match="0.0.0.0:8080 failed: port is already allocated"):
+        start(env, p2)
+    intent = env["mgr"].svc.intent()
+    assert {(p.host_port, p.container_port) for p in intent.ports} == {(8080, 80),
+                                                                       (32768, 81)}
+    # a program listening on the host holds the port too
+    srv = subprocess.Popen(["ip", "netns", "exec", env["host"], "busybox", "nc", "-l",
+                            "-p", "9090"])
+    try:
+        import time
+        time.sleep(0.3)
+        p3 = create(env, "p3", bindings={"80/tcp": [{"HostIp": "", "HostPort": "9090"}]})
+        with pytest.raises(Conflict, match="already in use by another program"):
+            start(env, p3)
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_teardown_leaves_the_host_as_it_was(env):
+    mgr = env["mgr"]
+    mgr.create_network({"Name": "t1"})
+    a = create(env, "a", network="t1")
+    b = create(env, "b")
+    start(env, a)
+    start(env, b)
+    for name in ("a", "b"):
+        stop(env, env["eng"].containers.get(name))
+    mgr.remove_network("t1")
+    default = mgr.nets.get_network("bridge")
+    mgr.svc.run(mgr.svc.driver("bridge").plan_delete(mgr.svc.model(default)))
+    after = snapshot(env["host"])
+    assert after["links"] == env["before"]["links"]
+    assert after["addrs"] == env["before"]["addrs"]
+    assert after["routes"] == env["before"]["routes"]
+    with rtnl.rtnl(env["host"]) as ipr:
+        assert links.tagged(ipr) == []
+    assert mgr.nets.endpoints() == []
+    json.dumps(mgr.list_networks())
