@@ -50,6 +50,9 @@ class Containers:
         self._locks_guard = threading.Lock()
         self._changed = threading.Condition()
         self._restart_timers: dict[str, threading.Timer] = {}
+        # Exit codes of containers removed on exit (--rm), for `wait` callers that
+        # look after the row is gone.
+        self._final_codes: dict[str, int] = {}
 
     # ---- store ------------------------------------------------------------------------
     def lock(self, cid: str) -> threading.RLock:
@@ -337,6 +340,9 @@ class Containers:
                 doc["Fabric"].pop("Killed", None)
                 self.save(doc)
                 if doc["HostConfig"].get("AutoRemove"):
+                    if len(self._final_codes) > 1000:
+                        self._final_codes.clear()
+                    self._final_codes[cid] = code
                     self._remove_locked(doc, volumes=True)
                     return
                 if self._should_restart(doc):
@@ -583,7 +589,7 @@ class Containers:
                 try:
                     doc = self.get(cid)
                 except NotFound:
-                    return {"StatusCode": last_code, "Error": None}
+                    return {"StatusCode": self._final_codes.get(cid, last_code), "Error": None}
                 last_code = doc["State"]["ExitCode"]
                 st = doc["State"]["Status"]
                 if condition == "not-running" and st in ("created", "exited", "dead"):
@@ -623,10 +629,24 @@ class Containers:
                         continue
                     self.on_exit(cid)
                     continue
+                if os.path.isdir(os.path.join(self.root.runc_root, cid)) or \
+                        rootfs.is_mounted(rootfs.paths(self.cdir(cid))[0]):
+                    # A start interrupted before it was recorded: undo what it made.
+                    self._teardown_runtime(doc)
                 if st == "exited":
                     self._restart_after_daemon_start(doc)
             except Exception as e:
                 print(f"reconcile {cid[:12]}: {e}", file=sys.stderr)
+        self._remove_orphan_dirs()
+
+    def _remove_orphan_dirs(self) -> None:
+        """A removal interrupted after its row was deleted leaves only a directory."""
+        known = {r["id"] for r in self.store.query("SELECT id FROM containers")}
+        for cid in os.listdir(self.root.containers):
+            if cid not in known and len(cid) == 64:
+                self._runc_delete(cid)
+                sandbox.remove(cid)
+                rootfs.destroy(self.cdir(cid))
 
     def _restart_after_daemon_start(self, doc: dict) -> None:
         """Docker restarts `always` (even after a manual stop) and `unless-stopped`

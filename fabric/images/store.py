@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
@@ -39,6 +40,9 @@ def valid_ref(ref: str) -> bool:
 class ImageStore:
     def __init__(self, root: HostRoot, store: Store):
         self.root, self.store = root, store
+        # Writers (load, import, commit, rm, prune) hold this so a layer ingested by one
+        # is never collected by another's _gc_layers before its image is registered.
+        self.lock = threading.RLock()
 
     # ---- blobs and registration -------------------------------------------------------
     def config_path(self, image_id: str) -> str:
@@ -172,6 +176,10 @@ class ImageStore:
                       (normalize_ref(new), image_id))
 
     def remove(self, ref: str, force: bool = False) -> list[dict]:
+        with self.lock:
+            return self._remove(ref, force)
+
+    def _remove(self, ref: str, force: bool = False) -> list[dict]:
         """Untag a reference, or delete by id; delete the image when no tag is left."""
         image_id = self.resolve(ref)
         norm = normalize_ref(ref)
@@ -199,6 +207,53 @@ class ImageStore:
         except FileNotFoundError:
             pass
         return out
+
+    def history(self, ref: str) -> list[dict]:
+        """Docker's /images/{name}/history: newest first, one row per history entry,
+        each non-empty entry matched with its layer in order."""
+        image_id = self.resolve(ref)
+        cfg = self.config(image_id)
+        diff_ids = list(cfg.get("rootfs", {}).get("diff_ids", []))
+        hist = cfg.get("history") or [{"created": cfg.get("created", "")} for _ in diff_ids]
+        rows = []
+        for h in hist:
+            size = 0
+            if not h.get("empty_layer") and diff_ids:
+                try:
+                    size = layers._du(layers.layer_dir(self.root, diff_ids.pop(0)))
+                except OSError:
+                    size = 0
+            rows.append({"Id": "<missing>", "Created": _epoch(h.get("created")),
+                         "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": size,
+                         "Comment": h.get("comment", "")})
+        rows.reverse()
+        if rows:
+            rows[0]["Id"], rows[0]["Tags"] = image_id, self.tags_of(image_id) or None
+        return rows
+
+    def prune(self, all_: bool = False) -> dict:
+        """Remove dangling (untagged) images, or with all_ every image no container
+        uses; images in use are never touched."""
+        deleted, reclaimed = [], 0
+        with self.lock:
+            for r in self.store.query("SELECT id FROM images"):
+                image_id = r["id"]
+                if self.in_use(image_id) or (not all_ and self.tags_of(image_id)):
+                    continue
+                before = self.size(image_id)
+                tags = self.tags_of(image_id)
+                with self.store.tx() as c:
+                    c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
+                    c.execute("DELETE FROM images WHERE id=?", (image_id,))
+                try:
+                    os.unlink(self.config_path(image_id))
+                except FileNotFoundError:
+                    pass
+                deleted += [{"Untagged": t} for t in tags] + [{"Deleted": image_id}]
+                reclaimed += before
+            if deleted:
+                self._gc_layers()
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _gc_layers(self) -> None:
         used = set()
