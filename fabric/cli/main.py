@@ -89,7 +89,7 @@ def main() -> None:
     try:
         _run()
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 125)
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)
     # Skip the interpreter's teardown of every imported module: a fifth of a short

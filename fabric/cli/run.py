@@ -201,21 +201,18 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
     return cfg
 
 
-def _query_explain(o: dict) -> dict:
-    return {"explain": o.get("explain") or None, "dry_run": o.get("dry_run") or None}
-
-
 def create_container(c, image: str, command, o: dict, detach: bool) -> str:
     body = build_body(image, command, o, detach)
-    q = {"name": o["name"]}
-    q.update(_query_explain(o))
+    q = {"name": o["name"], "dry_run": o.get("dry_run") or None}
     r = c.request("POST", "/containers/create", q, body)
     r.raise_for_status()
     doc = r.json()
     for w in doc.get("Warnings") or []:
         click.echo(f"WARNING: {w}", err=True)
-    for line in doc.get("Explain") or []:
-        click.echo(line, err=True)
+    if o.get("dry_run"):
+        for line in doc.get("Explain") or []:
+            click.echo(line)
+        sys.exit(0)
     return doc["Id"]
 
 
@@ -254,9 +251,14 @@ def run(obj, image, command, detach, rm, sig_proxy, **o):
 def _start(c, cid: str, rm: bool, o: dict) -> None:
     from fabric.client.http import ApiError
     try:
-        r = c.request("POST", f"/containers/{cid}/start", _query_explain(o))
+        r = c.request("POST", f"/containers/{cid}/start", {"explain": o.get("explain") or None})
         r.raise_for_status()
-        r.read()
+        if o.get("explain"):
+            # stderr: stdout stays what Docker prints (the id, the container's output).
+            for line in (r.json() or {}).get("Explain") or []:
+                click.echo(line, err=True)
+        else:
+            r.read()
     except ApiError:
         if rm:
             try:

@@ -56,9 +56,14 @@ def info(obj, fmt):
     click.echo(f" Plugins: {json.dumps(doc.get('Plugins'))}")
 
 
-@cli.command(context_settings={"help_option_names": ["--help"]})
+@cli.command(context_settings={"help_option_names": ["--help"], "ignore_unknown_options": True})
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def daemon(obj):
-    """Run the engine daemon for the host root in the foreground."""
+def daemon(obj, options):
+    """Run the engine daemon for the host root in the foreground.
+
+    Takes dockerd's network options: --bip CIDR, --fixed-cidr CIDR, -b/--bridge NAME,
+    --mtu N, --icc/--ip-forward/--ip-masq/--iptables true|false,
+    --firewall-backend nftables|iptables (see `python -m fabric.daemon --help`)."""
     from fabric.daemon.main import main as daemon_main
-    daemon_main(["--root", obj.root])
+    daemon_main(["--root", obj.root, *options])

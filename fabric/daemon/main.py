@@ -18,6 +18,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="fabric daemon")
     ap.add_argument("--root", default=default_root())
     ap.add_argument("--socket", default=None)
+    # dockerd's network options, with its meanings; they override <root>/settings.json.
+    ap.add_argument("--bip", default=None, help="the default bridge's address/prefix")
+    ap.add_argument("--fixed-cidr", default=None, help="allocate default-bridge addresses here")
+    ap.add_argument("-b", "--bridge", default=None, help="use this existing bridge ('none': no default bridge)")
+    ap.add_argument("--mtu", type=int, default=None)
+    for flag in ("icc", "ip-forward", "ip-masq", "iptables"):
+        ap.add_argument(f"--{flag}", default=None, choices=("true", "false"))
+    ap.add_argument("--firewall-backend", default=None, choices=("nftables", "iptables"))
     args = ap.parse_args(argv)
     root = HostRoot(os.path.abspath(args.root))
     os.makedirs(root.path, mode=0o711, exist_ok=True)
@@ -30,15 +38,23 @@ def main(argv: list[str] | None = None) -> None:
     lock.truncate()
     lock.write(str(os.getpid()))
     lock.flush()
-    serve(root, args.socket or root.socket)
+    overrides = {k: getattr(args, k.replace("-", "_")) for k in
+                 ("bip", "fixed-cidr", "bridge", "mtu", "icc", "ip-forward", "ip-masq",
+                  "iptables", "firewall-backend")}
+    for k in ("icc", "ip-forward", "ip-masq", "iptables"):
+        if overrides[k] is not None:
+            overrides[k] = overrides[k] == "true"
+    serve(root, args.socket or root.socket, overrides)
 
 
-def serve(root: HostRoot, sock_path: str) -> None:
+def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None:
     from fabric.daemon.http import Handler, UnixHTTPServer
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
 
     engine = Engine(root.path)
+    if overrides and hasattr(engine.network, "configure"):
+        engine.network.configure(overrides)
     engine.start()
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})

@@ -71,7 +71,15 @@ def build(engine) -> Router:
     # ---- containers ------------------------------------------------------------------------
     @r.route("POST", "/containers/create")
     def create(req):
-        return Response(201, C.create(req.json(), req.query.get("name")))
+        doc = C.create(req.json(), req.query.get("name"))
+        if req.flag("dry_run"):
+            # `run --dry-run`: what starting it would run; the container is not kept.
+            try:
+                lines = C.describe_start(doc["Id"])
+            finally:
+                C.remove(doc["Id"], force=True, volumes=True)
+            return Response(200, {"Id": "", "Warnings": [], "Explain": lines})
+        return Response(201, doc)
 
     @r.route("GET", "/containers/json")
     def ps(req):
@@ -86,6 +94,10 @@ def build(engine) -> Router:
 
     @r.route("POST", "/containers/{id}/start")
     def start(req):
+        if req.flag("explain"):
+            lines: list[str] = []
+            C.start(req.params["id"], explain=lines)
+            return Response(200, {"Explain": lines})
         C.start(req.params["id"])
         return Response(204)
 

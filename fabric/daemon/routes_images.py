@@ -1,6 +1,25 @@
-"""Image routes (Docker's /images/...)."""
+"""Image routes (Docker's /images/..., /commit, /containers/{id}/changes)."""
+
+import json
+from urllib.parse import parse_qs, urlsplit
 
 from fabric.daemon.http import Response
+from fabric.errors import InvalidArgument
+
+
+def _multi(req, name: str) -> list[str]:
+    """Every value of a repeated query parameter (Docker repeats `names`, `changes`);
+    the parsed req.query keeps only the last one."""
+    raw = parse_qs(urlsplit(req.handler.path).query, keep_blank_values=True).get(name, [])
+    out = []
+    for v in raw:
+        out += [x for x in v.split("\n") if x]
+    return out
+
+
+def _json_lines(docs: list[dict]) -> Response:
+    # Docker answers load and import with a stream of JSON messages, one per line.
+    return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
 def add(r, engine) -> None:
@@ -14,12 +33,82 @@ def add(r, engine) -> None:
     def image_inspect(req):
         return I.inspect(req.params["name"])
 
+    @r.route("GET", "/images/{name}/history")
+    def image_history(req):
+        return I.history(req.params["name"])
+
     @r.route("POST", "/images/{name}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
-        I.tag(req.params["name"], repo + (":" + tag if tag else ""))
+        with I.lock:
+            I.tag(req.params["name"], repo + (":" + tag if tag else ""))
         return Response(201, None)
 
     @r.route("DELETE", "/images/{name}")
     def image_remove(req):
         return I.remove(req.params["name"], force=req.flag("force"))
+
+    @r.route("POST", "/images/prune")
+    def image_prune(req):
+        filters = json.loads(req.query.get("filters") or "{}")
+        dangling = filters.get("dangling", {})
+        if isinstance(dangling, dict):
+            dangling = [k for k, v in dangling.items() if v]
+        all_ = any(str(v).lower() in ("false", "0") for v in dangling)
+        return I.prune(all_=all_)
+
+    @r.route("POST", "/images/create")
+    def image_create(req):
+        from fabric.images.importer import import_rootfs
+        if req.query.get("fromImage"):
+            raise InvalidArgument("fabric does not pull from registries: use `fabric image "
+                                  "load` or `fabric image import`")
+        if req.query.get("fromSrc", "-") != "-":
+            raise InvalidArgument("only fromSrc=- (the request body) is supported")
+        image_id = import_rootfs(I, req.body_stream(), req.query.get("repo", ""),
+                                 req.query.get("tag", ""), _multi(req, "changes"),
+                                 req.query.get("message", ""))
+        return _json_lines([{"status": image_id}])
+
+    @r.route("POST", "/images/load")
+    def image_load(req):
+        from fabric.images.load import load
+        return _json_lines([{"stream": line + "\n"} for line in load(I, req.body_stream())])
+
+    @r.route("GET", "/images/get")
+    def image_save(req):
+        return _save(req, _multi(req, "names"))
+
+    @r.route("GET", "/images/{name}/get")
+    def image_save_one(req):
+        return _save(req, [req.params["name"]])
+
+    def _save(req, names):
+        from fabric.images import save
+        if not names:
+            raise InvalidArgument("no image names given to save")
+        with I.lock:      # no rmi may take a layer away half-way through the archive
+            todo = save.plan(I, names)
+            write = req.start_stream("application/x-tar")
+
+            class Out:
+                def write(self, data):
+                    write(bytes(data))
+                    return len(data)
+            save.write(I, todo, Out())
+
+    @r.route("POST", "/commit")
+    def commit(req):
+        from fabric.engine.commit import commit as do_commit
+        cont = req.query.get("container", "")
+        if not cont:
+            raise InvalidArgument("commit needs a container")
+        image_id = do_commit(engine, cont, req.query.get("repo", ""), req.query.get("tag", ""),
+                             req.query.get("comment", ""), req.query.get("author", ""),
+                             _multi(req, "changes"), req.flag("pause", True))
+        return Response(201, {"Id": image_id})
+
+    @r.route("GET", "/containers/{id}/changes")
+    def container_changes(req):
+        from fabric.engine.commit import changes
+        return changes(engine, req.params["id"])

@@ -74,6 +74,11 @@ class BasicNetworking:
     def attach(self, doc: dict, netns: str | None) -> None:
         pass
 
+    def explaining(self, mode: str = "explain"):
+        """No driver-made kernel objects to explain for none/host/container modes."""
+        from contextlib import nullcontext
+        return nullcontext([])
+
     def detach(self, doc: dict) -> None:
         pass
 

@@ -155,6 +155,7 @@ class Containers:
             os.makedirs(self.cdir(cid), mode=0o700)
             rootfs.prepare(self.cdir(cid))
             self.engine.network.created(doc)
+            self.save(doc)
         except BaseException:
             self._forget(cid)
             raise
@@ -198,7 +199,8 @@ class Containers:
                     pass
 
     # ---- start ------------------------------------------------------------------------
-    def start(self, ref: str, _restart: bool = False) -> None:
+    def start(self, ref: str, _restart: bool = False, explain: list | None = None) -> None:
+        """Start; with `explain`, the equivalent commands are appended to it as they run."""
         cid = self.id_of(ref)
         with self.lock(cid):
             doc = self.get(cid)
@@ -208,9 +210,37 @@ class Containers:
             if st == "removing":
                 raise Conflict(f"container {ref} is marked for removal and cannot be started")
             self._cancel_restart(cid)
-            self._start_locked(doc)
+            self._start_locked(doc, explain)
 
-    def _start_locked(self, doc: dict) -> None:
+    def describe_start(self, ref: str) -> list[str]:
+        """What starting would run, changing nothing (`run --dry-run`)."""
+        doc = self.get(ref)
+        lines: list[str] = []
+        netns = None
+        if self.engine.network.owns_sandbox(doc):
+            netns = sandbox.netns_path(doc["Id"])
+            lines += self._sandbox_lines(doc)
+        lines += self._rootfs_lines(doc)
+        with self.engine.network.explaining("dry-run") as net_lines:
+            self.engine.network.attach(doc, netns)
+        return lines + net_lines + self._runc_lines(doc)
+
+    def _sandbox_lines(self, doc: dict) -> list[str]:
+        name = sandbox.netns_name(doc["Id"])
+        return [f"ip netns add {name}", f"ip -n {name} link set lo up"]
+
+    def _rootfs_lines(self, doc: dict) -> list[str]:
+        target, upper, work = rootfs.paths(self.cdir(doc["Id"]))
+        lowers = ":".join(self.engine.images.layer_dirs(doc["Image"]))
+        return [f"mount -t overlay overlay -o lowerdir={lowers},upperdir={upper},"
+                f"workdir={work} {target}"]
+
+    def _runc_lines(self, doc: dict) -> list[str]:
+        r, cid = self.root.runc_root, doc["Id"]
+        return [f"runc --root {r} create --bundle {self.cdir(cid)} {cid}   # under conmon",
+                f"runc --root {r} start {cid}"]
+
+    def _start_locked(self, doc: dict, explain: list | None = None) -> None:
         cid = doc["Id"]
         cdir = self.cdir(cid)
         hc, config = doc["HostConfig"], doc["Config"]
@@ -229,7 +259,15 @@ class Containers:
             if netns:
                 undo.append(lambda: sandbox.remove(cid))
             undo.append(lambda: self.engine.network.release(doc))
-            self.engine.network.attach(doc, netns)
+            if explain is not None:
+                if self.engine.network.owns_sandbox(doc):
+                    explain += self._sandbox_lines(doc)
+                explain += self._rootfs_lines(doc)
+                with self.engine.network.explaining("explain") as net_lines:
+                    self.engine.network.attach(doc, netns)
+                explain += net_lines + self._runc_lines(doc)
+            else:
+                self.engine.network.attach(doc, netns)
             hosts, resolv = self.engine.network.etc_files(doc)
             etcfiles.write(cdir, config["Hostname"], hosts, resolv)
             caps = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [],

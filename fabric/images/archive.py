@@ -49,10 +49,16 @@ class Work:
 
     def __exit__(self, et, e, tb) -> bool:
         if et is not None:
-            for d in self.new_layers:
-                layers.remove(self.root, d)
+            self.rollback()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+    def rollback(self) -> None:
+        """Remove the layers this operation added. Callers that hold the image store's
+        lock call it before letting go, so no concurrent load can have reused them."""
+        for d in self.new_layers:
+            layers.remove(self.root, d)
+        self.new_layers = []
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)

@@ -58,7 +58,8 @@ def build_layer(dest_tar: str) -> None:
         return ti
 
     with tarfile.open(dest_tar, "w", format=tarfile.PAX_FORMAT) as tf:
-        dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "home", "var",
+        # Each path once: `docker load` refuses a layer with duplicate entries.
+        dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "home", "var",
                 "var/www", "var/spool", "var/spool/mail", "proc", "sys", "dev", "run", "mnt"]
         for d in dirs:
             tf.addfile(info(d, tarfile.DIRTYPE, 0o755))

@@ -37,20 +37,26 @@ def target_ref(repo: str, tag: str) -> str | None:
 
 def import_rootfs(images, body, repo: str = "", tag: str = "", changes=(),
                   message: str = "") -> str:
-    with images.lock, Work(images.root, "import") as w:
+    with Work(images.root, "import") as w:
         # The body is read in full before anything is checked: answering early would
-        # leave the client writing into a closed connection.
+        # leave the client writing into a closed connection. It is read outside the
+        # lock so a slow upload holds up no other image command.
         tar = w.path("rootfs.tar")
         diff = write_decompressed(body, tar, "rootfs archive")
         ref = target_ref(repo, tag)
         config = changesmod.apply({}, changesmod.split(changes))
-        diff_id, _ = w.add_layer_file(tar, diff)
-        created = now_rfc3339()
-        cfg = {"architecture": arch(), "os": "linux", "created": created,
-               "config": config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-               "history": [{"created": created, "created_by": "",
-                            "comment": message or "Imported from -"}]}
-        if message:
-            cfg["comment"] = message
-        blob = json.dumps(cfg, separators=(",", ":")).encode()
-        return images.register(blob, [ref] if ref else [])
+        with images.lock:
+            try:
+                diff_id, _ = w.add_layer_file(tar, diff)
+                created = now_rfc3339()
+                cfg = {"architecture": arch(), "os": "linux", "created": created,
+                       "config": config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                       "history": [{"created": created, "created_by": "",
+                                    "comment": message or "Imported from -"}]}
+                if message:
+                    cfg["comment"] = message
+                blob = json.dumps(cfg, separators=(",", ":")).encode()
+                return images.register(blob, [ref] if ref else [])
+            except BaseException:
+                w.rollback()
+                raise

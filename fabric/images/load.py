@@ -29,32 +29,41 @@ class _Image:
 
 def load(images, body) -> list[str]:
     """Load every image of the archive in `body`; return Docker's output lines."""
-    with images.lock, Work(images.root, "load") as w:
+    with Work(images.root, "load") as w:
+        # Spooled outside the lock: a slow upload must not hold up other image commands.
         ar = Archive(w.spool(body))
-        try:
-            if ar.has("manifest.json"):
-                plan = _docker(ar)
-            elif ar.has("index.json"):
-                plan = _oci(ar)
-            else:
-                raise InvalidArgument("archive has neither manifest.json nor index.json: it is "
-                                      "not a docker save or OCI image-layout archive")
-            for img in plan:
-                diff_ids = _config(img.blob)["rootfs"]["diff_ids"]
-                for (opener, digest, what), diff_id in zip(img.layers, diff_ids):
-                    src = HashingReader(opener())
-                    w.add_layer(src, expect=diff_id, what=what)
-                    src.drain()
-                    if digest is not None and src.digest != digest:
-                        raise InvalidArgument(f"{what}: content digest {src.digest} does not "
-                                              f"match its descriptor {digest}")
-        finally:
-            ar.close()
-        out = []
-        for img in plan:
-            image_id = images.register(img.blob, img.tags)
-            out += [f"Loaded image: {t}" for t in img.tags] or [f"Loaded image ID: {image_id}"]
-        return out
+        with images.lock:
+            try:
+                return _load(images, w, ar)
+            except BaseException:
+                w.rollback()
+                raise
+            finally:
+                ar.close()
+
+
+def _load(images, w: Work, ar: Archive) -> list[str]:
+    if ar.has("manifest.json"):
+        plan = _docker(ar)
+    elif ar.has("index.json"):
+        plan = _oci(ar)
+    else:
+        raise InvalidArgument("archive has neither manifest.json nor index.json: it is "
+                              "not a docker save or OCI image-layout archive")
+    for img in plan:
+        diff_ids = _config(img.blob)["rootfs"]["diff_ids"]
+        for (opener, digest, what), diff_id in zip(img.layers, diff_ids):
+            src = HashingReader(opener())
+            w.add_layer(src, expect=diff_id, what=what)
+            src.drain()
+            if digest is not None and src.digest != digest:
+                raise InvalidArgument(f"{what}: content digest {src.digest} does not "
+                                      f"match its descriptor {digest}")
+    out = []
+    for img in plan:
+        image_id = images.register(img.blob, img.tags)
+        out += [f"Loaded image: {t}" for t in img.tags] or [f"Loaded image ID: {image_id}"]
+    return out
 
 
 def _json(data: bytes, what: str):

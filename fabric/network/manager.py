@@ -48,7 +48,12 @@ class NetworkManager(BasicNetworking):
     def start(self) -> None:
         with self.svc.lock:
             self.svc.ensure_builtin()
-            self.svc.ensure_default()
+            try:
+                self.svc.ensure_default()
+            except FabricError as e:
+                # the daemon still serves; containers on the default bridge get this
+                # error when they start, other networks work
+                log.error("default bridge: %s", e)
             self.svc.reconcile()
             self._drop_orphan_endpoints()
             self.svc.render_firewall()
@@ -60,6 +65,12 @@ class NetworkManager(BasicNetworking):
                 self.engine.containers.get(ep["container_id"])
             except NotFound:
                 self._leave(ep, None)
+
+    def configure(self, overrides: dict) -> None:
+        """The daemon's global options (--bip, --fixed-cidr, -b/--bridge, --icc,
+        --ip-forward, --ip-masq, --iptables, --mtu) over the settings file; call before
+        start(). Keys as in settings.json, None meaning "not given"."""
+        self.svc._settings = settingsmod.load(self.svc.settings_path, overrides)
 
     def driver_names(self) -> list[str]:
         return sorted(set(self.svc.registry.names()) | {"host", "null"})

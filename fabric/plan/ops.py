@@ -59,6 +59,12 @@ class EnsureBridge(Op):
         if link is not None:
             if link.kind != "bridge":
                 raise Conflict(f"interface {self.name} exists and is not a bridge")
+            if link.tagged and self.tag and link.alias != self.tag:
+                # another fabric network's bridge (or one left by a wiped store): using
+                # it would join two networks into one segment
+                raise Conflict(f"bridge {self.name} belongs to another fabric network "
+                               f"({link.alias}); if that network is gone, remove it: "
+                               f"ip link del {self.name}")
             return None
         if not self.create:
             raise NotFound(f"bridge {self.name} does not exist (create it first: "

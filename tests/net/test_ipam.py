@@ -151,7 +151,8 @@ def test_registry_from_entry_points_and_clear_errors():
     assert "bridge" in reg.names()
     drv = reg.get("bridge")
     assert drv.name == "bridge" and drv.scope == "local" and reg.get("bridge") is drv
-    with pytest.raises(InvalidArgument, match=r"unknown network driver 'ovs' \(installed: .*bridge"):
+    with pytest.raises(InvalidArgument,
+                       match=r"unknown network driver 'ovs' \(installed: .*bridge"):
         reg.get("ovs")
     with pytest.raises(Conflict):
         reg.register("bridge", lambda: drv)

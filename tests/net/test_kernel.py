@@ -72,9 +72,12 @@ def test_missing_namespace_is_not_created_by_accident(uid):
 def test_sysctl_is_per_namespace(make_ns):
     a, b = make_ns("a"), make_ns("b")
     mine = sysctl.get("net.ipv4.ip_forward")
-    assert sysctl.set("net.ipv4.ip_forward", "1", a) == "0"
-    assert sysctl.get("net.ipv4.ip_forward", a) == "1"
-    assert sysctl.get("net.ipv4.ip_forward", b) == "0"
+    # a new namespace copies IPv4 settings from the initial one, so flip whatever it has
+    was = sysctl.get("net.ipv4.ip_forward", a)
+    flipped = "0" if was == "1" else "1"
+    assert sysctl.set("net.ipv4.ip_forward", flipped, a) == was
+    assert sysctl.get("net.ipv4.ip_forward", a) == flipped
+    assert sysctl.get("net.ipv4.ip_forward", b) == was
     assert sysctl.get("net.ipv4.ip_forward") == mine
     with pytest.raises(NotFound):
         sysctl.get(sysctl.conf_key("nosuchif", "forwarding"), a)

@@ -270,3 +270,73 @@ def test_teardown_leaves_the_host_as_it_was(env):
         assert links.tagged(ipr) == []
     assert mgr.nets.endpoints() == []
     json.dumps(mgr.list_networks())
+
+
+def test_firewall_intent_is_built_from_the_store(env):
+    mgr = env["mgr"]
+    mgr.create_network({"Name": "quiet", "Options": {"icc": "false"}, "Internal": True})
+    db = create(env, "db", exposed={"5432/tcp": {}})
+    web = create(env, "web", links=["db"])
+    q = create(env, "q", network="quiet")
+    for d in (db, web, q):
+        start(env, d)
+    it = mgr.svc.intent()
+    by_name = {n.name: n for n in it.networks}
+    assert not by_name["quiet"].icc and by_name["quiet"].internal
+    assert by_name["bridge"].icc and by_name["bridge"].bridge == "fabric0"
+    dbip = env["eng"].containers.get("db")["NetworkSettings"]["IPAddress"]
+    webip = env["eng"].containers.get("web")["NetworkSettings"]["IPAddress"]
+    assert [(lk.consumer_ip, lk.target_ip, lk.ports) for lk in it.links] == \
+        [(webip, dbip, (("tcp", 5432, 5432),))]
+    eps = {e.ipv4: e for e in it.endpoints}
+    assert eps[dbip].mac == "02:42:" + ":".join(f"{int(o):02x}" for o in dbip.split("."))
+    assert it.enabled
+    # iptables=false: the intent says so, the backend installs nothing
+    off = NetworkManager(env["eng"], host_ns=env["host"],
+                         settings=settingsmod.Settings(iptables=False))
+    assert not off.svc.intent().enabled
+
+
+def test_daemon_options_override_the_settings_file(env, tmp_path):
+    with open(env["eng"].root.settings, "w") as f:
+        json.dump({"network": {"bip": "192.168.77.1/24", "icc": False}}, f)
+    mgr = NetworkManager(env["eng"], host_ns=env["host"])
+    mgr.configure({"mtu": 1400, "icc": None})
+    s = mgr.svc.settings
+    assert (s.bip, s.icc, s.mtu) == ("192.168.77.1/24", False, 1400)
+    with pytest.raises(InvalidArgument, match="unknown network setting"):
+        mgr.configure({"colour": "blue"})
+
+
+def test_default_bridge_follows_bip_and_an_existing_bridge(env, uid):
+    eng, host = env["eng"], env["host"]
+    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings(
+        bip="192.168.77.1/24", fixed_cidr="192.168.77.128/25", mtu=1400, icc=False))
+    mgr.start()   # no container uses the default bridge: it is re-made from the settings
+    br = mgr.inspect_network("bridge")
+    assert br["IPAM"]["Config"] == [{"Subnet": "192.168.77.0/24", "Gateway": "192.168.77.1",
+                                     "IPRange": "192.168.77.128/25"}]
+    assert br["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+    out = subprocess.run(["ip", "-n", host, "-o", "addr", "show", "fabric0"],
+                         capture_output=True, text=True).stdout
+    assert "192.168.77.1/24" in out and "10.88.0.1" not in out
+    # -b br0: a bridge made by hand, with its own address, used as it is
+    brname = f"br{uid}"
+    subprocess.run(["ip", "-n", host, "link", "add", brname, "type", "bridge"], check=True)
+    subprocess.run(["ip", "-n", host, "addr", "add", "172.30.9.1/24", "dev", brname],
+                   check=True)
+    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings(bridge=brname))
+    mgr.start()
+    env["mgr"] = mgr
+    br = mgr.inspect_network("bridge")
+    assert br["IPAM"]["Config"] == [{"Subnet": "172.30.9.0/24", "Gateway": "172.30.9.1"}]
+    c = create(env, "c")
+    ns = start(env, c)
+    assert ping(ns, "172.30.9.1")
+    stop(env, c)
+    default = mgr.nets.get_network("bridge")
+    assert default["gateway_owned"] is False
+    mgr.svc.run(mgr.svc.driver("bridge").plan_delete(mgr.svc.model(default)))
+    out = subprocess.run(["ip", "-n", host, "-o", "addr", "show", brname],
+                         capture_output=True, text=True).stdout
+    assert "172.30.9.1/24" in out   # the user's bridge and address stay

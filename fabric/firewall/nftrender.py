@@ -1,0 +1,293 @@
+"""FirewallIntent -> fabric's two nftables tables, as data (pure, no kernel access).
+
+`bridge fabric` polices frames at layer 2, where icc=false traffic really travels: a
+bridge forwards frames between its ports without routing them, so an IP-level rule sees
+them only when br_netfilter is on. Anti-spoofing sits in its prerouting chain at -300,
+before br_netfilter (0) hands IPv4 frames to conntrack and iptables; icc in its forward
+chain at -200, before br_netfilter's FORWARD call (-1). This kernel has no
+nf_conntrack_bridge (`ct` in a bridge table fails with EPROTO), so the bridge table is
+stateless: link pairs and published ports are let through forwards, and replies from
+their ports backwards except a bare TCP SYN. Where br_netfilter is on (its default in
+every namespace here, and always on a Docker host) the inet table sees the same frames
+again with conntrack and is strict; where it is off, nothing else sees them.
+
+`inet fabric` holds routed traffic and NAT in one table of one family: one object to
+own and replace, IPv6 can join the same chains later, and kernels >= 5.2 do NAT in
+inet. A separate `ip fabric-nat` table would buy nothing but a second name to clean.
+
+Every per-link, per-endpoint and per-port fact is a set or map element, so a packet
+costs one hash/interval lookup whatever the number of links and ports, and a change of
+links or ports only changes elements (see nft.py).
+"""
+
+import ipaddress
+
+from fabric.firewall import nftexpr as nx
+from fabric.firewall import validate
+from fabric.firewall.intent import FirewallIntent, UserRule
+from fabric.firewall.ruleset import (ChainSpec, PortRange, Prefix, Prio, RuleSpec, Ruleset,
+                                     SetSpec)
+
+TABLE = "fabric"
+BRIDGE = "bridge"
+INET = "inet"
+
+# One bit of the packet mark says "fabric's firewall accepted this forwarded packet",
+# for the one rule fabric keeps in Docker's DOCKER-USER chain (coexist.py). It is
+# OR-ed in, so other software's bits (kube-proxy 0x4000/0x8000, Weave 0x20000/0x40000,
+# Cilium 0x0f00) survive.
+ACCEPT_MARK = 0x00100000
+
+# Named hook priorities. Bridge family: nft's "filter" is -200; br_netfilter runs at 0.
+BR_GUARD = Prio(-300, "-300")          # before conntrack/iptables via br_netfilter
+BR_FILTER = Prio(-200, "filter")
+RAW = Prio(-300, "raw")
+FILTER = Prio(-10, "filter - 10")      # before iptables' filter (0), to set the mark first
+DSTNAT = Prio(-100, "dstnat")
+OUT_DSTNAT = Prio(-100, "-100")        # nft accepts the name "dstnat" in prerouting only
+SRCNAT = Prio(100, "srcnat")
+
+IP4 = "ipv4_addr"
+LINK_TYPE = (IP4, IP4, "inet_proto", "inet_service")
+DNAT_IP = (IP4, "inet_proto", "inet_service")    # host address . proto . host port
+DNAT_ANY = ("inet_proto", "inet_service")         # proto . host port, any local address
+LOOPBACK = Prefix("127.0.0.0", 8)
+
+
+def render(intent: FirewallIntent, localnet: frozenset[str] = frozenset()) -> Ruleset:
+    """The whole ruleset for an intent. `localnet` names the bridges whose
+    route_localnet fabric switched on, kept in the table so a later apply can switch
+    them back (nft.py)."""
+    validate.intent(intent)
+    rs = Ruleset(tables=[(BRIDGE, TABLE), (INET, TABLE)])
+    _bridge_table(rs, intent)
+    _inet_table(rs, intent, localnet)
+    return rs
+
+
+def empty() -> Ruleset:
+    """An intent with the firewall disabled renders to nothing at all."""
+    return Ruleset()
+
+
+# --- elements -------------------------------------------------------------------------
+
+def _nets(intent):
+    return {n.id: n for n in intent.networks}
+
+
+def _links(intent) -> frozenset:
+    nets = _nets(intent)
+    return frozenset((lk.consumer_ip, lk.target_ip, p, PortRange(a, b))
+                     for lk in intent.links if lk.network_id in nets
+                     for p, a, b in lk.ports)
+
+
+def _live_ports(intent):
+    """Published ports of networks that may have them: Docker ignores -p on an
+    --internal network, and so does fabric."""
+    nets = _nets(intent)
+    return [p for p in intent.ports if p.network_id in nets and not nets[p.network_id].internal]
+
+
+def _prefixes(subnets) -> list[Prefix]:
+    nets = ipaddress.collapse_addresses(ipaddress.IPv4Network(s, strict=False)
+                                        for s in subnets)
+    return [Prefix(str(n.network_address), n.prefixlen) for n in nets]
+
+
+# --- bridge fabric ---------------------------------------------------------------------
+
+def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
+    f = BRIDGE
+    nets = _nets(intent)
+    eps = [e for e in intent.endpoints if e.network_id in nets]
+    sets = {
+        "ports": (("ifname",), (), frozenset(e.host_ifname for e in eps)),
+        "port_mac": (("ifname", "ether_addr"), (),
+                     frozenset((e.host_ifname, e.mac) for e in eps)),
+        "port_ip": (("ifname", "ether_addr", IP4), (),
+                    frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps)),
+        "icc_deny": (("ifname",), (),
+                     frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc)),
+        "links": (LINK_TYPE, ("interval",), _links(intent)),
+        "published": ((IP4, "inet_proto", "inet_service"), ("interval",),
+                      frozenset((p.container_ip, p.proto,
+                                 PortRange(p.container_port, p.container_port_end))
+                                for p in _live_ports(intent))),
+    }
+    for name, (typ, flags, elems) in sets.items():
+        rs.sets.append(SetSpec(f, name, typ, flags))
+        rs.elements[(f, name)] = elems
+
+    rs.chains += [ChainSpec(f, "prerouting", "filter", "prerouting", BR_GUARD),
+                  ChainSpec(f, "forward", "filter", "forward", BR_FILTER),
+                  ChainSpec(f, "user"), ChainSpec(f, "icc")]
+    iif, oif = nx.meta("iifname"), nx.meta("oifname")
+    esrc = nx.payload("ether", "saddr")
+    r = _rules(rs, f)
+    # anti-spoofing: a frame from a container's port carries that container's MAC, and
+    # for IPv4 and ARP its address; other ether types (VLAN tags...) are not let in
+    r("prerouting", nx.match(iif, nx.ref("ports"), "!="), nx.ACCEPT)
+    r("prerouting", nx.match(nx.concat(iif, esrc), nx.ref("port_mac"), "!="), nx.DROP,
+      comment="forged source MAC")
+    r("prerouting", nx.match(nx.payload("ether", "type"), nx.anon_set("ip", "arp", "ip6"),
+                             "!="), nx.DROP)
+    r("prerouting", nx.match(nx.concat(iif, esrc, nx.payload("ip", "saddr")),
+                             nx.ref("port_ip"), "!="), nx.DROP, comment="forged source IP")
+    r("prerouting", nx.match(nx.concat(iif, nx.payload("arp", "saddr ether"),
+                                       nx.payload("arp", "saddr ip")),
+                             nx.ref("port_ip"), "!="), nx.DROP, comment="forged ARP")
+
+    r("forward", nx.verdict("jump", "user"))
+    r("forward", nx.match(iif, nx.ref("icc_deny")), nx.match(oif, nx.ref("icc_deny")),
+      nx.verdict("jump", "icc"))
+    for rule in intent.user_rules:
+        r("user", *_user_stmts(rule, bridge=True), comment=_user_comment(rule))
+
+    l4, saddr, daddr = nx.meta("l4proto"), nx.payload("ip", "saddr"), nx.payload("ip", "daddr")
+    dport, sport = nx.payload("th", "dport"), nx.payload("th", "sport")
+    r("icc", nx.match(nx.payload("ether", "type"), nx.lit("arp")), nx.ACCEPT)
+    r("icc", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), nx.ACCEPT)
+    r("icc", nx.match(nx.concat(daddr, l4, dport), nx.ref("published")), nx.ACCEPT)
+    # No conntrack here: replies come back from the linked or published port. A bare
+    # SYN from there would be a new connection the other way, so it stops first.
+    r("icc", nx.match(nx.bitand(nx.payload("tcp", "flags"), ["syn", "ack"]), nx.lit("syn")),
+      nx.DROP)
+    r("icc", nx.match(nx.concat(daddr, saddr, l4, sport), nx.ref("links")), nx.ACCEPT)
+    r("icc", nx.match(nx.concat(saddr, l4, sport), nx.ref("published")), nx.ACCEPT)
+    r("icc", nx.DROP)
+
+
+# --- inet fabric -------------------------------------------------------------------------
+
+def _inet_table(rs: Ruleset, intent: FirewallIntent, localnet: frozenset[str]) -> None:
+    f = INET
+    nets = list(intent.networks)
+    dnat_ip, dnat_any = set(), set()
+    for p in _live_ports(intent):
+        for h, c in validate.host_pairs(p):
+            target = (p.container_ip, c)
+            if (p.host_ip or "0.0.0.0") == "0.0.0.0":
+                dnat_any.add(((p.proto, h), target))
+            else:
+                dnat_ip.add(((p.host_ip, p.proto, h), target))
+    hairpin = {(n.bridge, pre) for n in nets for pre in _prefixes(n.subnets)}
+    masq = _prefixes(s for n in nets if n.masquerade and not n.internal for s in n.subnets)
+    sets = {
+        "bridges": (("ifname",), (), None, {n.bridge for n in nets}),
+        "same_bridge": (("ifname", "ifname"), (), None, {(n.bridge, n.bridge) for n in nets}),
+        "icc_bridges": (("ifname",), (), None, {n.bridge for n in nets if n.icc}),
+        "internal": (("ifname",), (), None, {n.bridge for n in nets if n.internal}),
+        "links": (LINK_TYPE, ("interval",), None, _links(intent)),
+        "masq_src": ((IP4,), ("interval",), None, set(masq)),
+        "hairpin": (("ifname", IP4), ("interval",), None, hairpin),
+        "localnet": (("ifname",), (), None, set(localnet)),
+        "dnat_ip_addr": (DNAT_IP, (), (IP4,), {(k, v[0]) for k, v in dnat_ip}),
+        "dnat_ip_port": (DNAT_IP, (), ("inet_service",), {(k, v[1]) for k, v in dnat_ip}),
+        "dnat_any_addr": (DNAT_ANY, (), (IP4,), {(k, v[0]) for k, v in dnat_any}),
+        "dnat_any_port": (DNAT_ANY, (), ("inet_service",), {(k, v[1]) for k, v in dnat_any}),
+    }
+    for name, (typ, flags, mtype, elems) in sets.items():
+        rs.sets.append(SetSpec(f, name, typ, flags, mtype))
+        rs.elements[(f, name)] = frozenset(elems)
+
+    rs.chains += [ChainSpec(f, "guard", "filter", "prerouting", RAW),
+                  ChainSpec(f, "forward", "filter", "forward", FILTER),
+                  ChainSpec(f, "user"), ChainSpec(f, "intra"), ChainSpec(f, "allow"),
+                  ChainSpec(f, "prerouting", "nat", "prerouting", DSTNAT),
+                  ChainSpec(f, "output", "nat", "output", OUT_DSTNAT),
+                  ChainSpec(f, "publish"),
+                  ChainSpec(f, "postrouting", "nat", "postrouting", SRCNAT)]
+    iif, oif = nx.meta("iifname"), nx.meta("oifname")
+    saddr, daddr = nx.payload("ip", "saddr"), nx.payload("ip", "daddr")
+    l4, dport = nx.meta("l4proto"), nx.payload("th", "dport")
+    dnat = nx.match(nx.ct("status"), nx.flags("dnat"), "in")
+    allow = nx.verdict("goto", "allow")
+    r = _rules(rs, f)
+
+    # route_localnet lets 127.0.0.1 be DNATed onto a bridge; it must not also let a
+    # container reach the host's loopback services through it (CVE-2020-8558)
+    r("guard", nx.match(iif, nx.ref("bridges")), nx.match(daddr, nx.prefix(*LOOPBACK)),
+      nx.DROP, comment="no loopback from containers")
+    r("guard", nx.match(iif, nx.ref("bridges")), nx.match(saddr, nx.prefix(*LOOPBACK)),
+      nx.DROP)
+
+    r("forward", nx.match(iif, nx.ref("bridges"), "!="), nx.match(oif, nx.ref("bridges"), "!="),
+      nx.ACCEPT, comment="not fabric's traffic")
+    r("forward", nx.verdict("jump", "user"))
+    r("forward", nx.match(nx.ct("state"), nx.flags("established", "related"), "in"), allow)
+    r("forward", nx.match(nx.concat(iif, oif), nx.ref("same_bridge")),
+      nx.verdict("goto", "intra"))
+    r("forward", nx.match(iif, nx.ref("internal")), nx.DROP, comment="internal network")
+    r("forward", nx.match(oif, nx.ref("internal")), nx.DROP, comment="internal network")
+    r("forward", nx.match(oif, nx.ref("bridges")), dnat, allow, comment="published port")
+    r("forward", nx.match(iif, nx.ref("bridges")), nx.match(oif, nx.ref("bridges")), nx.DROP,
+      comment="between networks")
+    r("forward", nx.match(iif, nx.ref("bridges")), allow, comment="outbound")
+    r("forward", nx.DROP, comment="inbound, neither published nor a reply")
+
+    # same bridge in and out: bridged frames seen through br_netfilter, or a container
+    # sending to another one through the gateway (which must not bypass icc=false)
+    r("intra", nx.match(iif, nx.ref("icc_bridges")), allow)
+    r("intra", dnat, allow)
+    r("intra", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), allow)
+    r("intra", nx.DROP, comment="icc=false")
+
+    r("allow", nx.set_mark_or(ACCEPT_MARK), nx.ACCEPT)
+    for rule in intent.user_rules:
+        r("user", *_user_stmts(rule, bridge=False), comment=_user_comment(rule))
+
+    local = nx.match(nx.fib_daddr_type(), nx.lit("local"))
+    r("prerouting", local, nx.verdict("jump", "publish"))
+    r("output", local, nx.verdict("jump", "publish"))
+    r("publish", nx.dnat_maps(nx.concat(daddr, l4, dport), "dnat_ip_addr", "dnat_ip_port"))
+    r("publish", nx.match(nx.meta("nfproto"), nx.lit("ipv4")),
+      nx.dnat_maps(nx.concat(l4, dport), "dnat_any_addr", "dnat_any_port"))
+
+    r("postrouting", nx.match(oif, nx.ref("bridges")), nx.match(saddr, nx.prefix(*LOOPBACK)),
+      dnat, nx.masquerade(), comment="published port reached through 127.0.0.1")
+    r("postrouting", dnat, nx.match(nx.concat(oif, saddr), nx.ref("hairpin")), nx.masquerade(),
+      comment="hairpin")
+    r("postrouting", nx.match(saddr, nx.ref("masq_src")), nx.match(oif, nx.ref("bridges"), "!="),
+      nx.masquerade(), comment="leaving the network")
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _rules(rs: Ruleset, family: str):
+    def add(chain: str, *stmts: nx.X, comment: str = "") -> None:
+        rs.rules.append(RuleSpec(family, chain, tuple(stmts), comment))
+    return add
+
+
+def _user_stmts(rule: UserRule, bridge: bool) -> list[nx.X]:
+    out = []
+    if rule.src:
+        out.append(nx.match(nx.payload("ip", "saddr"), _addr(rule.src)))
+    if rule.dst:
+        out.append(nx.match(nx.payload("ip", "daddr"), _addr(rule.dst)))
+    if rule.proto:
+        out.append(nx.match(nx.meta("l4proto"), nx.lit(rule.proto)))
+    if rule.dport:
+        out.append(nx.match(nx.payload("th", "dport"), nx.lit(rule.dport)))
+    if rule.action == "accept":
+        # accepted in the bridge: icc is skipped; in inet: marked like fabric's own
+        out.append(nx.ACCEPT if bridge else nx.verdict("goto", "allow"))
+    elif rule.action == "reject" and not bridge:
+        out.append(nx.REJECT)
+    else:
+        # a bridge table cannot reject on this kernel (no CONFIG_NFT_BRIDGE_REJECT)
+        out.append(nx.DROP)
+    return out
+
+
+def _addr(text: str) -> nx.X:
+    net = validate.cidr(text, "firewall rule")
+    if net.prefixlen == 32:
+        return nx.lit(str(net.network_address))
+    return nx.prefix(str(net.network_address), net.prefixlen)
+
+
+def _user_comment(rule: UserRule) -> str:
+    return f"fabric-rule:{rule.id}" + (f" {rule.comment}" if rule.comment else "")

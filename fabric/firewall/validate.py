@@ -1,0 +1,143 @@
+"""Check a FirewallIntent before anything is rendered or applied.
+
+Pure: no kernel access, so the network manager can validate a change (and the CLI can
+reject a bad user rule) before touching anything. Each problem is one clear line.
+"""
+
+import ipaddress
+import re
+
+from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall.intent import FirewallIntent, PortIntent, UserRule
+
+IFNAMSIZ = 15
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+PROTOS = ("tcp", "udp")
+RULE_PROTOS = ("tcp", "udp", "icmp")
+ACTIONS = ("accept", "drop", "reject")
+
+
+def ifname(name: str, what: str) -> str:
+    if not name or len(name) > IFNAMSIZ or "/" in name or '"' in name or name.isspace():
+        raise InvalidArgument(f"{what}: bad interface name {name!r} (1-15 characters)")
+    return name
+
+
+def ipv4(addr: str, what: str) -> str:
+    try:
+        ipaddress.IPv4Address(addr)
+    except ValueError:
+        raise InvalidArgument(f"{what}: {addr!r} is not an IPv4 address") from None
+    return addr
+
+
+def cidr(text: str, what: str) -> ipaddress.IPv4Network:
+    """An IPv4 network, or a single address as /32."""
+    try:
+        return ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"{what}: {text!r} is not an IPv4 address or CIDR") from None
+
+
+def port(n: int, what: str) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 65535:
+        raise InvalidArgument(f"{what}: port {n!r} is out of range 1-65535")
+    return n
+
+
+def port_range(first: int, last: int, what: str) -> None:
+    port(first, what)
+    port(last, what)
+    if last < first:
+        raise InvalidArgument(f"{what}: port range {first}-{last} is reversed")
+
+
+def proto(p: str, what: str, allowed=PROTOS) -> str:
+    if p not in allowed:
+        raise InvalidArgument(f"{what}: protocol {p!r} (use {' or '.join(allowed)})")
+    return p
+
+
+def host_pairs(p: PortIntent) -> list[tuple[int, int]]:
+    """(host port, container port) pairs of a published range: one to one when the
+    ranges have the same length, all onto one port when the container side is one."""
+    n_host = p.host_port_end - p.host_port + 1
+    n_ctr = p.container_port_end - p.container_port + 1
+    if n_ctr == 1:
+        return [(h, p.container_port) for h in range(p.host_port, p.host_port_end + 1)]
+    if n_ctr != n_host:
+        raise InvalidArgument(
+            f"published ports {p.host_port}-{p.host_port_end}:{p.container_port}-"
+            f"{p.container_port_end}/{p.proto}: ranges differ in length")
+    return [(p.host_port + i, p.container_port + i) for i in range(n_host)]
+
+
+def user_rule(r: UserRule) -> None:
+    what = f"firewall rule {r.id}"
+    if r.action not in ACTIONS:
+        raise InvalidArgument(f"{what}: action {r.action!r} (use accept, drop or reject)")
+    if r.src is not None:
+        cidr(r.src, what)
+    if r.dst is not None:
+        cidr(r.dst, what)
+    if r.proto is not None:
+        proto(r.proto, what, RULE_PROTOS)
+    if r.dport is not None:
+        if r.proto not in PROTOS:
+            raise InvalidArgument(f"{what}: a destination port needs -p tcp or -p udp")
+        port(r.dport, what)
+    if '"' in r.comment or "\n" in r.comment:
+        raise InvalidArgument(f"{what}: the comment may not contain quotes or newlines")
+
+
+def intent(fi: FirewallIntent) -> None:
+    nets = {}
+    bridges = set()
+    for n in fi.networks:
+        ifname(n.bridge, f"network {n.name}")
+        if n.bridge in bridges:
+            raise Conflict(f"network {n.name}: bridge {n.bridge} is used by another network")
+        bridges.add(n.bridge)
+        for s in n.subnets:
+            cidr(s, f"network {n.name}")
+        for g in n.gateways:
+            ipv4(g, f"network {n.name} gateway")
+        nets[n.id] = n
+    ports_seen: dict[str, str] = {}
+    for e in fi.endpoints:
+        what = f"endpoint of container {e.container_id[:12]}"
+        if e.network_id not in nets:
+            raise InvalidArgument(f"{what}: unknown network {e.network_id}")
+        ifname(e.host_ifname, what)
+        ipv4(e.ipv4, what)
+        if not _MAC.match(e.mac):
+            raise InvalidArgument(f"{what}: bad MAC {e.mac!r} (lower-case aa:bb:cc:dd:ee:ff)")
+        if ports_seen.setdefault(e.host_ifname, e.container_id) != e.container_id:
+            raise Conflict(f"{what}: interface {e.host_ifname} belongs to another endpoint")
+    for link in fi.links:
+        what = f"link {link.consumer_ip} -> {link.target_ip}"
+        ipv4(link.consumer_ip, what)
+        ipv4(link.target_ip, what)
+        for p, first, last in link.ports:
+            proto(p, what)
+            port_range(first, last, what)
+    keys: dict[tuple, str] = {}
+    for p in fi.ports:
+        what = f"published port {p.host_ip}:{p.host_port}/{p.proto}"
+        proto(p.proto, what)
+        ipv4(p.host_ip or "0.0.0.0", what)
+        ipv4(p.container_ip, what)
+        port_range(p.host_port, p.host_port_end, what)
+        port_range(p.container_port, p.container_port_end, what)
+        for h, _ in host_pairs(p):
+            key = (p.host_ip or "0.0.0.0", p.proto, h)
+            owner = keys.setdefault(key, p.container_id)
+            if owner != p.container_id:
+                raise Conflict(f"host port {key[0]}:{h}/{p.proto} is published twice "
+                               f"(containers {owner[:12]} and {p.container_id[:12]})")
+    ids = set()
+    for r in fi.user_rules:
+        user_rule(r)
+        if r.id in ids:
+            raise Conflict(f"firewall rule {r.id} appears twice")
+        ids.add(r.id)

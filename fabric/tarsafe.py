@@ -1,0 +1,227 @@
+"""Safe tar extraction shared by the daemon (`cp` into a container) and the thin CLI
+(`cp` out of one). Standard library only: the CLI imports it.
+
+Every member name is normalised and refused when it is absolute after stripping or
+climbs with `..`; the directory a member lands in is found by a caller-supplied
+`parent(components)` that decides how symlinks on the way are treated (followed inside
+a container's root, refused on the host); device nodes are refused; the last component
+is never followed (a member replaces a symlink, it does not write through it).
+"""
+
+import errno
+import os
+import stat
+import tarfile
+from typing import Callable, Iterable
+
+
+class UnsafeArchive(Exception):
+    pass
+
+
+def member_parts(name: str) -> list[str]:
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise UnsafeArchive(f"archive member {name!r} climbs out of the destination")
+    return parts
+
+
+def _remove(dirfd: int, name: str) -> None:
+    try:
+        st = os.lstat(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", name)
+    os.unlink(name, dir_fd=dirfd)
+
+
+def extract(tf: tarfile.TarFile, parent: Callable[[list[str]], str],
+            rename: Callable[[list[str]], list[str]] | None = None,
+            owner: tuple[int, int] | None = None,
+            no_overwrite_dir_non_dir: bool = False) -> int:
+    """Extract a (streaming) tar. `parent(parts)` returns the host path of the directory
+    that holds parts[-1], creating missing directories. `owner` forces uid/gid (None:
+    leave files to the extracting user). Returns the number of members written."""
+    n = 0
+    dirs: list[tuple[str, tarfile.TarInfo]] = []
+    for m in tf:
+        parts = member_parts(m.name)
+        if rename:
+            parts = rename(parts)
+        if not parts:
+            continue  # the archive's "./" entry: the destination itself
+        if m.ischr() or m.isblk():
+            raise UnsafeArchive(f"archive member {m.name!r} is a device node; refused")
+        pdir = parent(parts[:-1])
+        name = parts[-1]
+        dfd = os.open(pdir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _one(tf, m, dfd, name, parent, rename, no_overwrite_dir_non_dir)
+            if owner is not None:
+                try:
+                    os.chown(name, *owner, dir_fd=dfd, follow_symlinks=False)
+                except OSError:
+                    pass
+            if not m.issym():
+                if m.isdir():
+                    dirs.append((os.path.join(pdir, name), m))
+                else:
+                    try:
+                        os.chmod(name, m.mode & 0o7777, dir_fd=dfd)
+                        os.utime(name, (m.mtime, m.mtime), dir_fd=dfd)
+                    except OSError:
+                        pass
+        finally:
+            os.close(dfd)
+        n += 1
+    for path, m in reversed(dirs):  # directories last: writing inside changes their mtime
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            os.chmod(fd, m.mode & 0o7777)
+            os.utime(fd, (m.mtime, m.mtime))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return n
+
+
+def _one(tf, m, dfd, name, parent, rename, no_overwrite) -> None:
+    try:
+        st = os.lstat(name, dir_fd=dfd)
+    except FileNotFoundError:
+        st = None
+    if m.isdir():
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            return
+        if st is not None:
+            if no_overwrite:
+                raise UnsafeArchive(f"cannot overwrite non-directory {name!r} with directory")
+            os.unlink(name, dir_fd=dfd)
+        os.mkdir(name, 0o700, dir_fd=dfd)
+        return
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            if no_overwrite:
+                raise UnsafeArchive(f"cannot overwrite directory {name!r} with non-directory")
+            raise UnsafeArchive(f"cannot replace directory {name!r} with a file")
+        os.unlink(name, dir_fd=dfd)
+    if m.isreg():
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                     dir_fd=dfd)
+        with os.fdopen(fd, "wb") as out:
+            src = tf.extractfile(m)
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+    elif m.issym():
+        os.symlink(m.linkname, name, dir_fd=dfd)
+    elif m.islnk():
+        tparts = member_parts(m.linkname)
+        if rename:
+            tparts = rename(tparts)
+        if not tparts:
+            raise UnsafeArchive(f"hard link {m.name!r} has no target")
+        tdir = parent(tparts[:-1])
+        tfd = os.open(tdir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            tst = os.lstat(tparts[-1], dir_fd=tfd)
+            if not stat.S_ISREG(tst.st_mode):
+                raise UnsafeArchive(f"hard link {m.name!r} must point at a regular file")
+            os.link(tparts[-1], name, src_dir_fd=tfd, dst_dir_fd=dfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
+    elif m.isfifo():
+        os.mkfifo(name, 0o600, dir_fd=dfd)
+    else:
+        raise UnsafeArchive(f"archive member {m.name!r} has an unsupported type")
+
+
+def host_parent(base: str) -> Callable[[list[str]], str]:
+    """For extraction on the host: directories under `base` are created as needed and
+    a symlink on the way is refused (it could point anywhere)."""
+    def parent(parts: list[str]) -> str:
+        path = base
+        for p in parts:
+            path = os.path.join(path, p)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafeArchive(f"{path} is not a directory (or is a symlink); refused")
+        return path
+    return parent
+
+
+def add_tree(tf: tarfile.TarFile, path: str, arcname: str, skip_devices: bool = True,
+             filter_: Callable[[tarfile.TarInfo], tarfile.TarInfo | None] | None = None) -> None:
+    """tar.add without following symlinks, leaving out device nodes and sockets."""
+    st = os.lstat(path)
+    mode = st.st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        if skip_devices:
+            return
+    ti = tf.gettarinfo(path, arcname)
+    if filter_:
+        ti = filter_(ti)
+        if ti is None:
+            return
+    if stat.S_ISREG(mode):
+        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as f:
+            tf.addfile(ti, f)
+    else:
+        tf.addfile(ti)
+    if stat.S_ISDIR(mode):
+        for name in sorted(os.listdir(path)):
+            add_tree(tf, os.path.join(path, name), arcname.rstrip("/") + "/" + name,
+                     skip_devices, filter_)
+
+
+class StreamWriter:
+    """A write-only file object that hands every write to a callback (tar in stream
+    mode writes here; the daemon forwards it to the socket)."""
+
+    def __init__(self, write: Callable[[bytes], None]):
+        self._write = write
+
+    def write(self, data) -> int:
+        if data:
+            self._write(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def iter_tar(build: Callable[[tarfile.TarFile], None]) -> Iterable[bytes]:
+    """Run `build(tar)` and yield the tar's bytes as it writes them (via a thread)."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=16)
+    err: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            w = StreamWriter(lambda b: q.put(b))
+            with tarfile.open(fileobj=w, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+                build(tf)
+        except BaseException as e:  # reported by the consumer
+            err.append(e)
+        finally:
+            q.put(None)
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        b = q.get()
+        if b is None:
+            break
+        yield b
+    if err:
+        raise err[0]
