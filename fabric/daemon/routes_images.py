@@ -1,6 +1,7 @@
 """Image routes (Docker's /images/..., /commit, /containers/{id}/changes)."""
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from fabric.daemon.http import Response
@@ -22,29 +23,43 @@ def _json_lines(docs: list[dict]) -> Response:
     return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
+def _slashed(r):
+    """Like r.route, but {name} may hold slashes (example.org/team/app:1), as in
+    Docker's router; the plain router stops a parameter at the first slash."""
+    def route(method: str, pattern: str):
+        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>.+)", pattern) + "$")
+
+        def deco(fn):
+            r.routes.append((method, rx, fn))
+            return fn
+        return deco
+    return route
+
+
 def add(r, engine) -> None:
     I = engine.images
+    named = _slashed(r)
 
     @r.route("GET", "/images/json")
     def image_list(req):
         return I.list()
 
-    @r.route("GET", "/images/{name}/json")
+    @named("GET", "/images/{name}/json")
     def image_inspect(req):
         return I.inspect(req.params["name"])
 
-    @r.route("GET", "/images/{name}/history")
+    @named("GET", "/images/{name}/history")
     def image_history(req):
         return I.history(req.params["name"])
 
-    @r.route("POST", "/images/{name}/tag")
+    @named("POST", "/images/{name}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
         with I.lock:
             I.tag(req.params["name"], repo + (":" + tag if tag else ""))
         return Response(201, None)
 
-    @r.route("DELETE", "/images/{name}")
+    @named("DELETE", "/images/{name}")
     def image_remove(req):
         return I.remove(req.params["name"], force=req.flag("force"))
 
@@ -79,7 +94,7 @@ def add(r, engine) -> None:
     def image_save(req):
         return _save(req, _multi(req, "names"))
 
-    @r.route("GET", "/images/{name}/get")
+    @named("GET", "/images/{name}/get")
     def image_save_one(req):
         return _save(req, [req.params["name"]])
 

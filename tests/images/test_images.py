@@ -89,6 +89,13 @@ def test_load_oci_layout_nested_index(host, tmp_path):
     assert host.fab("image", "load", input=open(arc, "rb").read()).out == \
         b"Loaded image: example.org/oci/img:2.0\n"
     assert host.fab("run", "--rm", "example.org/oci/img:2.0").out.split() == ["b", "c"]
+    # Names with slashes reach every image route.
+    assert host.fab("image", "inspect", "-f", "{{.Id}}", "example.org/oci/img:2.0").out \
+        == sha(cfg) + "\n"
+    assert len(host.fab("history", "example.org/oci/img:2.0").out.splitlines()) == 3
+    host.fab("tag", "example.org/oci/img:2.0", "example.org/oci/other")
+    assert host.fab("rmi", "example.org/oci/other").out == \
+        "Untagged: example.org/oci/other:latest\n"
     # Unnamed: Docker reports the id.
     arc2 = oci_archive(str(tmp_path / "oci2.tar"), [l1], image_config([sha(l1)], Cmd=["true"]),
                        None, nested=False)

@@ -1,0 +1,54 @@
+"""Checks shared by the runtime tests: what a host root must not hold afterwards."""
+
+import os
+import subprocess
+import time
+
+
+def wait_for(fn, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {fn}")
+        time.sleep(interval)
+
+
+def status(host, name: str) -> str:
+    return host.fab("inspect", "-f", "{{.State.Status}}", name).out.strip()
+
+
+def mounts_under(root: str) -> list[str]:
+    with open("/proc/self/mounts") as f:
+        return [ln.split()[1] for ln in f if ln.split()[1].startswith(root + "/")]
+
+
+def runc_list(root: str) -> list[str]:
+    p = subprocess.run(["runc", "--root", os.path.join(root, "runc"), "list", "-q"],
+                       capture_output=True, text=True)
+    return [ln for ln in p.stdout.split() if ln]
+
+
+def conmons(root: str) -> list[int]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"conmon") and any(root.encode() in a for a in cmd):
+            out.append(int(pid))
+    return out
+
+
+def assert_clean(host) -> None:
+    """No container row, mount, runc state or conmon left for this host root."""
+    assert host.fab("ps", "-aq").out == ""
+    assert mounts_under(os.path.join(host.root, "containers")) == []
+    assert runc_list(host.root) == []
+    assert conmons(host.root) == []
