@@ -33,6 +33,7 @@ LAZY = {
     **{n: "images" for n in ("image", "images", "rmi", "tag", "commit", "diff")},
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
+    "firewall": "firewall", "network": "network",
 }
 
 

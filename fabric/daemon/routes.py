@@ -244,7 +244,8 @@ def build(engine) -> Router:
     from fabric.daemon import routes_images, routes_volumes
     routes_images.add(r, engine)
     routes_volumes.add(r, engine)
-    for extra in ("fabric.daemon.routes_extra", "fabric.daemon.routes_network"):
+    for extra in ("fabric.daemon.routes_extra", "fabric.daemon.routes_network",
+                  "fabric.daemon.routes_firewall"):
         try:
             mod = __import__(extra, fromlist=["add"])
         except ImportError:

@@ -71,6 +71,10 @@ def bitand(left: X, flags: list[str]) -> X:
     return X({"&": [left.json, flags]}, f"{left.text} & ({' | '.join(flags)})")
 
 
+def bitand_int(left: X, value: int) -> X:
+    return X({"&": [left.json, value]}, f"{left.text} & {value:#010x}")
+
+
 def bitor(left: X, value: int) -> X:
     return X({"|": [left.json, value]}, f"{left.text} | {value:#010x}")
 

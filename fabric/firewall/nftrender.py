@@ -37,6 +37,9 @@ INET = "inet"
 # OR-ed in, so other software's bits (kube-proxy 0x4000/0x8000, Weave 0x20000/0x40000,
 # Cilium 0x0f00) survive.
 ACCEPT_MARK = 0x00100000
+# Another says "this packet belongs to a DNATed connection" (a published port), for
+# the bridge table, which cannot read conntrack itself.
+PUBLISHED_MARK = 0x00200000
 
 # Named hook priorities. Bridge family: nft's "filter" is -200; br_netfilter runs at 0.
 BR_GUARD = Prio(-300, "-300")          # before conntrack/iptables via br_netfilter
@@ -44,6 +47,7 @@ BR_FILTER = Prio(-200, "filter")
 RAW = Prio(-300, "raw")
 FILTER = Prio(-10, "filter - 10")      # before iptables' filter (0), to set the mark first
 DSTNAT = Prio(-100, "dstnat")
+AFTER_DNAT = Prio(-90, "dstnat + 10")
 OUT_DSTNAT = Prio(-100, "-100")        # nft accepts the name "dstnat" in prerouting only
 SRCNAT = Prio(100, "srcnat")
 
@@ -111,10 +115,6 @@ def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
         "icc_deny": (("ifname",), (),
                      frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc)),
         "links": (LINK_TYPE, ("interval",), _links(intent)),
-        "published": ((IP4, "inet_proto", "inet_service"), ("interval",),
-                      frozenset((p.container_ip, p.proto,
-                                 PortRange(p.container_port, p.container_port_end))
-                                for p in _live_ports(intent))),
     }
     for name, (typ, flags, elems) in sets.items():
         rs.sets.append(SetSpec(f, name, typ, flags))
@@ -149,13 +149,16 @@ def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
     dport, sport = nx.payload("th", "dport"), nx.payload("th", "sport")
     r("icc", nx.match(nx.payload("ether", "type"), nx.lit("arp")), nx.ACCEPT)
     r("icc", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), nx.ACCEPT)
-    r("icc", nx.match(nx.concat(daddr, l4, dport), nx.ref("published")), nx.ACCEPT)
-    # No conntrack here: replies come back from the linked or published port. A bare
-    # SYN from there would be a new connection the other way, so it stops first.
+    # A published port reached through the host's address from the same network is
+    # routed, unless br_netfilter bridges it straight across after DNAT; the inet
+    # table marked such packets in prerouting (the bridge cannot read conntrack).
+    r("icc", nx.match(nx.bitand_int(nx.meta("mark"), PUBLISHED_MARK), nx.lit(PUBLISHED_MARK)),
+      nx.ACCEPT, comment="published port")
+    # No conntrack here: replies come back from the linked port. A bare SYN from there
+    # would be a new connection the other way, so it stops first.
     r("icc", nx.match(nx.bitand(nx.payload("tcp", "flags"), ["syn", "ack"]), nx.lit("syn")),
       nx.DROP)
     r("icc", nx.match(nx.concat(daddr, saddr, l4, sport), nx.ref("links")), nx.ACCEPT)
-    r("icc", nx.match(nx.concat(saddr, l4, sport), nx.ref("published")), nx.ACCEPT)
     r("icc", nx.DROP)
 
 
@@ -196,6 +199,7 @@ def _inet_table(rs: Ruleset, intent: FirewallIntent, localnet: frozenset[str]) -
                   ChainSpec(f, "forward", "filter", "forward", FILTER),
                   ChainSpec(f, "user"), ChainSpec(f, "intra"), ChainSpec(f, "allow"),
                   ChainSpec(f, "prerouting", "nat", "prerouting", DSTNAT),
+                  ChainSpec(f, "published", "filter", "prerouting", AFTER_DNAT),
                   ChainSpec(f, "output", "nat", "output", OUT_DSTNAT),
                   ChainSpec(f, "publish"),
                   ChainSpec(f, "postrouting", "nat", "postrouting", SRCNAT)]
@@ -241,6 +245,7 @@ def _inet_table(rs: Ruleset, intent: FirewallIntent, localnet: frozenset[str]) -
     local = nx.match(nx.fib_daddr_type(), nx.lit("local"))
     r("prerouting", local, nx.verdict("jump", "publish"))
     r("output", local, nx.verdict("jump", "publish"))
+    r("published", dnat, nx.set_mark_or(PUBLISHED_MARK))
     r("publish", nx.dnat_maps(nx.concat(daddr, l4, dport), "dnat_ip_addr", "dnat_ip_port"))
     r("publish", nx.match(nx.meta("nfproto"), nx.lit("ipv4")),
       nx.dnat_maps(nx.concat(l4, dport), "dnat_any_addr", "dnat_any_port"))

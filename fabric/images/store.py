@@ -74,15 +74,22 @@ class ImageStore:
         return image_id
 
     def ensure_builtin(self) -> str:
-        row = self.store.one("SELECT image_id FROM image_tags WHERE ref=?", (BUILTIN,))
-        if row:
-            return row["image_id"]
-        tmp = os.path.join(self.root.tmp, f"busybox-{os.getpid()}-{time.monotonic_ns()}.tar")
-        busybox.build_layer(tmp)
-        diff_id, _ = layers.ingest(self.root, tmp)
-        blob = json.dumps(busybox.image_config(diff_id, busybox.created_stamp()),
-                          sort_keys=True, separators=(",", ":")).encode()
-        return self.register(blob, [BUILTIN])
+        # Under the lock: a prune or rmi running meanwhile must not collect the new
+        # layer before the image that holds it is registered.
+        with self.lock:
+            row = self.store.one("SELECT image_id FROM image_tags WHERE ref=?", (BUILTIN,))
+            if row:
+                return row["image_id"]
+            tmp = os.path.join(self.root.tmp, f"busybox-{os.getpid()}-{time.monotonic_ns()}.tar")
+            try:
+                busybox.build_layer(tmp)
+                diff_id, _ = layers.ingest(self.root, tmp)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            blob = json.dumps(busybox.image_config(diff_id, busybox.created_stamp()),
+                              sort_keys=True, separators=(",", ":")).encode()
+            return self.register(blob, [BUILTIN])
 
     # ---- lookup ----------------------------------------------------------------------
     def resolve(self, ref: str) -> str:

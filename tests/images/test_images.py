@@ -122,6 +122,9 @@ def test_save_rm_load_round_trip(host, tmp_path):
     # To stdout too.
     raw = host.fab("image", "save", "mybox:7", input=b"")
     assert raw.out[:512] and raw.code == 0
+    bad = host.fab("save", "-o", str(tmp_path / "bad.tar"), "busybox", "nosuch", check=False)
+    assert bad.code == 125 and "No such image: nosuch" in bad.err
+    assert not os.path.exists(tmp_path / "bad.tar")
     host.fab("rmi", "busybox", "mybox:7")
     assert _ls(host, "layers") == []
     r = host.fab("load", "-i", out).out.splitlines()
