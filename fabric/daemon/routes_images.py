@@ -18,6 +18,22 @@ def _multi(req, name: str) -> list[str]:
     return out
 
 
+def _upload(req, fn):
+    """Run fn on the request body; if it fails part-way, read the rest of the body
+    before answering, since closing a socket with unread data resets the connection
+    and the client would see that instead of the error."""
+    body = req.body_stream()
+    try:
+        return fn(body)
+    except BaseException:
+        try:
+            while body.read(1 << 20):
+                pass
+        except OSError:
+            pass
+        raise
+
+
 def _json_lines(docs: list[dict]) -> Response:
     # Docker answers load and import with a stream of JSON messages, one per line.
     return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
@@ -80,15 +96,16 @@ def add(r, engine) -> None:
                                   "load` or `fabric image import`")
         if req.query.get("fromSrc", "-") != "-":
             raise InvalidArgument("only fromSrc=- (the request body) is supported")
-        image_id = import_rootfs(I, req.body_stream(), req.query.get("repo", ""),
-                                 req.query.get("tag", ""), _multi(req, "changes"),
-                                 req.query.get("message", ""))
+        image_id = _upload(req, lambda body: import_rootfs(
+            I, body, req.query.get("repo", ""), req.query.get("tag", ""),
+            _multi(req, "changes"), req.query.get("message", "")))
         return _json_lines([{"status": image_id}])
 
     @r.route("POST", "/images/load")
     def image_load(req):
         from fabric.images.load import load
-        return _json_lines([{"stream": line + "\n"} for line in load(I, req.body_stream())])
+        lines = _upload(req, lambda body: load(I, body))
+        return _json_lines([{"stream": line + "\n"} for line in lines])
 
     @r.route("GET", "/images/get")
     def image_save(req):

@@ -6,10 +6,12 @@ them only when br_netfilter is on. Anti-spoofing sits in its prerouting chain at
 before br_netfilter (0) hands IPv4 frames to conntrack and iptables; icc in its forward
 chain at -200, before br_netfilter's FORWARD call (-1). This kernel has no
 nf_conntrack_bridge (`ct` in a bridge table fails with EPROTO), so the bridge table is
-stateless: link pairs and published ports are let through forwards, and replies from
-their ports backwards except a bare TCP SYN. Where br_netfilter is on (its default in
-every namespace here, and always on a Docker host) the inet table sees the same frames
-again with conntrack and is strict; where it is off, nothing else sees them.
+stateless: link pairs are let through forwards and their replies backwards (but not a
+bare TCP SYN), and packets of published-port connections by a mark the inet table
+sets after DNAT. Where
+br_netfilter is on (its default in every namespace here, and always on a Docker host)
+the inet table sees the same frames again with conntrack and is strict; where it is
+off, nothing else sees them.
 
 `inet fabric` holds routed traffic and NAT in one table of one family: one object to
 own and replace, IPv6 can join the same chains later, and kernels >= 5.2 do NAT in

@@ -107,7 +107,7 @@ class Topo:
                 # a container reaching its own published port through the host's
                 # address comes back out of the port it went in by (Docker does this
                 # too without its proxy); the driver sets it on real endpoints
-                ipr.brport("set", index=i, hairpin=1)
+                ipr.brport("set", index=i, mode=1)  # IFLA_BRPORT_MODE: hairpin
         with IPRoute(netns=ns) as ipr:
             i = ipr.link_lookup(ifname="eth0")[0]
             ipr.addr("add", index=i, address=ip, prefixlen=net.prefixlen)
