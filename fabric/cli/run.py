@@ -241,14 +241,14 @@ def run(obj, image, command, detach, rm, sig_proxy, **o):
     c = obj.client
     cid = create_container(c, image, command, o, detach)
     if detach:
-        _start(c, cid, rm, o)
+        _start(c, cid, o)
         click.echo(cid)
         return
     sys.exit(attach_and_start(c, cid, tty=o["tty"], stdin=o["interactive"], rm=rm,
-                              start=lambda: _start(c, cid, rm, o), sig_proxy=sig_proxy))
+                              start=lambda: _start(c, cid, o), sig_proxy=sig_proxy))
 
 
-def _start(c, cid: str, rm: bool, o: dict) -> None:
+def _start(c, cid: str, o: dict) -> None:
     from fabric.client.http import ApiError
     try:
         r = c.request("POST", f"/containers/{cid}/start", {"explain": o.get("explain") or None})
@@ -260,11 +260,12 @@ def _start(c, cid: str, rm: bool, o: dict) -> None:
         else:
             r.read()
     except ApiError:
-        if rm:
-            try:
-                c.request("DELETE", f"/containers/{cid}", {"force": True}).read()
-            except Exception:
-                pass
+        # `run` is one command to the user: a start that fails leaves no container
+        # behind (Docker would leave it created).
+        try:
+            c.request("DELETE", f"/containers/{cid}", {"force": True, "v": True}).read()
+        except Exception:
+            pass
         raise
 
 

@@ -362,14 +362,14 @@ class Containers:
         try:
             fd = os.pidfd_open(pid)
         except OSError:
-            threading.Thread(target=self.on_exit, args=(cid,), daemon=True).start()
-            return
+            fd = None  # already gone (a quick command): still wait for conmon's exit file
 
         def waiter() -> None:
-            try:
-                select.select([fd], [], [])
-            finally:
-                os.close(fd)
+            if fd is not None:
+                try:
+                    select.select([fd], [], [])
+                finally:
+                    os.close(fd)
             exit_path = conmon.exit_file(self.root.exits, cid)
             deadline = time.monotonic() + 10
             while not os.path.exists(exit_path) and time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fabric.firewall import nsexec
 
-TIMEOUT = 0.6
+TIMEOUT = 0.5
 
 
 def sock(ns: str, family=socket.AF_INET, kind=socket.SOCK_STREAM, proto=0) -> socket.socket:
@@ -152,7 +152,7 @@ def ping(ns: str, ip: str, timeout: float = TIMEOUT) -> bool:
 
 def parallel(calls: dict) -> dict:
     """{key: (fn, args...)} -> {key: result}, all at once."""
-    with ThreadPoolExecutor(max_workers=min(32, max(1, len(calls)))) as ex:
+    with ThreadPoolExecutor(max_workers=min(128, max(1, len(calls)))) as ex:
         futs = {k: ex.submit(c[0], *c[1:]) for k, c in calls.items()}
         return {k: f.result() for k, f in futs.items()}
 
@@ -166,3 +166,20 @@ def send_frames(ns: str, frames: list[bytes], ifname: str = "eth0") -> None:
             s.send(f)
     finally:
         s.close()
+
+
+def udp_frame(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str, dport: int,
+              payload: bytes) -> bytes:
+    """An Ethernet/IPv4/UDP frame crafted with scapy (checksums filled in)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    return bytes(Ether(src=src_mac, dst=dst_mac) / IP(src=src_ip, dst=dst_ip)
+                 / UDP(sport=40000, dport=dport) / payload)
+
+
+def arp_reply(src_mac: str, dst_mac: str, claimed_ip: str, dst_ip: str) -> bytes:
+    """An ARP reply saying `claimed_ip is-at src_mac`."""
+    from scapy.layers.l2 import ARP, Ether
+    return bytes(Ether(src=src_mac, dst=dst_mac)
+                 / ARP(op=2, hwsrc=src_mac, psrc=claimed_ip, hwdst=dst_mac, pdst=dst_ip))
+

@@ -62,6 +62,8 @@ def test_hostile_imports_rejected(host, tmp_path):
     good = gzip.compress(rootfs_layer())
     for name, data in (("truncated-gzip", good[:len(good) // 2]),
                        ("garbage-gzip", b"\x1f\x8b\x08\x00" + os.urandom(4000)),
+                       # Fails at once but is still being sent: the error must arrive.
+                       ("big-garbage-gzip", b"\x1f\x8b\x08\x00" + os.urandom(16 << 20)),
                        ("not-a-tar", b"hello world\n" * 100)):
         path = tmp_path / name
         path.write_bytes(data)

@@ -1,0 +1,320 @@
+"""The iptables backend: Docker's chain layout, for teaching `iptables -L -n`.
+
+Chains (all fabric's own, jumped to from the built-in chains by one rule each, tagged
+with the comment "fabric"):
+
+  filter  FABRIC-FORWARD            from FORWARD: per-network rules, as Docker's FORWARD
+          FABRIC-USER               user rules, first (DOCKER-USER)
+          FABRIC-ISOLATION-STAGE-1  between networks and --internal (Docker's names)
+          FABRIC-ISOLATION-STAGE-2
+          FABRIC                    published ports and link pairs (Docker's DOCKER)
+  nat     FABRIC                    from PREROUTING/OUTPUT for local addresses: DNAT
+          FABRIC-POSTROUTING        masquerade, hairpin, 127.0.0.1 publishing
+  raw     FABRIC-ANTISPOOF          from PREROUTING: forged sources, loopback guard
+
+It is applied with `iptables-restore --noflush`: a chain declared in the input is
+flushed and refilled, chains not named are left alone, and each table is one COMMIT,
+so fabric's chains change atomically per table without touching anyone else's rules.
+iptables-restore is a subprocess here because it *is* this backend's kernel interface:
+iptables-nft's rule encoding (xt matches inside nft rules) is private to it, and
+rules written any other way would make `iptables -L` and Docker's own calls fail.
+
+Like Docker, this layout sees bridged traffic only through br_netfilter, so fabric turns
+on nf_call_iptables on its bridges (per bridge, not the global sysctl). iptables cannot
+see ARP, so forged ARP is stopped by the nftables backend only. The cost of a change
+grows with the ruleset, as in Docker: that is the comparison bench/ measures.
+"""
+
+import ipaddress
+import shlex
+import subprocess
+import threading
+
+from fabric.errors import FabricError
+from fabric.firewall import coexist, localnet, nsexec, validate
+from fabric.firewall.backend import _BOUND, FirewallBackend, FirewallState
+from fabric.firewall.intent import FirewallIntent, UserRule
+
+TAG = "fabric"
+CHAINS = {
+    "raw": ["FABRIC-ANTISPOOF"],
+    "filter": ["FABRIC-FORWARD", "FABRIC-USER", "FABRIC-ISOLATION-STAGE-1",
+               "FABRIC-ISOLATION-STAGE-2", "FABRIC"],
+    "nat": ["FABRIC", "FABRIC-POSTROUTING"],
+}
+# (table, built-in chain, match before the jump, target)
+JUMPS = [
+    ("raw", "PREROUTING", "", "FABRIC-ANTISPOOF"),
+    ("filter", "FORWARD", "", "FABRIC-FORWARD"),
+    ("nat", "PREROUTING", "-m addrtype --dst-type LOCAL ", "FABRIC"),
+    ("nat", "OUTPUT", "-m addrtype --dst-type LOCAL ", "FABRIC"),
+    ("nat", "POSTROUTING", "", "FABRIC-POSTROUTING"),
+]
+
+
+class IptablesError(FabricError):
+    """iptables-restore refused fabric's rules."""
+
+
+def _jump_rule(chain: str, match: str, target: str) -> str:
+    return f"{chain} {match}-m comment --comment {TAG} -j {target}"
+
+
+def render(intent: FirewallIntent) -> dict[str, list[str]]:
+    """Per table, the rule lines (iptables-restore syntax) of fabric's chains."""
+    validate.intent(intent)
+    nets = {n.id: n for n in intent.networks}
+    raw, flt, nat = [], [], []
+    for e in intent.endpoints:
+        if e.network_id not in nets:
+            continue
+        dev = f"-m physdev --physdev-in {e.host_ifname}"
+        raw.append(f"-A FABRIC-ANTISPOOF {dev} -m mac ! --mac-source {e.mac} -j DROP")
+        raw.append(f"-A FABRIC-ANTISPOOF {dev} ! -s {e.ipv4}/32 -j DROP")
+    for n in intent.networks:
+        # route_localnet must not let a container reach the host's loopback services
+        raw.append(f"-A FABRIC-ANTISPOOF -i {n.bridge} -d 127.0.0.0/8 -j DROP")
+
+    flt += [f"-A FABRIC-USER {_user(r)}" for r in intent.user_rules]
+    flt.append("-A FABRIC-USER -j RETURN")
+    for n in intent.networks:
+        b = n.bridge
+        flt += [f"-A FABRIC-FORWARD -i {b} -j FABRIC-USER",
+                f"-A FABRIC-FORWARD -o {b} -j FABRIC-USER"]
+    flt.append("-A FABRIC-FORWARD -j FABRIC-ISOLATION-STAGE-1")
+    for n in intent.networks:
+        b = n.bridge
+        flt += [f"-A FABRIC-FORWARD -o {b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                f"-A FABRIC-FORWARD -o {b} -j FABRIC"]
+        if not n.internal:
+            flt.append(f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT")
+        flt.append(f"-A FABRIC-FORWARD -i {b} -o {b} -j {'ACCEPT' if n.icc else 'DROP'}")
+        flt.append(f"-A FABRIC-FORWARD -o {b} -j DROP")
+
+    # published connections may cross networks (as they could from anywhere); then
+    # Docker's isolation, and its --internal rules
+    flt.append("-A FABRIC-ISOLATION-STAGE-2 -m conntrack --ctstate DNAT -j RETURN")
+    for n in intent.networks:
+        b = n.bridge
+        for s in n.subnets:
+            if n.internal:
+                flt += [f"-A FABRIC-ISOLATION-STAGE-1 ! -s {s} -o {b} -j DROP",
+                        f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -d {s} -j DROP"]
+        flt.append(f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -o {b} -j FABRIC-ISOLATION-STAGE-2")
+        flt.append(f"-A FABRIC-ISOLATION-STAGE-2 -o {b} -j DROP")
+    flt += ["-A FABRIC-ISOLATION-STAGE-1 -j RETURN", "-A FABRIC-ISOLATION-STAGE-2 -j RETURN"]
+
+    for lk in intent.links:
+        n = nets.get(lk.network_id)
+        if n is None:
+            continue
+        for proto, a, b in lk.ports:
+            flt.append(f"-A FABRIC -s {lk.consumer_ip}/32 -d {lk.target_ip}/32 -i {n.bridge} "
+                       f"-o {n.bridge} -p {proto} -m {proto} --dport {_ports(a, b)} -j ACCEPT")
+    for p in intent.ports:
+        n = nets.get(p.network_id)
+        if n is None or n.internal:
+            continue
+        flt.append(f"-A FABRIC -d {p.container_ip}/32 -o {n.bridge} -p {p.proto} -m {p.proto} "
+                   f"--dport {_ports(p.container_port, p.container_port_end)} "
+                   f"-m conntrack --ctstate DNAT -j ACCEPT")
+        dst = "" if (p.host_ip or "0.0.0.0") == "0.0.0.0" else f"-d {p.host_ip}/32 "
+        for h, c in validate.host_pairs(p):
+            nat.append(f"-A FABRIC {dst}-p {p.proto} -m {p.proto} --dport {h} "
+                       f"-j DNAT --to-destination {p.container_ip}:{c}")
+
+    for n in intent.networks:
+        b = n.bridge
+        nat.append(f"-A FABRIC-POSTROUTING -s 127.0.0.0/8 -o {b} -m conntrack --ctstate DNAT "
+                   f"-j MASQUERADE")
+        for s in n.subnets:
+            s = str(ipaddress.IPv4Network(s, strict=False))
+            nat.append(f"-A FABRIC-POSTROUTING -s {s} -o {b} -m conntrack --ctstate DNAT "
+                       f"-j MASQUERADE")
+            if n.masquerade and not n.internal:
+                nat.append(f"-A FABRIC-POSTROUTING -s {s} ! -o {b} -j MASQUERADE")
+    return {"raw": raw, "filter": flt, "nat": nat}
+
+
+def _ports(a: int, b: int) -> str:
+    return str(a) if a == b else f"{a}:{b}"
+
+
+def _user(r: UserRule) -> str:
+    parts = []
+    if r.src:
+        parts.append(f"-s {validate.cidr(r.src, 'rule')}")
+    if r.dst:
+        parts.append(f"-d {validate.cidr(r.dst, 'rule')}")
+    if r.proto:
+        parts.append(f"-p {r.proto}")
+    if r.dport:
+        parts.append(f"-m {r.proto} --dport {r.dport}")
+    parts.append(f"-m comment --comment {shlex.quote('fabric-rule:' + r.id)}")
+    parts.append(f"-j {r.action.upper()}")
+    return " ".join(parts)
+
+
+def restore_input(rules: dict[str, list[str]], missing_jumps: list[tuple]) -> str:
+    out = []
+    for table in ("raw", "filter", "nat"):
+        out.append(f"*{table}")
+        out += [f":{c} - [0:0]" for c in CHAINS[table]]
+        for t, chain, match, target in missing_jumps:
+            if t == table:
+                out.append(f"-I {_jump_rule(chain, match, target)}")
+        out += rules[table]
+        out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+class IptablesBackend(FirewallBackend):
+    name = "iptables"
+
+    def __init__(self, netns: str | None = None):
+        super().__init__(netns)
+        self._lock = threading.Lock()
+
+    def apply(self, intent: FirewallIntent, netns=_BOUND, *, force: bool = False) -> None:
+        ns = self._ns(netns)
+        if not intent.enabled:
+            self.clear(ns)
+            return
+        rules = render(intent)
+        with self._lock:
+            nsexec.run(ns, self._apply_here, intent, rules)
+
+    def describe(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+        ns = self._ns(netns)
+        if not intent.enabled:
+            return [_in_ns(ns, "# (iptables off) fabric's chains are removed")]
+        out = [_in_ns(ns, f"ip link set {n.bridge} type bridge nf_call_iptables 1")
+               for n in intent.networks]
+        out += [_in_ns(ns, f"sysctl -w net.ipv4.conf.{b}.route_localnet=1")
+                for b in sorted(localnet.wanted(intent))]
+        body = restore_input(render(intent), JUMPS)
+        out.append(_in_ns(ns, "iptables-restore --noflush") + " <<'EOF'\n" + body + "EOF")
+        return out
+
+    def clear(self, netns=_BOUND) -> None:
+        with self._lock:
+            nsexec.run(self._ns(netns), _clear_here)
+
+    def current(self, netns=_BOUND) -> FirewallState:
+        ns = self._ns(netns)
+        return nsexec.run(ns, self._current_here, ns)
+
+    def drift(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+        rules = render(intent)
+        return nsexec.run(self._ns(netns), _drift_here, rules)
+
+    # --- inside the namespace -------------------------------------------------------
+
+    def _apply_here(self, intent: FirewallIntent, rules: dict) -> None:
+        _bridges_call_iptables([n.bridge for n in intent.networks])
+        for b in localnet.wanted(intent):
+            if localnet.read(b) == "0":
+                localnet.write(b, "1")
+        saved = _save()
+        missing = [j for j in JUMPS if _jump_rule(j[1], j[2], j[3]) not in saved[j[0]]]
+        _restore(restore_input(rules, missing))
+
+    def _current_here(self, ns) -> FirewallState:
+        saved = _save()
+        chains = _our_chains(saved)
+        st = FirewallState(self.name, ns, present=bool(chains))
+        for table, chain in chains:
+            st.objects.append(f"{table} {chain}")
+            st.elements[f"{table} {chain}"] = sum(
+                1 for ln in saved[table] if ln.startswith(f"-A {chain} "))
+        import nftables  # read-only look at others' forward policies
+        nft = nftables.Nftables()
+        nft.set_json_output(True)
+        st.warnings = [w for w in coexist.foreign_drops(nft) if "ip filter FORWARD" not in w]
+        return st
+
+
+def _in_ns(ns: str | None, cmd: str) -> str:
+    if ns is None:
+        return cmd
+    return f"nsenter --net={ns} {cmd}" if ns.startswith("/") else f"ip netns exec {ns} {cmd}"
+
+
+def _save() -> dict[str, list[str]]:
+    """iptables-save, per table: the rule lines (`-A ...`) and chain lines (`:C ...`),
+    with the leading `-A ` stripped from rules for comparison with _jump_rule."""
+    p = subprocess.run(["iptables-save"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise IptablesError(f"iptables-save: {p.stderr.strip() or 'failed'}")
+    out: dict[str, list[str]] = {"raw": [], "filter": [], "nat": []}
+    table = None
+    for ln in p.stdout.splitlines():
+        if ln.startswith("*"):
+            table = ln[1:]
+            out.setdefault(table, [])
+        elif table and ln.startswith("-A "):
+            out[table].append(ln[3:])
+            out[table].append(ln)  # both spellings: "-A X ..." and "X ..."
+        elif table and ln.startswith(":"):
+            out[table].append(ln)
+    return out
+
+
+def _restore(text: str) -> None:
+    p = subprocess.run(["iptables-restore", "--noflush", "--wait"], input=text,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        first = next((ln for ln in p.stderr.splitlines() if ln.strip()), "failed")
+        raise IptablesError(f"iptables-restore: {first.strip()}")
+
+
+def _our_chains(saved: dict) -> list[tuple[str, str]]:
+    return [(t, c) for t, cs in CHAINS.items() for c in cs
+            if any(ln.startswith(f":{c} ") for ln in saved.get(t, []))]
+
+
+def _clear_here() -> None:
+    saved = _save()
+    lines = {t: [] for t in CHAINS}
+    for table, chain, match, target in JUMPS:
+        rule = _jump_rule(chain, match, target)
+        if rule in saved[table]:
+            lines[table].append(f"-D {rule}")
+    for table, chain in _our_chains(saved):
+        lines[table] += [f"-F {chain}"]
+    for table, chain in _our_chains(saved):
+        lines[table] += [f"-X {chain}"]
+    text = "".join(f"*{t}\n" + "".join(ln + "\n" for ln in ls) + "COMMIT\n"
+                   for t, ls in lines.items() if ls)
+    if text:
+        _restore(text)
+
+
+def _drift_here(rules: dict) -> list[str]:
+    saved = _save()
+    out = []
+    for table, chain, match, target in JUMPS:
+        if _jump_rule(chain, match, target) not in saved[table]:
+            out.append(f"{table} {chain}: the jump to {target} is missing")
+    have = set(_our_chains(saved))
+    for table, chains in CHAINS.items():
+        for chain in chains:
+            if (table, chain) not in have:
+                out.append(f"{table} {chain} is missing")
+                continue
+            want = sum(1 for r in rules[table] if r.startswith(f"-A {chain} "))
+            got = sum(1 for ln in saved[table] if ln.startswith(f"-A {chain} "))
+            if want != got:
+                out.append(f"{table} {chain}: {got} rules, expected {want}")
+    return out
+
+
+def _bridges_call_iptables(bridges: list[str]) -> None:
+    """Have br_netfilter pass these bridges' frames to iptables even where
+    net.bridge.bridge-nf-call-iptables is 0 (IFLA_BR_NF_CALL_IPTABLES, per bridge)."""
+    from pyroute2 import IPRoute
+    with IPRoute() as ipr:  # opened on this thread, so in the target namespace
+        for b in bridges:
+            idx = ipr.link_lookup(ifname=b)
+            if idx:
+                ipr.link("set", index=idx[0], kind="bridge", br_nf_call_iptables=1)
