@@ -1,28 +1,52 @@
 #!/usr/bin/env bash
-# The main job: a busybox web server container started, listed, asked for a page,
-# its logs shown, stopped and removed. Uses its own host root, removed afterwards.
+# The main job: a short tour on a throwaway lab host (a network namespace with its own
+# host root and daemon), removed afterwards. A busybox web server is started, listed,
+# reached by name from another container and through a published port, its logs shown,
+# stopped and removed, with the kernel commands fabric runs shown by --explain.
 set -euo pipefail
-export FABRIC_ROOT="${FABRIC_ROOT:-/var/lib/fabric-demo}"
-name="demo-web-$$"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+tag="demo$$"
+ns="fab-$tag"
+export FABRIC_ROOT="/var/lib/fabric-demo/$tag"
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+in_host() { nsenter --net="/run/netns/$ns" "$@"; }
+fab() { in_host fabric "$@"; }
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 cleanup() {
-    fabric rm -f "$name" >/dev/null 2>&1 || true
-    if [ -f "$FABRIC_ROOT/daemon.lock" ]; then
-        kill "$(cat "$FABRIC_ROOT/daemon.lock")" 2>/dev/null || true
-    fi
+    set +e
+    ids=$(ls "$FABRIC_ROOT/containers" 2>/dev/null)
+    [ -n "$ids" ] && fab rm -f -v $ids >/dev/null 2>&1
+    fab network rm demo-net >/dev/null 2>&1
+    [ -f "$FABRIC_ROOT/daemon.lock" ] && kill "$(cat "$FABRIC_ROOT/daemon.lock")" 2>/dev/null
+    sleep 0.3
+    ip netns del "$ns"
+    rm -rf "$FABRIC_ROOT"
+    rmdir /var/lib/fabric-demo 2>/dev/null
 }
 trap cleanup EXIT
 
-say fabric version
-say fabric run -d --name "$name" busybox sh -c \
+say "fabric version";                 fab version
+say "fabric network create demo-net --subnet 10.123.0.0/24 --explain"
+fab network create demo-net --subnet 10.123.0.0/24 --explain
+say "fabric run -d --name web --network demo-net -p 8080:80 busybox httpd ..."
+fab run -d --name web --network demo-net -p 8080:80 busybox sh -c \
     'echo "<h1>hello from fabric</h1>" > /var/www/index.html; echo serving on :80; exec httpd -f -v -p 80 -h /var/www'
-say fabric ps
-say fabric exec "$name" wget -qO- http://127.0.0.1/
-say fabric logs "$name"
-say fabric inspect -f '{{.State.Status}} pid={{.State.Pid}} netns={{.NetworkSettings.SandboxKey}}' "$name"
-say fabric stop -t 1 "$name"
-say fabric ps -a --filter "name=$name"
-say fabric rm "$name"
-say fabric ps -a
+fab exec web sh -c 'for i in $(seq 50); do wget -qO /dev/null http://127.0.0.1/ && exit 0; sleep 0.1; done'
+say "fabric ps";                      fab ps
+say "fabric port web";                fab port web
+say "fabric run --rm --network demo-net busybox wget -qO- http://web/   (by name)"
+fab run --rm --network demo-net busybox wget -qO- http://web/
+say "wget -qO- http://127.0.0.1:8080/   (from the host, through the published port)"
+in_host busybox wget -qO- http://127.0.0.1:8080/
+say "fabric run --rm --network demo-net busybox ping -c 2 web"
+fab run --rm --network demo-net busybox ping -c 2 web
+say "fabric logs web";                fab logs web
+say "fabric inspect -f '{{.State.Status}} {{.NetworkSettings.Networks}}' web"
+fab inspect -f '{{.State.Status}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}}{{end}}' web
+say "fabric stop -t 1 web";           fab stop -t 1 web
+say "fabric ps -a";                   fab ps -a
+say "fabric rm web";                  fab rm web
+say "fabric network rm demo-net";     fab network rm demo-net
+say "fabric ps -a";                   fab ps -a
 echo
 echo "demo: done"

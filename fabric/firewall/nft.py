@@ -152,12 +152,21 @@ class NftablesBackend(FirewallBackend):
                 out.append(f"{key[0]} fabric {key[1]}: {len(want_j - got)} element(s) missing")
             if got - want_j:
                 out.append(f"{key[0]} fabric {key[1]}: {len(got - want_j)} unexpected element(s)")
-        chains = {(o["chain"]["family"], o["chain"]["name"])
-                  for o in (_list(nft, "list chains") or []) if "chain" in o
-                  and o["chain"]["table"] == nftrender.TABLE}
+        rules: dict[tuple[str, str], int] = {}
+        for family, _ in rs.tables:
+            for o in _list(nft, f"list table {family} {nftrender.TABLE}") or []:
+                if "chain" in o:
+                    rules.setdefault((family, o["chain"]["name"]), 0)
+                elif "rule" in o:
+                    key = (family, o["rule"]["chain"])
+                    rules[key] = rules.get(key, 0) + 1
         for c in rs.chains:
-            if (c.family, c.name) not in chains:
+            want = sum(1 for r in rs.rules if (r.family, r.chain) == (c.family, c.name))
+            got = rules.get((c.family, c.name))
+            if got is None:
                 out.append(f"{c.family} fabric: chain {c.name} is missing")
+            elif got != want:
+                out.append(f"{c.family} fabric {c.name}: {got} rules, expected {want}")
         return out
 
 

@@ -92,3 +92,14 @@ def applied(topo):
     for b in used:
         if topo.host in topo.made:
             b.clear()
+
+
+@pytest.fixture
+def make_scratch(topo):
+    """Extra empty namespaces, removed with the lab."""
+    count = [0]
+
+    def make() -> str:
+        count[0] += 1
+        return topo._ns(f"s{count[0]}")
+    return make

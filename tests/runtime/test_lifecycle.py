@@ -30,7 +30,8 @@ def test_create_start_attach(host):
 
 def test_stop_kill_restart_pause(host):
     host.fab("run", "-d", "--name", "t", "busybox", "sh", "-c",
-             "trap 'echo got TERM; exit 9' TERM; while true; do sleep 0.1; done")
+             "trap 'echo got TERM; exit 9' TERM; trap 'exit 10' USR1; "
+             "while true; do sleep 0.1; done")
     time.sleep(0.3)
     t0 = time.monotonic()
     host.fab("stop", "-t", "5", "t")
@@ -39,8 +40,8 @@ def test_stop_kill_restart_pause(host):
     assert "got TERM" in host.fab("logs", "t").out
     host.fab("start", "t")
     time.sleep(0.3)
-    host.fab("kill", "-s", "USR1", "t")  # busybox sh dies on an untrapped USR1
-    assert host.fab("wait", "t").out == f"{128 + signal.SIGUSR1}\n"
+    host.fab("kill", "-s", "USR1", "t")
+    assert host.fab("wait", "t").out == "10\n"
     host.fab("start", "t")
     pid1 = host.inspect("t")["State"]["Pid"]
     host.fab("restart", "-t", "1", "t")
@@ -148,6 +149,7 @@ def _pty_run(host, args, steps, timeout=20):
         os.execvpe("nsenter", host.prefix + [FAB] + args, env)
     buf = b""
     try:
+        time.sleep(1.0)  # let the CLI attach and go raw before typing
         for send, expect in steps:
             if send:
                 os.write(fd, send)

@@ -1,0 +1,166 @@
+"""Rendering and validation as data: no kernel involved."""
+
+import pytest
+
+from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall import iptables, nft, nftrender
+from fabric.firewall.backend import get_backend
+from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent,
+                                    NetworkIntent, PortIntent, UserRule)
+from fabric.firewall.ruleset import PortRange, Prefix
+
+
+def sample(**kw) -> FirewallIntent:
+    base = dict(
+        networks=(NetworkIntent("n1", "one", "fabbr1", ("10.9.1.0/24",), ("10.9.1.1",),
+                                icc=False),
+                  NetworkIntent("n2", "two", "fabbr2", ("10.9.2.0/24",), ("10.9.2.1",),
+                                internal=True)),
+        endpoints=(EndpointIntent("n1", "c1", "fabv1", "10.9.1.11", "02:00:00:00:01:11"),
+                   EndpointIntent("n1", "c2", "fabv2", "10.9.1.12", "02:00:00:00:01:12"),
+                   EndpointIntent("n2", "c3", "fabv3", "10.9.2.13", "02:00:00:00:02:13")),
+        links=(LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("tcp", 80, 80), ("udp", 53, 60))),),
+        ports=(PortIntent("c2", "n1", "tcp", "0.0.0.0", 8080, 8080, "10.9.1.12", 80, 80),
+               PortIntent("c2", "n1", "udp", "127.0.0.1", 5000, 5001, "10.9.1.12", 53, 54),
+               PortIntent("c3", "n2", "tcp", "0.0.0.0", 9090, 9090, "10.9.2.13", 80, 80)),
+    )
+    base.update(kw)
+    return FirewallIntent(**base)
+
+
+def test_elements_carry_every_fact():
+    rs = nftrender.render(sample())
+    el = rs.elements
+    assert el[("bridge", "port_ip")] == {("fabv1", "02:00:00:00:01:11", "10.9.1.11"),
+                                         ("fabv2", "02:00:00:00:01:12", "10.9.1.12"),
+                                         ("fabv3", "02:00:00:00:02:13", "10.9.2.13")}
+    assert el[("bridge", "icc_deny")] == {"fabv1", "fabv2"}
+    assert el[("bridge", "links")] == {("10.9.1.11", "10.9.1.12", "tcp", PortRange(80, 80)),
+                                       ("10.9.1.11", "10.9.1.12", "udp", PortRange(53, 60))}
+    assert el[("inet", "internal")] == {"fabbr2"}
+    # an internal network neither masquerades nor publishes (Docker ignores -p there)
+    assert el[("inet", "masq_src")] == {Prefix("10.9.1.0", 24)}
+    assert el[("inet", "dnat_any_addr")] == {(("tcp", 8080), "10.9.1.12")}
+    assert el[("inet", "dnat_ip_port")] == {(("127.0.0.1", "udp", 5000), 53),
+                                            (("127.0.0.1", "udp", 5001), 54)}
+    assert el[("inet", "hairpin")] == {("fabbr1", Prefix("10.9.1.0", 24)),
+                                       ("fabbr2", Prefix("10.9.2.0", 24))}
+
+
+def test_skeleton_does_not_depend_on_links_ports_or_endpoints():
+    a = nftrender.render(sample())
+    b = nftrender.render(sample(links=(), ports=(), endpoints=()))
+    assert a.skeleton_digest() == b.skeleton_digest()
+    c = nftrender.render(sample(user_rules=(UserRule("r1", "drop", dst="10.9.1.12"),)))
+    assert c.skeleton_digest() != a.skeleton_digest()
+
+
+def test_delta_is_only_the_changed_elements():
+    before = nftrender.render(sample())
+    after = nftrender.render(sample(links=sample().links + (
+        LinkIntent("n1", "10.9.1.12", "10.9.1.11", (("tcp", 443, 443),)),)))
+    batch = nft.delta_batch(after, before.elements)["nftables"]
+    assert [list(c) for c in batch] == [["add"], ["add"]]  # links in both tables
+    assert {c["add"]["element"]["family"] for c in batch} == {"bridge", "inet"}
+    assert all(c["add"]["element"]["elem"] ==
+               [{"concat": ["10.9.1.12", "10.9.1.11", "tcp", 443]}] for c in batch)
+    assert nft.delta_batch(before, before.elements) is None
+
+
+def test_delta_replaces_a_changed_map_value_by_key():
+    before = nftrender.render(sample())
+    moved = list(sample().ports)
+    moved[0] = PortIntent("c1", "n1", "tcp", "0.0.0.0", 8080, 8080, "10.9.1.11", 80, 80)
+    batch = nft.delta_batch(nftrender.render(sample(ports=tuple(moved))), before.elements)
+    cmds = batch["nftables"]
+    delete = [c["delete"]["element"] for c in cmds if "delete" in c]
+    assert {d["name"]: d["elem"] for d in delete} == {"dnat_any_addr": [{"concat": ["tcp", 8080]}]}
+
+
+def test_user_rules_come_first_and_drop_in_both_tables():
+    rule = UserRule("r1", "drop", src="10.9.1.11", dst="10.9.1.12/32", proto="tcp", dport=80)
+    rs = nftrender.render(sample(user_rules=(rule,)))
+    text = nft.script(rs)
+    line = 'ip saddr 10.9.1.11 ip daddr 10.9.1.12 meta l4proto tcp th dport 80 drop'
+    assert text.count(line) == 2
+    fwd = [r.text for r in rs.rules if (r.family, r.chain) == ("inet", "forward")]
+    assert fwd[1] == "jump user"  # after "not fabric's traffic", before everything else
+    br = [r.text for r in rs.rules if (r.family, r.chain) == ("bridge", "forward")]
+    assert br[0] == "jump user"
+
+
+def test_reject_is_a_drop_in_the_bridge_table():
+    rs = nftrender.render(sample(user_rules=(UserRule("r", "reject", proto="icmp"),)))
+    user = {r.family: r.text for r in rs.rules if r.chain == "user"}
+    assert user["inet"].startswith("meta l4proto icmp reject")
+    assert user["bridge"].startswith("meta l4proto icmp drop")
+
+
+def test_script_names_priorities():
+    text = nft.script(nftrender.render(sample()))
+    assert "type filter hook forward priority filter - 10; policy accept;" in text
+    assert "type nat hook postrouting priority srcnat; policy accept;" in text
+    assert text.startswith("add table bridge fabric\ndelete table bridge fabric\n")
+
+
+@pytest.mark.parametrize("change, error, words", [
+    (dict(endpoints=(EndpointIntent("n1", "c", "v", "10.9.1.5", "02:00:00:00:00:zz"),)),
+     InvalidArgument, "bad MAC"),
+    (dict(endpoints=(EndpointIntent("nope", "c", "v", "10.9.1.5", "02:00:00:00:00:01"),)),
+     InvalidArgument, "unknown network"),
+    (dict(networks=(NetworkIntent("n1", "one", "a-bridge-name-too-long", ("10.9.1.0/24",),
+                                  ()),)), InvalidArgument, "1-15 characters"),
+    (dict(links=(LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("sctp", 1, 2),)),)),
+     InvalidArgument, "protocol 'sctp'"),
+    (dict(ports=(PortIntent("c", "n1", "tcp", "0.0.0.0", 90, 80, "10.9.1.12", 80, 80),)),
+     InvalidArgument, "reversed"),
+    (dict(ports=(PortIntent("c", "n1", "tcp", "0.0.0.0", 80, 82, "10.9.1.12", 80, 81),)),
+     InvalidArgument, "differ in length"),
+    (dict(ports=(PortIntent("a", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.12", 80, 80),
+                 PortIntent("b", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.11", 80, 80))),
+     Conflict, "published twice"),
+    (dict(ports=(PortIntent("a", "n1", "tcp", "::", 80, 80, "10.9.1.12", 80, 80),)),
+     InvalidArgument, "not an IPv4 address"),
+    (dict(user_rules=(UserRule("r", "log"),)), InvalidArgument, "action 'log'"),
+    (dict(user_rules=(UserRule("r", "drop", dport=80),)), InvalidArgument, "-p tcp"),
+    (dict(user_rules=(UserRule("r", "drop", src="10.0.0.300"),)), InvalidArgument, "CIDR"),
+])
+def test_bad_intent_is_one_clear_error(change, error, words):
+    with pytest.raises(error) as e:
+        nftrender.render(sample(**change))
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_port_range_maps_one_to_one_or_onto_one_port():
+    rs = nftrender.render(sample(ports=(
+        PortIntent("c", "n1", "tcp", "0.0.0.0", 8000, 8002, "10.9.1.12", 80, 82),
+        PortIntent("c", "n1", "udp", "0.0.0.0", 7000, 7001, "10.9.1.12", 53, 53))))
+    assert rs.elements[("inet", "dnat_any_port")] == {
+        (("tcp", 8000), 80), (("tcp", 8001), 81), (("tcp", 8002), 82),
+        (("udp", 7000), 53), (("udp", 7001), 53)}
+
+
+def test_iptables_layout_uses_docker_style_names():
+    rules = iptables.render(sample(user_rules=(UserRule("r1", "drop", dst="10.9.1.12",
+                                                        proto="tcp", dport=80),)))
+    flt = "\n".join(rules["filter"])
+    assert "-A FABRIC-USER -d 10.9.1.12/32 -p tcp -m tcp --dport 80" in flt
+    assert "-A FABRIC-FORWARD -i fabbr1 -o fabbr1 -j DROP" in flt  # icc=false
+    assert "-A FABRIC -s 10.9.1.11/32 -d 10.9.1.12/32 -i fabbr1 -o fabbr1 -p udp -m udp " \
+           "--dport 53:60 -j ACCEPT" in flt
+    assert "-A FABRIC-ISOLATION-STAGE-1 ! -s 10.9.2.0/24 -o fabbr2 -j DROP" in flt
+    nat = "\n".join(rules["nat"])
+    assert "-A FABRIC -d 127.0.0.1/32 -p udp -m udp --dport 5001 -j DNAT " \
+           "--to-destination 10.9.1.12:54" in nat
+    assert "9090" not in nat  # internal network: not published
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(InvalidArgument, match="known: nftables, iptables"):
+        get_backend("pf")
+
+
+def test_disabled_intent_describes_removal_only():
+    text = get_backend("nftables").describe(FirewallIntent(enabled=False))
+    assert text == ["nft -f - <<'EOF'\nadd table bridge fabric\ndelete table bridge fabric\n"
+                    "add table inet fabric\ndelete table inet fabric\nEOF"]
