@@ -115,7 +115,6 @@ class ContainerSpec:
         if not self.privileged:
             linux["maskedPaths"] = MASKED
             linux["readonlyPaths"] = READONLY
-            # /dev/net/tun lets labs build tunnels inside containers, as Docker's --device does.
         return {
             "ociVersion": "1.0.2",
             "process": self.process.to_oci(),
