@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 import tarfile
-from typing import Callable, Iterable
+from collections.abc import Callable
 
 
 class UnsafeArchive(Exception):
@@ -166,9 +166,8 @@ def add_tree(tf: tarfile.TarFile, path: str, arcname: str, skip_devices: bool = 
     """tar.add without following symlinks, leaving out device nodes and sockets."""
     st = os.lstat(path)
     mode = st.st_mode
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
-        if skip_devices:
-            return
+    if skip_devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
+        return
     ti = tf.gettarinfo(path, arcname)
     if filter_:
         ti = filter_(ti)
@@ -183,45 +182,3 @@ def add_tree(tf: tarfile.TarFile, path: str, arcname: str, skip_devices: bool = 
         for name in sorted(os.listdir(path)):
             add_tree(tf, os.path.join(path, name), arcname.rstrip("/") + "/" + name,
                      skip_devices, filter_)
-
-
-class StreamWriter:
-    """A write-only file object that hands every write to a callback (tar in stream
-    mode writes here; the daemon forwards it to the socket)."""
-
-    def __init__(self, write: Callable[[bytes], None]):
-        self._write = write
-
-    def write(self, data) -> int:
-        if data:
-            self._write(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def iter_tar(build: Callable[[tarfile.TarFile], None]) -> Iterable[bytes]:
-    """Run `build(tar)` and yield the tar's bytes as it writes them (via a thread)."""
-    import queue
-    import threading
-    q: queue.Queue = queue.Queue(maxsize=16)
-    err: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            w = StreamWriter(lambda b: q.put(b))
-            with tarfile.open(fileobj=w, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-                build(tf)
-        except BaseException as e:  # reported by the consumer
-            err.append(e)
-        finally:
-            q.put(None)
-    threading.Thread(target=run, daemon=True).start()
-    while True:
-        b = q.get()
-        if b is None:
-            break
-        yield b
-    if err:
-        raise err[0]

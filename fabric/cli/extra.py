@@ -140,7 +140,7 @@ def stats(obj, containers, all_, no_stream, no_trunc, fmt):
                         latest[ref] = json.loads(line)
         except ApiError as e:
             errors[ref] = e.message
-        except Exception as e:  # a stream cut short: the container went away
+        except (OSError, ValueError) as e:  # a stream cut short: the container went away
             errors.setdefault(ref, str(e))
 
     threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in refs]
@@ -219,7 +219,7 @@ def port(obj, container, private_port):
 def _split(arg: str) -> tuple[str | None, str]:
     """Docker: a path that starts with / or . is local; otherwise NAME:PATH names a
     container."""
-    if arg.startswith("/") or arg.startswith(".") or ":" not in arg:
+    if arg.startswith(("/", ".")) or ":" not in arg:
         return None, arg
     ctr, _, path = arg.partition(":")
     return ctr, path
@@ -230,12 +230,8 @@ def _stat(c, ctr: str, path: str) -> dict | None:
     r = c.request("HEAD", f"/containers/{ctr}/archive", {"path": path})
     if r.status == 404:
         r.read()
-        doc_missing = None
-        try:
-            c.get(f"/containers/{ctr}/json")
-        except Exception:
-            raise
-        return doc_missing
+        c.get(f"/containers/{ctr}/json")  # raises when the container itself is missing
+        return None
     r.raise_for_status()
     r.read()
     h = r.headers.get("x-docker-container-path-stat")

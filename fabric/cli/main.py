@@ -34,6 +34,7 @@ LAZY = {
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
     "firewall": "firewall", "network": "network",
+    **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 
 

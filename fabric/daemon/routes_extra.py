@@ -52,7 +52,6 @@ def add(r, engine) -> None:
     def archive_head(req):
         st = archives.stat(req.params["id"], req.query.get("path", ""))
         _send_head(req, 200, _stat_header(st), "application/json", 0)
-        return None
 
     @r.route("GET", "/containers/{id}/archive")
     def archive_get(req):
@@ -71,7 +70,6 @@ def add(r, engine) -> None:
             w.flush()
         finally:
             f.close()
-        return None
 
     @r.route("PUT", "/containers/{id}/archive")
     def archive_put(req):

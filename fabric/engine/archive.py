@@ -179,10 +179,10 @@ class Archives:
             if path.endswith("/") and not stat.S_ISDIR(st.st_mode) and \
                     not stat.S_ISLNK(st.st_mode):
                 raise InvalidArgument(f"{path} is not a directory")
-            if (path.endswith("/") or path.endswith("/.")) and stat.S_ISLNK(st.st_mode):
+            if path.endswith(("/", "/.")) and stat.S_ISLNK(st.st_mode):
                 parts, hp = v.resolve(path, follow_last=True)
             arc = parts[-1] if parts else "."
-            out = tempfile.TemporaryFile(dir=tmpdir)
+            out = tempfile.TemporaryFile(dir=tmpdir)  # noqa: SIM115 (handed to the caller)
             try:
                 with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
                     tarsafe.add_tree(tf, hp, arc)
@@ -219,5 +219,5 @@ class Archives:
 
 def _rfc3339(t: float) -> str:
     import datetime
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat().replace(
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat().replace(
         "+00:00", "Z")

@@ -55,7 +55,8 @@ def top(engine, ref: str, ps_args: str = "") -> dict:
         pids = {int(x) for x in _read(_cg("pids", cid, "cgroup.procs")).split() if x.strip()}
     args = ps_args.split() if ps_args.strip() else ["-ef"]
     try:
-        p = subprocess.run(["ps"] + args, capture_output=True, text=True, timeout=20)
+        p = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=20,
+                           check=False)
     except OSError as e:
         raise FabricError(f"cannot run ps: {e}") from None
     if p.returncode != 0:
@@ -65,7 +66,7 @@ def top(engine, ref: str, ps_args: str = "") -> dict:
         return {"Titles": [], "Processes": []}
     titles = lines[0].split()
     if "PID" not in titles:
-        raise InvalidArgument(f"Couldn't find PID field in ps output")
+        raise InvalidArgument("Couldn't find PID field in ps output")
     pid_i = titles.index("PID")
     procs = []
     for ln in lines[1:]:
@@ -195,7 +196,6 @@ def stream(engine, ref: str, one_shot_wait: float = 0.5, stream_: bool = True,
     C = engine.containers
     cid = C.id_of(ref)
     prev = None
-    first = True
     while True:
         try:
             doc = C.get(cid)
@@ -213,5 +213,4 @@ def stream(engine, ref: str, one_shot_wait: float = 0.5, stream_: bool = True,
         if not stream_:
             return
         prev = cur
-        first = False
         time.sleep(interval)

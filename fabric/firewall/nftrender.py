@@ -22,6 +22,7 @@ costs one hash/interval lookup whatever the number of links and ports, and a cha
 links or ports only changes elements (see nft.py).
 """
 
+import functools
 import ipaddress
 
 from fabric.firewall import nftexpr as nx
@@ -60,40 +61,52 @@ DNAT_ANY = ("inet_proto", "inet_service")         # proto . host port, any local
 LOOPBACK = Prefix("127.0.0.0", 8)
 
 
-def render(intent: FirewallIntent, localnet: frozenset[str] = frozenset()) -> Ruleset:
+def render(intent: FirewallIntent, localnet: frozenset[str] = frozenset(),
+           memo: validate.Memo | None = None) -> Ruleset:
     """The whole ruleset for an intent. `localnet` names the bridges whose
     route_localnet fabric switched on, kept in the table so a later apply can switch
-    them back (nft.py)."""
-    validate.intent(intent)
-    rs = Ruleset(tables=[(BRIDGE, TABLE), (INET, TABLE)])
-    _bridge_table(rs, intent)
-    _inet_table(rs, intent, localnet)
+    them back (nft.py). `memo` carries per-object work over from the last change."""
+    memo = validate.intent(intent, memo)
+    rs = skeleton(intent.user_rules).copy()
+    rs.elements = elements(intent, localnet, memo)
     return rs
 
 
-def empty() -> Ruleset:
-    """An intent with the firewall disabled renders to nothing at all."""
-    return Ruleset()
+@functools.lru_cache(maxsize=8)
+def skeleton(user_rules: tuple[UserRule, ...]) -> Ruleset:
+    """Tables, sets, chains and rules: a function of the user rules alone, so it is
+    built (and digested) once and shared, never mutated."""
+    rs = Ruleset(tables=[(BRIDGE, TABLE), (INET, TABLE)])
+    _bridge_skeleton(rs, user_rules)
+    _inet_skeleton(rs, user_rules)
+    rs.digest = rs.skeleton_digest()
+    return rs
 
 
-# --- elements -------------------------------------------------------------------------
+def elements(intent: FirewallIntent, localnet: frozenset[str], memo: validate.Memo) -> dict:
+    """Every set's and map's elements: endpoints, links, ports, networks. Groups whose
+    sources did not change since the memo's last use are reused as they are."""
+    nets = {n.id: n for n in intent.networks}
+    cache = memo.derived
+    same_nets = cache.get("networks") == intent.networks
+    cache["networks"] = intent.networks
 
-def _nets(intent):
-    return {n.id: n for n in intent.networks}
+    def group(source: str, build):
+        if same_nets and source in cache and source not in memo.changed:
+            return cache[source]
+        cache[source] = value = build()
+        return value
 
-
-def _links(intent) -> frozenset:
-    nets = _nets(intent)
-    return frozenset((lk.consumer_ip, lk.target_ip, p, PortRange(a, b))
-                     for lk in intent.links if lk.network_id in nets
-                     for p, a, b in lk.ports)
-
-
-def _live_ports(intent):
-    """Published ports of networks that may have them: Docker ignores -p on an
-    --internal network, and so does fabric."""
-    nets = _nets(intent)
-    return [p for p in intent.ports if p.network_id in nets and not nets[p.network_id].internal]
+    links = group("links", lambda: frozenset(
+        (c, t, p, PortRange(a, b)) for lk, expanded in memo.links.items()
+        if lk.network_id in nets for c, t, p, a, b in expanded))
+    el = dict(group("endpoints", lambda: _bridge_elements(intent, nets)))
+    el[(BRIDGE, "links")] = links
+    el.update(group("ports", lambda: _port_elements(nets, memo)))
+    el.update(group("nets", lambda: _network_elements(nets)))
+    el[(INET, "links")] = links
+    el[(INET, "localnet")] = frozenset(localnet)
+    return el
 
 
 def _prefixes(subnets) -> list[Prefix]:
@@ -104,24 +117,29 @@ def _prefixes(subnets) -> list[Prefix]:
 
 # --- bridge fabric ---------------------------------------------------------------------
 
-def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
-    f = BRIDGE
-    nets = _nets(intent)
-    eps = [e for e in intent.endpoints if e.network_id in nets]
-    sets = {
-        "ports": (("ifname",), (), frozenset(e.host_ifname for e in eps)),
-        "port_mac": (("ifname", "ether_addr"), (),
-                     frozenset((e.host_ifname, e.mac) for e in eps)),
-        "port_ip": (("ifname", "ether_addr", IP4), (),
-                    frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps)),
-        "icc_deny": (("ifname",), (),
-                     frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc)),
-        "links": (LINK_TYPE, ("interval",), _links(intent)),
-    }
-    for name, (typ, flags, elems) in sets.items():
-        rs.sets.append(SetSpec(f, name, typ, flags))
-        rs.elements[(f, name)] = elems
+BRIDGE_SETS = [
+    SetSpec(BRIDGE, "ports", ("ifname",)),                       # containers' host veths
+    SetSpec(BRIDGE, "port_mac", ("ifname", "ether_addr")),       # ... with their MAC
+    SetSpec(BRIDGE, "port_ip", ("ifname", "ether_addr", IP4)),   # ... and address
+    SetSpec(BRIDGE, "icc_deny", ("ifname",)),                    # ports of icc=false networks
+    SetSpec(BRIDGE, "links", LINK_TYPE, ("interval",)),          # consumer . target . proto . port
+]
 
+
+def _bridge_elements(intent, nets) -> dict:
+    eps = [e for e in intent.endpoints if e.network_id in nets]
+    f = BRIDGE
+    return {
+        (f, "ports"): frozenset(e.host_ifname for e in eps),
+        (f, "port_mac"): frozenset((e.host_ifname, e.mac) for e in eps),
+        (f, "port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps),
+        (f, "icc_deny"): frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc),
+    }
+
+
+def _bridge_skeleton(rs: Ruleset, user_rules) -> None:
+    f = BRIDGE
+    rs.sets += BRIDGE_SETS
     rs.chains += [ChainSpec(f, "prerouting", "filter", "prerouting", BR_GUARD),
                   ChainSpec(f, "forward", "filter", "forward", BR_FILTER),
                   ChainSpec(f, "user"), ChainSpec(f, "icc")]
@@ -144,7 +162,7 @@ def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
     r("forward", nx.verdict("jump", "user"))
     r("forward", nx.match(iif, nx.ref("icc_deny")), nx.match(oif, nx.ref("icc_deny")),
       nx.verdict("jump", "icc"))
-    for rule in intent.user_rules:
+    for rule in user_rules:
         r("user", *_user_stmts(rule, bridge=True), comment=_user_comment(rule))
 
     l4, saddr, daddr = nx.meta("l4proto"), nx.payload("ip", "saddr"), nx.payload("ip", "daddr")
@@ -166,37 +184,59 @@ def _bridge_table(rs: Ruleset, intent: FirewallIntent) -> None:
 
 # --- inet fabric -------------------------------------------------------------------------
 
-def _inet_table(rs: Ruleset, intent: FirewallIntent, localnet: frozenset[str]) -> None:
-    f = INET
-    nets = list(intent.networks)
-    dnat_ip, dnat_any = set(), set()
-    for p in _live_ports(intent):
-        for h, c in validate.host_pairs(p):
-            target = (p.container_ip, c)
-            if (p.host_ip or "0.0.0.0") == "0.0.0.0":
-                dnat_any.add(((p.proto, h), target))
-            else:
-                dnat_ip.add(((p.host_ip, p.proto, h), target))
-    hairpin = {(n.bridge, pre) for n in nets for pre in _prefixes(n.subnets)}
-    masq = _prefixes(s for n in nets if n.masquerade and not n.internal for s in n.subnets)
-    sets = {
-        "bridges": (("ifname",), (), None, {n.bridge for n in nets}),
-        "same_bridge": (("ifname", "ifname"), (), None, {(n.bridge, n.bridge) for n in nets}),
-        "icc_bridges": (("ifname",), (), None, {n.bridge for n in nets if n.icc}),
-        "internal": (("ifname",), (), None, {n.bridge for n in nets if n.internal}),
-        "links": (LINK_TYPE, ("interval",), None, _links(intent)),
-        "masq_src": ((IP4,), ("interval",), None, set(masq)),
-        "hairpin": (("ifname", IP4), ("interval",), None, hairpin),
-        "localnet": (("ifname",), (), None, set(localnet)),
-        "dnat_ip_addr": (DNAT_IP, (), (IP4,), {(k, v[0]) for k, v in dnat_ip}),
-        "dnat_ip_port": (DNAT_IP, (), ("inet_service",), {(k, v[1]) for k, v in dnat_ip}),
-        "dnat_any_addr": (DNAT_ANY, (), (IP4,), {(k, v[0]) for k, v in dnat_any}),
-        "dnat_any_port": (DNAT_ANY, (), ("inet_service",), {(k, v[1]) for k, v in dnat_any}),
-    }
-    for name, (typ, flags, mtype, elems) in sets.items():
-        rs.sets.append(SetSpec(f, name, typ, flags, mtype))
-        rs.elements[(f, name)] = frozenset(elems)
+INET_SETS = [
+    SetSpec(INET, "bridges", ("ifname",)),                   # every network's bridge
+    SetSpec(INET, "same_bridge", ("ifname", "ifname")),      # (bridge, bridge): in == out
+    SetSpec(INET, "icc_bridges", ("ifname",)),
+    SetSpec(INET, "internal", ("ifname",)),
+    SetSpec(INET, "links", LINK_TYPE, ("interval",)),
+    SetSpec(INET, "masq_src", (IP4,), ("interval",)),        # subnets masqueraded outbound
+    SetSpec(INET, "hairpin", ("ifname", IP4), ("interval",)),  # bridge . its subnets
+    SetSpec(INET, "localnet", ("ifname",)),                  # route_localnet fabric set
+    SetSpec(INET, "dnat_ip_addr", DNAT_IP, (), (IP4,)),
+    SetSpec(INET, "dnat_ip_port", DNAT_IP, (), ("inet_service",)),
+    SetSpec(INET, "dnat_any_addr", DNAT_ANY, (), (IP4,)),
+    SetSpec(INET, "dnat_any_port", DNAT_ANY, (), ("inet_service",)),
+]
 
+
+def _port_elements(nets, memo) -> dict:
+    f = INET
+    dnat_ip, dnat_any = {}, {}
+    for p, expanded in memo.ports.items():
+        n = nets.get(p.network_id)
+        if n is None or n.internal:
+            continue  # Docker ignores -p on an --internal network, and so does fabric
+        for host, proto, h, ip, c in expanded:
+            if host == "0.0.0.0":
+                dnat_any[(proto, h)] = (ip, c)
+            else:
+                dnat_ip[(host, proto, h)] = (ip, c)
+    return {
+        (f, "dnat_ip_addr"): frozenset((k, v[0]) for k, v in dnat_ip.items()),
+        (f, "dnat_ip_port"): frozenset((k, v[1]) for k, v in dnat_ip.items()),
+        (f, "dnat_any_addr"): frozenset((k, v[0]) for k, v in dnat_any.items()),
+        (f, "dnat_any_port"): frozenset((k, v[1]) for k, v in dnat_any.items()),
+    }
+
+
+def _network_elements(nets) -> dict:
+    f = INET
+    ns = nets.values()
+    return {
+        (f, "bridges"): frozenset(n.bridge for n in ns),
+        (f, "same_bridge"): frozenset((n.bridge, n.bridge) for n in ns),
+        (f, "icc_bridges"): frozenset(n.bridge for n in ns if n.icc),
+        (f, "internal"): frozenset(n.bridge for n in ns if n.internal),
+        (f, "masq_src"): frozenset(_prefixes(
+            s for n in ns if n.masquerade and not n.internal for s in n.subnets)),
+        (f, "hairpin"): frozenset((n.bridge, pre) for n in ns for pre in _prefixes(n.subnets)),
+    }
+
+
+def _inet_skeleton(rs: Ruleset, user_rules) -> None:
+    f = INET
+    rs.sets += INET_SETS
     rs.chains += [ChainSpec(f, "guard", "filter", "prerouting", RAW),
                   ChainSpec(f, "forward", "filter", "forward", FILTER),
                   ChainSpec(f, "user"), ChainSpec(f, "intra"), ChainSpec(f, "allow"),
@@ -241,7 +281,7 @@ def _inet_table(rs: Ruleset, intent: FirewallIntent, localnet: frozenset[str]) -
     r("intra", nx.DROP, comment="icc=false")
 
     r("allow", nx.set_mark_or(ACCEPT_MARK), nx.ACCEPT)
-    for rule in intent.user_rules:
+    for rule in user_rules:
         r("user", *_user_stmts(rule, bridge=False), comment=_user_comment(rule))
 
     local = nx.match(nx.fib_daddr_type(), nx.lit("local"))

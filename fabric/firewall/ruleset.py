@@ -73,10 +73,17 @@ class Ruleset:
     chains: list[ChainSpec] = field(default_factory=list)
     rules: list[RuleSpec] = field(default_factory=list)
     elements: dict[tuple[str, str], frozenset] = field(default_factory=dict)
+    digest: str = ""  # skeleton_digest(), once computed
+
+    def copy(self) -> "Ruleset":
+        """The same skeleton (shared, it is never mutated) with elements of its own."""
+        return Ruleset(self.tables, self.sets, self.chains, self.rules, {}, self.digest)
 
     def skeleton_digest(self) -> str:
         """Identifies everything but the elements: equal digests mean a change can be
         sent as element additions and deletions alone."""
+        if self.digest:
+            return self.digest
         h = hashlib.sha256()
         for part in (self.tables, self.sets, self.chains):
             h.update(repr(part).encode())

@@ -62,7 +62,8 @@ def backend_name(request) -> str:
 def make_lab(topo: Topo, servers: Servers, br_netfilter: bool = True, icc: bool = True):
     """One icc network `a` with c1..c4, a second network `b` with c5, the uplink, and
     TCP 80/81 + UDP 53 servers in every container and on the outside."""
-    topo.build_host(br_netfilter)
+    if not topo.host:  # a fixture may have made the host already (dockerd's)
+        topo.build_host(br_netfilter)
     topo.add_net("a", "10.231.1.0/24", icc=icc)
     topo.add_net("b", "10.231.2.0/24")
     for i, name in enumerate(("c1", "c2", "c3", "c4"), start=11):

@@ -31,8 +31,8 @@ def test_run_stdin_env_hostname_workdir_user(host, tmp_path):
 def test_run_tty(host):
     # `script` gives the CLI a terminal, as a user's shell would.
     fab = os.path.join(os.path.dirname(__import__("sys").executable), "fabric")
-    p = subprocess.run(host.prefix + ["script", "-qec", f"{fab} run --rm -t busybox sh -c "
-                                      "'tty; test -t 0 && echo isatty'", "/dev/null"],
+    cmd = f"{fab} run --rm -t busybox sh -c 'tty; test -t 0 && echo isatty'"
+    p = subprocess.run([*host.prefix, "script", "-qec", cmd, "/dev/null"], check=False,
                        capture_output=True, text=True, timeout=60, env=host.env(),
                        stdin=subprocess.DEVNULL)
     assert "/dev/pts/0" in p.stdout and "isatty" in p.stdout, p
