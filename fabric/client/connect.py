@@ -60,4 +60,16 @@ def connect(host: str | None, root: str, timeout: float = 20.0) -> Client:
                 break
             time.sleep(delay)
             delay = min(delay * 1.5, 0.1)
-    raise SystemExit(f"Error: the fabric daemon did not start; see {startable.daemon_log}")
+    raise SystemExit(f"Error: the fabric daemon did not start{_last_words(startable)}; see "
+                     f"{startable.daemon_log}")
+
+
+def _last_words(root: HostRoot) -> str:
+    """The daemon's last log line, which usually says why it stopped."""
+    try:
+        with open(root.daemon_log, "rb") as f:
+            f.seek(max(0, os.path.getsize(root.daemon_log) - 4096))
+            lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f" ({lines[-1].strip()})" if lines else ""

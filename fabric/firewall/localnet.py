@@ -13,7 +13,6 @@ Fabric only switches the setting from 0 to 1 and remembers where in its own tabl
 never one a user had set. These functions run inside the target namespace (nsexec).
 """
 
-import ipaddress
 import os
 
 from fabric.firewall.intent import FirewallIntent
@@ -25,12 +24,13 @@ def _path(bridge: str) -> str:
 
 def wanted(intent: FirewallIntent) -> set[str]:
     """Bridges that carry a port published on every address or on a loopback one."""
-    nets = {n.id: n for n in intent.networks}
+    nets = {n.id: n for n in intent.networks if not n.internal}
     out = set()
     for p in intent.ports:
         n = nets.get(p.network_id)
-        host = p.host_ip or "0.0.0.0"
-        if n and not n.internal and (host == "0.0.0.0" or ipaddress.IPv4Address(host).is_loopback):
+        # host_ip is a validated dotted quad: 127.0.0.0/8 is exactly "127.*"
+        if n is not None and n.bridge not in out and (
+                not p.host_ip or p.host_ip == "0.0.0.0" or p.host_ip.startswith("127.")):
             out.add(n.bridge)
     return out
 

@@ -23,6 +23,7 @@ links or ports only changes elements (see nft.py).
 """
 
 import functools
+import itertools
 import ipaddress
 
 from fabric.firewall import nftexpr as nx
@@ -65,10 +66,13 @@ def render(intent: FirewallIntent, localnet: frozenset[str] = frozenset(),
            memo: validate.Memo | None = None) -> Ruleset:
     """The whole ruleset for an intent. `localnet` names the bridges whose
     route_localnet fabric switched on, kept in the table so a later apply can switch
-    them back (nft.py). `memo` carries per-object work over from the last change."""
-    memo = validate.intent(intent, memo)
+    them back (nft.py). `memo` carries work over from the last render; it is updated
+    only when this one succeeds."""
+    memo = memo or validate.Memo()
+    checked = validate.intent(intent, memo)
     rs = skeleton(intent.user_rules).copy()
-    rs.elements = elements(intent, localnet, memo)
+    rs.elements, derived = elements(intent, localnet, memo, checked)
+    memo.commit(checked, derived)
     return rs
 
 
@@ -83,30 +87,89 @@ def skeleton(user_rules: tuple[UserRule, ...]) -> Ruleset:
     return rs
 
 
-def elements(intent: FirewallIntent, localnet: frozenset[str], memo: validate.Memo) -> dict:
-    """Every set's and map's elements: endpoints, links, ports, networks. Groups whose
-    sources did not change since the memo's last use are reused as they are."""
+def elements(intent: FirewallIntent, localnet: frozenset[str], memo: validate.Memo,
+             checked: validate.Checked) -> tuple[dict, dict]:
+    """(every set's and map's elements, the state to keep for next time). With the
+    same networks as last time, links and ports are updated by what was added and
+    removed, and the endpoint and network groups are reused when unchanged."""
     nets = {n.id: n for n in intent.networks}
-    cache = memo.derived
-    same_nets = cache.get("networks") == intent.networks
-    cache["networks"] = intent.networks
+    old = memo.derived if memo.derived.get("networks") == intent.networks else {}
+    ch = checked.changes
+    # Docker ignores -p on an --internal network, and so does fabric
+    public = {i for i, n in nets.items() if not n.internal}
+    new = {"networks": intent.networks,
+           "links": _update(old.get("links"), ch["links"], nets, _link_elems),
+           "ports": _update(old.get("ports"), ch["ports"], public, _port_elems)}
+    eps = ch["endpoints"]
+    new["endpoints"] = (old["endpoints"] if "endpoints" in old and not eps.added
+                        and not eps.removed else _bridge_elements(intent, nets))
+    new["nets"] = old.get("nets") or _network_elements(nets)
 
-    def group(source: str, build):
-        if same_nets and source in cache and source not in memo.changed:
-            return cache[source]
-        cache[source] = value = build()
-        return value
-
-    links = group("links", lambda: frozenset(
-        (c, t, p, PortRange(a, b)) for lk, expanded in memo.links.items()
-        if lk.network_id in nets for c, t, p, a, b in expanded))
-    el = dict(group("endpoints", lambda: _bridge_elements(intent, nets)))
-    el[(BRIDGE, "links")] = links
-    el.update(group("ports", lambda: _port_elements(nets, memo)))
-    el.update(group("nets", lambda: _network_elements(nets)))
-    el[(INET, "links")] = links
+    el = dict(new["endpoints"])
+    el.update(new["nets"])
+    links = new["links"][1].get("links", frozenset())
+    el[(BRIDGE, "links")] = el[(INET, "links")] = links
+    for name in PORT_MAPS:
+        el[(INET, name)] = new["ports"][1].get(name, frozenset())
     el[(INET, "localnet")] = frozenset(localnet)
-    return el
+    return el, new
+
+
+def _update(state, change: validate.Change, keep, expand):
+    """(element -> count, set name -> frozenset) for a collection's elements, which
+    `expand` gives as (set name, element) pairs per object: updated by the change when
+    there is a state, built whole otherwise. Counting keeps an element two objects
+    share until both are gone."""
+    if state is None:
+        counts: dict = {}
+        for o, v in zip(change.objs, change.vals):
+            if o.network_id in keep:
+                for e in expand(v):
+                    counts[e] = counts.get(e, 0) + 1
+        sets: dict[str, set] = {}
+        for name, e in counts:
+            sets.setdefault(name, set()).add(e)
+        return counts, {k: frozenset(v) for k, v in sets.items()}
+    counts = dict(state[0])
+    gone, new = set(), set()
+    for o, v in change.removed:
+        if o.network_id in keep:
+            for e in expand(v):
+                counts[e] -= 1
+                if not counts[e]:
+                    del counts[e]
+                    gone.add(e)
+    for o, v in change.added:
+        if o.network_id in keep:
+            for e in expand(v):
+                counts[e] = counts.get(e, 0) + 1
+                new.add(e)
+    if not gone and not new:
+        return state
+    sets = dict(state[1])
+    for name in {n for n, _ in gone | new}:
+        sets[name] = ((sets.get(name, frozenset()) - {e for n, e in gone if n == name})
+                      | {e for n, e in new if n == name})
+    return counts, sets
+
+
+def _link_elems(expanded) -> list[tuple[str, tuple]]:
+    return [("links", e) for e in expanded]
+
+
+PORT_MAPS = ("dnat_ip_addr", "dnat_ip_port", "dnat_any_addr", "dnat_any_port")
+
+
+def _port_elems(expanded) -> list[tuple[str, tuple]]:
+    """A published port's map elements, as (map name, element)."""
+    out = []
+    for host, proto, h, ip, c in expanded:
+        if host == "0.0.0.0":
+            out += [("dnat_any_addr", ((proto, h), ip)), ("dnat_any_port", ((proto, h), c))]
+        else:
+            key = (host, proto, h)
+            out += [("dnat_ip_addr", (key, ip)), ("dnat_ip_port", (key, c))]
+    return out
 
 
 def _prefixes(subnets) -> list[Prefix]:
@@ -198,26 +261,6 @@ INET_SETS = [
     SetSpec(INET, "dnat_any_addr", DNAT_ANY, (), (IP4,)),
     SetSpec(INET, "dnat_any_port", DNAT_ANY, (), ("inet_service",)),
 ]
-
-
-def _port_elements(nets, memo) -> dict:
-    f = INET
-    dnat_ip, dnat_any = {}, {}
-    for p, expanded in memo.ports.items():
-        n = nets.get(p.network_id)
-        if n is None or n.internal:
-            continue  # Docker ignores -p on an --internal network, and so does fabric
-        for host, proto, h, ip, c in expanded:
-            if host == "0.0.0.0":
-                dnat_any[(proto, h)] = (ip, c)
-            else:
-                dnat_ip[(host, proto, h)] = (ip, c)
-    return {
-        (f, "dnat_ip_addr"): frozenset((k, v[0]) for k, v in dnat_ip.items()),
-        (f, "dnat_ip_port"): frozenset((k, v[1]) for k, v in dnat_ip.items()),
-        (f, "dnat_any_addr"): frozenset((k, v[0]) for k, v in dnat_any.items()),
-        (f, "dnat_any_port"): frozenset((k, v[1]) for k, v in dnat_any.items()),
-    }
 
 
 def _network_elements(nets) -> dict:

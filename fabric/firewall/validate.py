@@ -7,8 +7,10 @@ reject a bad user rule) before touching anything. Each problem is one clear line
 import ipaddress
 import re
 import socket
+from dataclasses import dataclass
 
 from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall.ruleset import PortRange
 from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent, PortIntent,
                                     UserRule)
 
@@ -95,19 +97,71 @@ def user_rule(r: UserRule) -> None:
 
 
 class Memo:
-    """What checking each intent object produced, kept from one change to the next.
+    """What checking and rendering the last intent produced, kept for the next one.
 
-    Intent objects are frozen, hence hashable, and from one change to the next nearly
-    all of them are equal to last time's: finding one costs a hash, where checking its
-    addresses and expanding its port ranges again costs several times that. This keeps
-    the cost of one more link or port nearly flat (bench/firewall_bench.py)."""
+    From one change to the next nearly every intent object equals last time's, in the
+    same order (the manager builds the intent from the store the same way each time).
+    Walking both in step costs one comparison per object, where checking addresses and
+    expanding port ranges again would cost several times that, and the renderer can
+    then update its sets by what was added and removed instead of rebuilding them.
+    This keeps the cost of one more link or port nearly flat (bench/firewall_bench.py).
+    Updated only by `commit`, after a whole render succeeded, so a rejected intent
+    leaves it as it was."""
 
     def __init__(self):
-        self.endpoints: dict = {}
-        self.links: dict = {}   # LinkIntent -> [(consumer, target, proto, first, last)]
-        self.ports: dict = {}   # PortIntent -> [(host ip, proto, host port, ctr ip, port)]
-        self.changed: set[str] = set()  # which of the three differ from last time
-        self.derived: dict = {}         # renderers' results built from them (nftrender)
+        # per collection: (objects, their checked and expanded forms), in intent order
+        self.results: dict[str, tuple[tuple, list]] = {
+            k: ((), []) for k in ("endpoints", "links", "ports")}
+        # (host ip, proto, host port) -> (container, how many of its ports use it)
+        self.port_owner: dict[tuple, tuple[str, int]] = {}
+        self.derived: dict = {}                 # the renderer's own state
+
+    def commit(self, checked: "Checked", derived: dict) -> None:
+        self.results = {k: (c.objs, c.vals) for k, c in checked.changes.items()}
+        self.port_owner = checked.port_owner
+        self.derived = derived
+
+
+@dataclass
+class Change:
+    objs: tuple     # every object of the collection, in intent order
+    vals: list      # ... and its checked form
+    added: list     # (object, form) not in the last intent
+    removed: list   # (object, form) of the last intent, gone now
+
+
+@dataclass
+class Checked:
+    changes: dict[str, Change]
+    port_owner: dict[tuple, tuple[str, int]]
+
+
+def _diff(objs: tuple, old: tuple[tuple, list], check) -> Change:
+    old_objs, old_vals = old
+    n = min(len(objs), len(old_objs))
+    head = 0
+    while head < n and objs[head] == old_objs[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and objs[-1 - tail] == old_objs[-1 - tail]:
+        tail += 1
+    # only the stretch between the common head and tail needs looking up
+    mid_old = dict(zip(old_objs[head:len(old_objs) - tail], old_vals[head:len(old_vals) - tail]))
+    mid = []
+    added = []
+    seen = set()
+    for o in objs[head:len(objs) - tail]:
+        v = mid_old.pop(o, None)
+        if v is None:
+            if o in seen:
+                continue  # the same object twice in the intent
+            v = check(o)
+            added.append((o, v))
+        seen.add(o)
+        mid.append((o, v))
+    vals = old_vals[:head] + [v for _, v in mid] + old_vals[len(old_vals) - tail:]
+    objs_kept = objs[:head] + tuple(o for o, _ in mid) + objs[len(objs) - tail:]
+    return Change(objs_kept, vals, added, list(mid_old.items()))
 
 
 def _endpoint(e: EndpointIntent) -> bool:
@@ -126,7 +180,7 @@ def _link(link: LinkIntent) -> list[tuple]:
     for p, first, last in link.ports:
         proto(p, what)
         port_range(first, last, what)
-    return [(link.consumer_ip, link.target_ip, p, a, b) for p, a, b in link.ports]
+    return [(link.consumer_ip, link.target_ip, p, PortRange(a, b)) for p, a, b in link.ports]
 
 
 def _port(p: PortIntent) -> list[tuple]:
@@ -140,21 +194,9 @@ def _port(p: PortIntent) -> list[tuple]:
     return [(host, p.proto, h, p.container_ip, c) for h, c in host_pairs(p)]
 
 
-def _memoized(objs, old: dict, check) -> tuple[dict, bool]:
-    """(results for objs, whether they differ from `old`'s objects)."""
-    new = {}
-    misses = 0
-    for o in objs:
-        v = old.get(o)
-        if v is None:
-            v = check(o)
-            misses += 1
-        new[o] = v
-    return new, bool(misses) or len(new) != len(old)
-
-
-def intent(fi: FirewallIntent, memo: Memo | None = None) -> Memo:
-    """Check everything; returns the per-object results (links and ports expanded)."""
+def intent(fi: FirewallIntent, memo: Memo | None = None) -> Checked:
+    """Check everything; returns each object's checked form and what changed since
+    the memo's intent (everything, without a memo). The memo itself is not touched."""
     memo = memo or Memo()
     nets = {}
     bridges = set()
@@ -168,12 +210,9 @@ def intent(fi: FirewallIntent, memo: Memo | None = None) -> Memo:
         for g in n.gateways:
             ipv4(g, f"network {n.name} gateway")
         nets[n.id] = n
-    memo.changed = set()
-    for name, check in (("endpoints", _endpoint), ("links", _link), ("ports", _port)):
-        results, changed = _memoized(getattr(fi, name), getattr(memo, name), check)
-        setattr(memo, name, results)
-        if changed:
-            memo.changed.add(name)
+    changes = {name: _diff(tuple(getattr(fi, name)), memo.results[name], check)
+               for name, check in (("endpoints", _endpoint), ("links", _link),
+                                   ("ports", _port))}
     owners: dict[str, str] = {}
     for e in fi.endpoints:
         if e.network_id not in nets:
@@ -182,17 +221,24 @@ def intent(fi: FirewallIntent, memo: Memo | None = None) -> Memo:
         if owners.setdefault(e.host_ifname, e.container_id) != e.container_id:
             raise Conflict(f"endpoint of container {e.container_id[:12]}: interface "
                            f"{e.host_ifname} belongs to another endpoint")
-    keys: dict[tuple, str] = {}
-    for p, expanded in memo.ports.items():
+    ports = changes["ports"]
+    port_owner = dict(memo.port_owner)  # key -> (container, how many of its ports)
+    for p, expanded in ports.removed:
         for host, pr, h, _, _ in expanded:
-            owner = keys.setdefault((host, pr, h), p.container_id)
+            owner, n = port_owner.pop((host, pr, h))
+            if n > 1:
+                port_owner[(host, pr, h)] = (owner, n - 1)
+    for p, expanded in ports.added:
+        for host, pr, h, _, _ in expanded:
+            owner, n = port_owner.get((host, pr, h), (p.container_id, 0))
             if owner != p.container_id:
                 raise Conflict(f"host port {host}:{h}/{pr} is published twice "
                                f"(containers {owner[:12]} and {p.container_id[:12]})")
+            port_owner[(host, pr, h)] = (owner, n + 1)
     ids = set()
     for r in fi.user_rules:
         user_rule(r)
         if r.id in ids:
             raise Conflict(f"firewall rule {r.id} appears twice")
         ids.add(r.id)
-    return memo
+    return Checked(changes, port_owner)
