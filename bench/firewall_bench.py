@@ -10,12 +10,14 @@ Everything happens in throwaway namespaces (removed at the end, even on failure)
    - fabric iptables backend, `apply()` (iptables-restore of fabric's chains);
    - Docker's layout: one more `iptables -A` per link (two per port: DNAT + ACCEPT),
      into a chain already holding that many rules.
-2. Packet cost, between two containers on one bridge:
-   - ICMP echo RTT (ping, 1,000 per round) on an icc=true network, with fabric's
-     ruleset holding 1,000 links and 1,000 ports, against no ruleset at all;
+2. Packet cost, between two containers on one bridge (br_netfilter on, this kernel's
+   default, so bridged packets also cross conntrack and the inet table):
+   - ICMP echo RTT (busybox ping -A, 1,000 per round) on an icc=true network: no
+     ruleset at all, fabric's ruleset with no links or ports, and with 1,000 of each;
    - UDP request/response RTT between a linked pair on an icc=false network (every
-     packet looks the pair up), fabric with 1,000 links against no ruleset, and
-     against Docker's layout with the pair's rule after 1,000 others.
+     packet looks the pair up): no ruleset, fabric with that one link, fabric with
+     1,000 links and 1,000 ports, and Docker's layout with the pair's rule after
+     1,000 others.
 Medians throughout; rounds alternate between layouts so drift hits them alike.
 """
 
@@ -27,16 +29,20 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fabric.firewall import nsexec  # noqa: E402
-from fabric.firewall.backend import get_backend  # noqa: E402
-from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent,  # noqa: E402
-                                    NetworkIntent, PortIntent)
-from fabric.net import netns  # noqa: E402
+from fabric.firewall import nsexec
+from fabric.firewall.backend import get_backend
+from fabric.firewall.intent import (
+    EndpointIntent,
+    FirewallIntent,
+    LinkIntent,
+    NetworkIntent,
+    PortIntent,
+)
+from fabric.net import netns
 
 SUBNET = "10.240.0.0/16"
 
@@ -79,7 +85,7 @@ class Lab:
 
     def sh(self, *cmd: str, input: str | None = None) -> str:
         p = subprocess.run(["ip", "netns", "exec", self.host, *cmd], input=input,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
         if p.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)}: {p.stderr.strip()}")
         return p.stdout
@@ -181,31 +187,33 @@ def ping_rtts(lab: Lab, count: int) -> list[float]:
     # busybox's ping (the image's own; iputils is not installed here); -A sends the
     # next echo as soon as the reply is in
     p = subprocess.run(["ip", "netns", "exec", ns1, "busybox", "ping", "-A", "-c", str(count),
-                        ip2], capture_output=True, text=True)
+                        ip2], capture_output=True, text=True, check=False)
     return [float(x) for x in re.findall(r"time=([\d.]+) ms", p.stdout)]
 
 
+ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5000))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(64)
+    s.sendto(data, peer)
+"""
+
+
 def udp_rtts(lab: Lab, count: int) -> list[float]:
+    """Request/response over UDP; the echo runs in a process of its own, so the two
+    ends never wait for each other's interpreter lock."""
     (ns1, _, _, _), (ns2, _, ip2, _) = lab.ctrs
-    srv = nsexec.run(ns2, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
-    srv.bind((ip2, 5000))
+    echo = subprocess.Popen(["ip", "netns", "exec", ns2, sys.executable, "-c", ECHO, ip2],
+                            stdout=subprocess.PIPE, text=True)
     cli = nsexec.run(ns1, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
     cli.settimeout(1)
-    stop = threading.Event()
-
-    def echo():
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                data, peer = srv.recvfrom(64)
-                srv.sendto(data, peer)
-            except OSError:
-                pass
-    th = threading.Thread(target=echo, daemon=True)
-    th.start()
     out = []
     try:
-        for _ in range(50):  # warm up: ARP, conntrack
+        echo.stdout.readline()
+        for _ in range(100):  # warm up: ARP, conntrack
             cli.sendto(b"x", (ip2, 5000))
             cli.recv(64)
         for _ in range(count):
@@ -214,34 +222,35 @@ def udp_rtts(lab: Lab, count: int) -> list[float]:
             cli.recv(64)
             out.append((time.perf_counter() - t) * 1000)
     finally:
-        stop.set()
-        th.join()
-        srv.close()
         cli.close()
+        echo.kill()
+        echo.wait()
     return out
 
 
 def packet_costs(lab: Lab, rounds: int) -> dict[str, float]:
     nft = get_backend("nftables", netns=lab.host)
-    layouts = {
-        "no ruleset": (lambda: None, lambda: None),
-        "fabric nftables, 1,000 links + 1,000 ports": (
-            lambda: nft.apply(intent(lab, 1000, 1000, icc=False)), nft.clear),
-        "Docker-style iptables, 1,000 link rules": (
-            lambda: (docker_style_setup(lab, 1000, 0), _append_pair(lab)),
-            lambda: docker_style_clear(lab)),
-    }
-    icc_open = {"no ruleset": (lambda: None, lambda: None),
-                "fabric nftables, 1,000 links + 1,000 ports": (
-                    lambda: nft.apply(intent(lab, 1000, 1000, icc=True)), nft.clear)}
-    ping: dict[str, list] = {k: [] for k in icc_open}
-    udp: dict[str, list] = {k: [] for k in layouts}
+    none = (lambda: None, lambda: None)
+
+    def fabric(links: int, ports: int, icc: bool):
+        return (lambda: nft.apply(intent(lab, links, ports, icc=icc)), nft.clear)
+    pings = {"no ruleset": none,
+             "fabric nftables, no links or ports": fabric(1, 0, True),
+             "fabric nftables, 1,000 links + 1,000 ports": fabric(1000, 1000, True)}
+    udps = {"no ruleset": none,
+            "fabric nftables, only this link": fabric(1, 0, False),
+            "fabric nftables, 1,000 links + 1,000 ports": fabric(1000, 1000, False),
+            "Docker-style iptables, 1,000 link rules": (
+                lambda: (docker_style_setup(lab, 1000, 0), _append_pair(lab)),
+                lambda: docker_style_clear(lab))}
+    ping: dict[str, list] = {k: [] for k in pings}
+    udp: dict[str, list] = {k: [] for k in udps}
     for _ in range(rounds):
-        for name, (up, down) in icc_open.items():
+        for name, (up, down) in pings.items():
             up()
             ping[name] += ping_rtts(lab, 1000)
             down()
-        for name, (up, down) in layouts.items():
+        for name, (up, down) in udps.items():
             up()
             udp[name] += udp_rtts(lab, 2000)
             down()
@@ -276,16 +285,19 @@ def main() -> None:
     try:
         nsexec.run(lab.host, _sysctl, "net/ipv4/ip_forward", "1")
         change: dict[str, dict[int, float]] = {}
+        few = max(5, args.n // 3)  # the slow layouts
         for what in ("link", "port"):
-            for label, fn in (
-                    ("fabric nftables apply (element delta)",
-                     lambda n: time_fabric(lab, "nftables", n, args.n, what, False)),
-                    ("fabric nftables full replace",
-                     lambda n: time_fabric(lab, "nftables", n, args.n, what, True)),
-                    ("fabric iptables backend apply",
-                     lambda n: time_fabric(lab, "iptables", n, max(5, args.n // 3), what, False)),
-                    ("Docker-style iptables -A",
-                     lambda n: time_docker_style(lab, n, max(5, args.n // 3), what))):
+            rows = {
+                "fabric nftables apply (element delta)":
+                    lambda n, w=what: time_fabric(lab, "nftables", n, args.n, w, False),
+                "fabric nftables full replace":
+                    lambda n, w=what: time_fabric(lab, "nftables", n, args.n, w, True),
+                "fabric iptables backend apply":
+                    lambda n, w=what: time_fabric(lab, "iptables", n, few, w, False),
+                "Docker-style iptables -A":
+                    lambda n, w=what: time_docker_style(lab, n, few, w),
+            }
+            for label, fn in rows.items():
                 change[f"one more {what}: {label}"] = {n: fn(n) for n in (10, 1000)}
         packets = packet_costs(lab, args.packet_rounds)
     finally:
@@ -299,19 +311,22 @@ def _sysctl(key: str, value: str) -> None:
 
 
 def report(change: dict, packets: dict, markdown: bool) -> None:
+    def base(k: str, which: str) -> float:
+        kind = k.split(",")[0]
+        return next(v for kk, v in packets.items() if kk.startswith(kind) and which in kk)
     if markdown:
-        print("| change | 10 exist (ms) | 1,000 exist (ms) | ratio |")
+        print("| change | 10 exist (ms) | 1,000 exist (ms) | 1,000 / 10 |")
         print("|---|---:|---:|---:|")
         for k, v in change.items():
             print(f"| {k} | {v[10]:.2f} | {v[1000]:.2f} | {v[1000] / v[10]:.2f}x |")
         print()
-        base_ping = next(v for k, v in packets.items() if k.startswith("ping") and "no ruleset" in k)
-        base_udp = next(v for k, v in packets.items() if k.startswith("UDP") and "no ruleset" in k)
-        print("| packet path | median RTT (µs) | vs no ruleset |")
-        print("|---|---:|---:|")
+        print("| packet path | median RTT (µs) | vs no ruleset | vs fabric without links |")
+        print("|---|---:|---:|---:|")
         for k, v in packets.items():
-            base = base_ping if k.startswith("ping") else base_udp
-            print(f"| {k} | {v:.1f} | {100 * (v / base - 1):+.1f}% |")
+            fab = base(k, "fabric nftables, only" if k.startswith("UDP") else
+                       "fabric nftables, no links")
+            print(f"| {k} | {v:.1f} | {100 * (v / base(k, 'no ruleset') - 1):+.1f}% | "
+                  f"{100 * (v / fab - 1):+.1f}% |")
         return
     for k, v in change.items():
         print(f"{k:60s} {v[10]:8.2f} ms  {v[1000]:8.2f} ms  x{v[1000] / v[10]:.2f}")

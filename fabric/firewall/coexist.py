@@ -56,7 +56,7 @@ def docker_user_present(nft) -> bool:
 def _iptables(verb: str) -> bool:
     if shutil.which("iptables") is None:
         return False
-    return subprocess.run(command(verb), capture_output=True).returncode == 0
+    return subprocess.run(command(verb), capture_output=True, check=False).returncode == 0
 
 
 def ensure(nft, known: set[int]) -> int | None:

@@ -171,7 +171,9 @@ def restore_input(rules: dict[str, list[str]], missing_jumps: list[tuple]) -> st
 class IptablesBackend(FirewallBackend):
     name = "iptables"
 
-    def __init__(self, netns: str | None = None):
+    def __init__(self, netns: str | None = None, docker_user: bool = True):
+        # docker_user is accepted for symmetry and unused: this backend's ACCEPTs sit
+        # in the same FORWARD chain as Docker's policy, so they already count there
         super().__init__(netns)
         self._lock = threading.Lock()
 
@@ -216,17 +218,16 @@ class IptablesBackend(FirewallBackend):
             if localnet.read(b) == "0":
                 localnet.write(b, "1")
         saved = _save()
-        missing = [j for j in JUMPS if _jump_rule(j[1], j[2], j[3]) not in saved[j[0]]]
+        missing = [j for j in JUMPS if _jump_rule(j[1], j[2], j[3]) not in saved.rules[j[0]]]
         _restore(restore_input(rules, missing))
 
     def _current_here(self, ns) -> FirewallState:
         saved = _save()
-        chains = _our_chains(saved)
+        chains = saved.ours()
         st = FirewallState(self.name, ns, present=bool(chains))
         for table, chain in chains:
             st.objects.append(f"{table} {chain}")
-            st.elements[f"{table} {chain}"] = sum(
-                1 for ln in saved[table] if ln.startswith(f"-A {chain} "))
+            st.elements[f"{table} {chain}"] = saved.count(table, chain)
         import nftables  # read-only look at others' forward policies
         nft = nftables.Nftables()
         nft.set_json_output(True)
@@ -240,50 +241,58 @@ def _in_ns(ns: str | None, cmd: str) -> str:
     return f"nsenter --net={ns} {cmd}" if ns.startswith("/") else f"ip netns exec {ns} {cmd}"
 
 
-def _save() -> dict[str, list[str]]:
-    """iptables-save, per table: the rule lines (`-A ...`) and chain lines (`:C ...`),
-    with the leading `-A ` stripped from rules for comparison with _jump_rule."""
-    p = subprocess.run(["iptables-save"], capture_output=True, text=True)
+class _Saved:
+    """iptables-save, per table: rules without their leading "-A " (so a jump compares
+    with _jump_rule), and chain names."""
+
+    def __init__(self, text: str):
+        self.rules: dict[str, list[str]] = {t: [] for t in CHAINS}
+        self.chains: dict[str, set[str]] = {t: set() for t in CHAINS}
+        table = None
+        for ln in text.splitlines():
+            if ln.startswith("*"):
+                table = ln[1:]
+                self.rules.setdefault(table, [])
+                self.chains.setdefault(table, set())
+            elif table and ln.startswith("-A "):
+                self.rules[table].append(ln[3:])
+            elif table and ln.startswith(":"):
+                self.chains[table].add(ln[1:].split()[0])
+
+    def count(self, table: str, chain: str) -> int:
+        return sum(1 for r in self.rules[table] if r.startswith(chain + " "))
+
+    def ours(self) -> list[tuple[str, str]]:
+        return [(t, c) for t, cs in CHAINS.items() for c in cs if c in self.chains[t]]
+
+
+def _save() -> _Saved:
+    p = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False)
     if p.returncode != 0:
         raise IptablesError(f"iptables-save: {p.stderr.strip() or 'failed'}")
-    out: dict[str, list[str]] = {"raw": [], "filter": [], "nat": []}
-    table = None
-    for ln in p.stdout.splitlines():
-        if ln.startswith("*"):
-            table = ln[1:]
-            out.setdefault(table, [])
-        elif table and ln.startswith("-A "):
-            out[table].append(ln[3:])
-            out[table].append(ln)  # both spellings: "-A X ..." and "X ..."
-        elif table and ln.startswith(":"):
-            out[table].append(ln)
-    return out
+    return _Saved(p.stdout)
 
 
 def _restore(text: str) -> None:
     p = subprocess.run(["iptables-restore", "--noflush", "--wait"], input=text,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     if p.returncode != 0:
         first = next((ln for ln in p.stderr.splitlines() if ln.strip()), "failed")
         raise IptablesError(f"iptables-restore: {first.strip()}")
 
 
-def _our_chains(saved: dict) -> list[tuple[str, str]]:
-    return [(t, c) for t, cs in CHAINS.items() for c in cs
-            if any(ln.startswith(f":{c} ") for ln in saved.get(t, []))]
-
-
 def _clear_here() -> None:
     saved = _save()
-    lines = {t: [] for t in CHAINS}
+    lines: dict[str, list[str]] = {t: [] for t in CHAINS}
     for table, chain, match, target in JUMPS:
         rule = _jump_rule(chain, match, target)
-        if rule in saved[table]:
+        if rule in saved.rules[table]:
             lines[table].append(f"-D {rule}")
-    for table, chain in _our_chains(saved):
-        lines[table] += [f"-F {chain}"]
-    for table, chain in _our_chains(saved):
-        lines[table] += [f"-X {chain}"]
+    # flush all before deleting any: our chains jump to one another
+    for table, chain in saved.ours():
+        lines[table].append(f"-F {chain}")
+    for table, chain in saved.ours():
+        lines[table].append(f"-X {chain}")
     text = "".join(f"*{t}\n" + "".join(ln + "\n" for ln in ls) + "COMMIT\n"
                    for t, ls in lines.items() if ls)
     if text:
@@ -294,16 +303,16 @@ def _drift_here(rules: dict) -> list[str]:
     saved = _save()
     out = []
     for table, chain, match, target in JUMPS:
-        if _jump_rule(chain, match, target) not in saved[table]:
+        if _jump_rule(chain, match, target) not in saved.rules[table]:
             out.append(f"{table} {chain}: the jump to {target} is missing")
-    have = set(_our_chains(saved))
+    have = set(saved.ours())
     for table, chains in CHAINS.items():
         for chain in chains:
             if (table, chain) not in have:
                 out.append(f"{table} {chain} is missing")
                 continue
             want = sum(1 for r in rules[table] if r.startswith(f"-A {chain} "))
-            got = sum(1 for ln in saved[table] if ln.startswith(f"-A {chain} "))
+            got = saved.count(table, chain)
             if want != got:
                 out.append(f"{table} {chain}: {got} rules, expected {want}")
     return out

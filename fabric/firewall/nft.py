@@ -61,8 +61,8 @@ class NftablesBackend(FirewallBackend):
         with self._lock:
             if force:
                 self._memo.pop(ns, None)
-            # validated (and rendered) before entering the namespace; the memo holds
-            # per-object results only, so a failed change leaves it correct
+            # validated and rendered before entering the namespace; the memo changes
+            # only when rendering succeeds (validate.Memo)
             rs = nftrender.render(intent, memo=self._memo.setdefault(ns, validate.Memo()))
             nsexec.run(ns, self._apply_here, ns, intent, rs, force)
 
@@ -95,7 +95,16 @@ class NftablesBackend(FirewallBackend):
     # --- inside the namespace --------------------------------------------------------
 
     def _apply_here(self, ns, intent: FirewallIntent, rs: Ruleset, force: bool) -> None:
-        nft = _ctx()
+        if ns is None:
+            # The daemon's own namespace: keep one libnftables context (used under
+            # self._lock). Freeing a context closes its netlink socket, and right after
+            # a commit that deleted elements that close waits out an RCU grace period
+            # (5-18 ms here), on every container's exit path.
+            if getattr(self, "_here", None) is None:
+                self._here = _ctx()
+            nft = self._here
+        else:
+            nft = _ctx()
         last = self._applied.get(ns)
         # Docker's hook first: inserting it is a commit of its own, which must come
         # before the generation fabric compares against
@@ -329,7 +338,10 @@ def _shell(argv: list[str]) -> str:
 
 
 def _docker_here(ns) -> bool:
-    return nsexec.run(ns, lambda: coexist.docker_user_present(_ctx()))
+    try:
+        return nsexec.run(ns, lambda: coexist.docker_user_present(_ctx()))
+    except FabricError:  # a namespace a dry run has not made yet: no Docker there
+        return False
 
 
 # --- libnftables --------------------------------------------------------------------------

@@ -86,9 +86,7 @@ def map_lookup(key: X, name: str) -> X:
 # --- statements -----------------------------------------------------------------------
 
 def match(left: X, right: X, op: str = "==") -> X:
-    if op == "==" and " & " not in left.text:
-        text = f"{left.text} {right.text}"
-    elif op == "in":  # flag test: `ct status dnat`, `ct state established,related`
+    if op == "==" and " & " not in left.text or op == "in":
         text = f"{left.text} {right.text}"
     else:
         text = f"{left.text} {op} {right.text}"

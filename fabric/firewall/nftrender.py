@@ -23,14 +23,19 @@ links or ports only changes elements (see nft.py).
 """
 
 import functools
-import itertools
 import ipaddress
 
 from fabric.firewall import nftexpr as nx
 from fabric.firewall import validate
 from fabric.firewall.intent import FirewallIntent, UserRule
-from fabric.firewall.ruleset import (ChainSpec, PortRange, Prefix, Prio, RuleSpec, Ruleset,
-                                     SetSpec)
+from fabric.firewall.ruleset import (
+    ChainSpec,
+    Prefix,
+    Prio,
+    Ruleset,
+    RuleSpec,
+    SetSpec,
+)
 
 TABLE = "fabric"
 BRIDGE = "bridge"

@@ -14,7 +14,8 @@ the firewall runs after every change (see bench/firewall_bench.py).
 import ctypes
 import os
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from fabric.net import netns as netnsmod
 

@@ -10,9 +10,14 @@ import socket
 from dataclasses import dataclass
 
 from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall.intent import (
+    EndpointIntent,
+    FirewallIntent,
+    LinkIntent,
+    PortIntent,
+    UserRule,
+)
 from fabric.firewall.ruleset import PortRange
-from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent, PortIntent,
-                                    UserRule)
 
 IFNAMSIZ = 15
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -145,23 +150,23 @@ def _diff(objs: tuple, old: tuple[tuple, list], check) -> Change:
     tail = 0
     while tail < n - head and objs[-1 - tail] == old_objs[-1 - tail]:
         tail += 1
-    # only the stretch between the common head and tail needs looking up
-    mid_old = dict(zip(old_objs[head:len(old_objs) - tail], old_vals[head:len(old_vals) - tail]))
-    mid = []
-    added = []
-    seen = set()
+    # only the stretch between the common head and tail needs looking up; an object
+    # may appear more than once (each occurrence counts, consistently, everywhere)
+    mid_old: dict = {}
+    for o, v in zip(old_objs[head:len(old_objs) - tail], old_vals[head:len(old_vals) - tail]):
+        mid_old.setdefault(o, []).append(v)
+    mid_vals, added = [], []
     for o in objs[head:len(objs) - tail]:
-        v = mid_old.pop(o, None)
-        if v is None:
-            if o in seen:
-                continue  # the same object twice in the intent
+        vs = mid_old.get(o)
+        if vs:
+            v = vs.pop()
+        else:
             v = check(o)
             added.append((o, v))
-        seen.add(o)
-        mid.append((o, v))
-    vals = old_vals[:head] + [v for _, v in mid] + old_vals[len(old_vals) - tail:]
-    objs_kept = objs[:head] + tuple(o for o, _ in mid) + objs[len(objs) - tail:]
-    return Change(objs_kept, vals, added, list(mid_old.items()))
+        mid_vals.append(v)
+    removed = [(o, v) for o, vs in mid_old.items() for v in vs]
+    vals = old_vals[:head] + mid_vals + old_vals[len(old_vals) - tail:]
+    return Change(objs, vals, added, removed)
 
 
 def _endpoint(e: EndpointIntent) -> bool:

@@ -5,7 +5,7 @@ an altname it need not be unique, any link type accepts it, and it survives rena
 Leaks are found by that tag (see `tagged`), never by a name pattern.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -58,24 +58,83 @@ def valid_name(name: str) -> bool:
         and name not in (".", "..")
 
 
+# --- the per-session link cache ---------------------------------------------------
+# A `rtnl.Session` socket carries `fabric_links`: name -> Link for every link looked up
+# or changed through this module during one plan, so a plan of seven steps asks the
+# kernel about each link once instead of once per helper call (each round trip through
+# pyroute2's sync API costs about 1 ms here). Sockets opened otherwise have no cache
+# and every call asks the kernel, as before.
+
+_FRESH = "fabric_fresh"   # names of links this session created (kernel defaults known)
+
+
+def _cache(ipr) -> dict | None:
+    return getattr(ipr, "fabric_links", None)
+
+
+def _remember(ipr, link: Link) -> Link:
+    c = _cache(ipr)
+    if c is not None:
+        c[link.name] = link
+    return link
+
+
+def _forget(ipr, name: str) -> None:
+    c = _cache(ipr)
+    if c is not None:
+        c.pop(name, None)
+        fresh = getattr(ipr, _FRESH, None)
+        if fresh is not None:
+            fresh.discard(name)
+
+
+def _update(ipr, link: Link, **changes) -> None:
+    if _cache(ipr) is not None:
+        _remember(ipr, replace(link, **changes))
+
+
+def fresh(ipr, name: str) -> bool:
+    """True when this session created the link, so its settings are the kernel's
+    defaults plus what this session set (e.g. hairpin is off)."""
+    return name in (getattr(ipr, _FRESH, None) or ())
+
+
+def _mark_fresh(ipr, name: str) -> None:
+    if _cache(ipr) is None:
+        return
+    f = getattr(ipr, _FRESH, None)
+    if f is None:
+        f = set()
+        setattr(ipr, _FRESH, f)
+    f.add(name)
+
+
 def get(ipr: IPRoute, name: str) -> Link | None:
+    c = _cache(ipr)
+    if c is not None and c.get(name) is not None:
+        return c[name]
     try:
         msgs = retry(ipr.link, "get", ifname=name)
     except NetlinkError as e:
         if e.code == 19:  # ENODEV
             return None
         raise translate(e, f"ip link show {name}") from e
-    return _parse(msgs[0]) if msgs else None
+    if not msgs:
+        return None
+    return _remember(ipr, _parse(msgs[0]))
 
 
 def by_index(ipr: IPRoute, index: int) -> Link | None:
+    for link in (_cache(ipr) or {}).values():
+        if link is not None and link.index == index:
+            return link
     try:
         msgs = retry(ipr.link, "get", index=index)
     except NetlinkError as e:
         if e.code == 19:
             return None
         raise translate(e, f"ip link show index {index}") from e
-    return _parse(msgs[0]) if msgs else None
+    return _remember(ipr, _parse(msgs[0])) if msgs else None
 
 
 def require(ipr: IPRoute, name: str) -> Link:
@@ -116,6 +175,8 @@ def add_bridge(ipr: IPRoute, name: str, *, mtu: int | None = None,
         # whenever a container comes or goes, which flushes every neighbour's ARP.
         spec["address"] = mac
     _do(f"ip link add {name} type bridge", ipr.link, "add", **spec)
+    _forget(ipr, name)
+    _mark_fresh(ipr, name)
     return _tag_new(ipr, name, alias)
 
 
@@ -139,6 +200,8 @@ def add_veth(ipr: IPRoute, name: str, peer: str, peer_ns: str | None, *,
     if mac:
         spec["address"] = mac
     _do(f"ip link add {name} type veth peer name {peer}", ipr.link, "add", **spec)
+    _forget(ipr, name)
+    _mark_fresh(ipr, name)
     return _tag_new(ipr, name, alias)
 
 
@@ -159,6 +222,7 @@ def delete(ipr: IPRoute, name: str) -> bool:
     link = get(ipr, name)
     if link is None:
         return False
+    _forget(ipr, name)
     try:
         retry(ipr.link, "del", index=link.index)
     except NetlinkError as e:
@@ -173,23 +237,27 @@ def set_master(ipr: IPRoute, name: str, master: str | None) -> None:
     idx = require(ipr, master).index if master else 0
     _do(f"ip link set dev {name} master {master}", ipr.link, "set",
         index=link.index, master=idx)
+    _update(ipr, link, master=idx or None)
 
 
 def set_up(ipr: IPRoute, name: str, up: bool = True) -> None:
     link = require(ipr, name)
     _do(f"ip link set dev {name} {'up' if up else 'down'}", ipr.link, "set",
         index=link.index, state="up" if up else "down")
+    _update(ipr, link, up=up)
 
 
 def set_mtu(ipr: IPRoute, name: str, mtu: int) -> None:
     link = require(ipr, name)
     _do(f"ip link set dev {name} mtu {mtu}", ipr.link, "set", index=link.index, mtu=mtu)
+    _update(ipr, link, mtu=mtu)
 
 
 def set_mac(ipr: IPRoute, name: str, mac: str) -> None:
     link = require(ipr, name)
     _do(f"ip link set dev {name} address {mac}", ipr.link, "set",
         index=link.index, address=mac)
+    _forget(ipr, name)  # the kernel's spelling of the address: asked again if needed
 
 
 def set_alias(ipr: IPRoute, name: str, alias: str) -> None:
@@ -197,6 +265,7 @@ def set_alias(ipr: IPRoute, name: str, alias: str) -> None:
     # An empty alias clears it (the kernel treats a zero-length IFLA_IFALIAS so).
     _do(f"ip link set dev {name} alias {alias}", ipr.link, "set",
         index=link.index, ifalias=alias)
+    _update(ipr, link, alias=alias or None)
 
 
 def set_hairpin(ipr: IPRoute, name: str, on: bool = True) -> None:
@@ -205,10 +274,20 @@ def set_hairpin(ipr: IPRoute, name: str, on: bool = True) -> None:
     link = require(ipr, name)
     _do(f"bridge link set dev {name} hairpin {'on' if on else 'off'}", ipr.brport,
         "set", index=link.index, mode=1 if on else 0)
+    if fresh(ipr, name):
+        hp = getattr(ipr, "fabric_hairpin", None)
+        if hp is None:
+            hp = set()
+            ipr.fabric_hairpin = hp
+        (hp.add if on else hp.discard)(name)
 
 
 def hairpin(ipr: IPRoute, name: str) -> bool:
     link = require(ipr, name)
+    if fresh(ipr, name):
+        # made by this session: still as the kernel makes a port, hairpin off (unless
+        # this session turned it on, which set_hairpin records)
+        return name in (getattr(ipr, "fabric_hairpin", None) or ())
     for msg in retry(lambda: list(ipr.brport("dump"))):
         if msg["index"] == link.index:
             return bool(msg.get_nested("IFLA_PROTINFO", "IFLA_BRPORT_MODE"))

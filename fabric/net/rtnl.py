@@ -6,7 +6,11 @@ creating a namespace that does not exist (its default is O_CREAT, which would qu
 turn a typo into a new empty namespace).
 """
 
+import ctypes
 import errno
+import os
+import socket
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
@@ -42,11 +46,57 @@ def retry(fn: Callable[..., T], *args, attempts: int = ATTEMPTS, **kwargs) -> T:
     return fn(*args, **kwargs)  # last try: let its error propagate
 
 
+CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
+_libc = None
+
+
+def _socket_in(path: str) -> int:
+    """The fd of a new rtnetlink socket made inside the namespace at `path`.
+
+    A socket belongs to the namespace it was created in, whichever thread uses it
+    later. pyroute2's own `IPRoute(netns=...)` forks a helper for that (about 12 ms
+    here); a short-lived thread that enters the namespace with setns() costs about
+    1 ms, and setns() moves only that thread, which then exits: no other thread of
+    the daemon ever changes namespace."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    box: dict = {}
+
+    def body() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {path}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            box["fd"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
+                                      NETLINK_ROUTE).detach()
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+            box["error"] = e
+
+    t = threading.Thread(target=body, name=f"netns:{path}", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["fd"]
+
+
 def open_ns(ns: str | None = None) -> IPRoute:
     """An rtnetlink socket in `ns` (None: the caller's own namespace)."""
     if ns is None:
         return IPRoute()
-    return IPRoute(netns=netns.require(ns), flags=0)
+    # netns.require refuses a missing namespace (never creates one)
+    fd = _socket_in(netns.require(ns))
+    try:
+        return IPRoute(fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @contextmanager
@@ -61,19 +111,36 @@ def rtnl(ns: str | None = None) -> Iterator[IPRoute]:
 class Session:
     """Sockets opened on first use, one per namespace, closed together.
 
-    Opening a socket inside another namespace forks a helper (about 10 ms), so a plan
-    touching one namespace ten times should pay for it once. A session belongs to one
+    A plan touching one namespace ten times opens one socket there. With `cache`
+    (a plan Context's session) it also looks each link up once per plan (see
+    `links.get`): while a plan runs, nothing but the plan itself is expected to
+    change the links it names. A session belongs to one
     thread: pyroute2 sockets are not shared across threads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: bool = False) -> None:
         self._socks: dict[str | None, IPRoute] = {}
+        self._cache = cache
+
+    def reset_cache(self) -> None:
+        """Forget every link looked up so far (the Applier calls this around each
+        plan, so the cache never outlives one plan)."""
+        for ipr in self._socks.values():
+            if self._cache:
+                ipr.fabric_links = {}
+                ipr.fabric_fresh = set()
+                ipr.fabric_hairpin = set()
 
     def __call__(self, ns: str | None = None) -> IPRoute:
         key = netns.path(ns) if ns is not None else None
         ipr = self._socks.get(key)
         if ipr is None:
             ipr = self._socks[key] = open_ns(ns)
+            if self._cache:
+                # links.get answers from this cache during one plan (the Applier
+                # resets it around each), and every change made through links.*
+                # keeps it current
+                ipr.fabric_links = {}
         return ipr
 
     def forget(self, ns: str | None) -> None:

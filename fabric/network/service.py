@@ -42,6 +42,10 @@ class NetworkService:
         self.lock = threading.RLock()
         self._req = threading.local()   # explain/dry-run of the current request
         self.running_containers: Callable[[], list[dict]] = lambda: []
+        # one firewall backend for the service's life: it remembers what it last
+        # committed, so the next change can be a small element delta instead of a
+        # full replace (fabric/firewall/nft.py), and reuses its validation memo
+        self._backends: dict[str, object] = {}
 
     # --- settings and modes ------------------------------------------------------------
 
@@ -305,7 +309,10 @@ class NetworkService:
         except ImportError:
             log.debug("no firewall backend installed yet")
             return
-        backend = _backend(get_backend, self.settings.firewall_backend, self.host_ns)
+        name = self.settings.firewall_backend
+        backend = self._backends.get(name)
+        if backend is None:
+            backend = self._backends[name] = _backend(get_backend, name, self.host_ns)
         intent = self.intent()
         if self.dry_run or getattr(self._req, "value", None):
             text = getattr(backend, "describe", None)

@@ -60,10 +60,17 @@ class Applier:
             for op in plan.ops:
                 self._say(op, result)
             return result
-        if plan.best_effort:
-            self._teardown(plan, result)
-        else:
-            self._apply(plan, result)
+        # link lookups are cached for one plan only: between plans (and after this
+        # one) anyone may change the links
+        reset = getattr(self.ctx.rtnl, "reset_cache", None) or (lambda: None)
+        reset()
+        try:
+            if plan.best_effort:
+                self._teardown(plan, result)
+            else:
+                self._apply(plan, result)
+        finally:
+            reset()
         return result
 
     def _say(self, op: Op, result: Result) -> None:

@@ -21,7 +21,7 @@ class Context:
     """
 
     host_ns: str | None = None
-    rtnl: Session = field(default_factory=Session)
+    rtnl: Session = field(default_factory=lambda: Session(cache=True))
     nft: Callable[[str, str | None], None] = _default_nft
 
     def ipr(self, ns: str | None):

@@ -36,18 +36,20 @@ def dockerd(topo, uid):
     root = f"/tmp/fwdk-{uid}"
     os.makedirs(root)
     # nsenter, not `ip netns exec`: the latter remounts /sys and hides the cgroups
-    proc = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{topo.host}", "dockerd", "--data-root", f"{root}/data",
-         "--exec-root", f"{root}/exec", "-H", f"unix://{root}/docker.sock",
-         "--pidfile", f"{root}/docker.pid", "--storage-driver", "vfs"],
-        stdout=subprocess.DEVNULL, stderr=open(f"{root}/log", "w"))
+    with open(f"{root}/log", "w") as log:
+        proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{topo.host}", "dockerd", "--data-root",
+             f"{root}/data", "--exec-root", f"{root}/exec", "-H", f"unix://{root}/docker.sock",
+             "--pidfile", f"{root}/docker.pid", "--storage-driver", "vfs"],
+            stdout=subprocess.DEVNULL, stderr=log)
     try:
         for _ in range(200):
             if "-P FORWARD DROP" in run(topo.host, "iptables", "-S", "FORWARD").stdout and \
                     "DOCKER-USER" in run(topo.host, "iptables", "-S", "DOCKER-USER").stdout:
                 break
             if proc.poll() is not None:
-                pytest.fail(f"dockerd exited: {open(f'{root}/log').read()[-500:]}")
+                with open(f"{root}/log") as log:
+                    pytest.fail(f"dockerd exited: {log.read()[-500:]}")
             time.sleep(0.1)
         else:
             pytest.fail("dockerd did not set up its iptables rules")

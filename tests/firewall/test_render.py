@@ -5,25 +5,31 @@ import pytest
 from fabric.errors import Conflict, InvalidArgument
 from fabric.firewall import iptables, nft, nftrender
 from fabric.firewall.backend import get_backend
-from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent,
-                                    NetworkIntent, PortIntent, UserRule)
+from fabric.firewall.intent import (
+    EndpointIntent,
+    FirewallIntent,
+    LinkIntent,
+    NetworkIntent,
+    PortIntent,
+    UserRule,
+)
 from fabric.firewall.ruleset import PortRange, Prefix
 
 
 def sample(**kw) -> FirewallIntent:
-    base = dict(
-        networks=(NetworkIntent("n1", "one", "fabbr1", ("10.9.1.0/24",), ("10.9.1.1",),
+    base = {
+        "networks": (NetworkIntent("n1", "one", "fabbr1", ("10.9.1.0/24",), ("10.9.1.1",),
                                 icc=False),
                   NetworkIntent("n2", "two", "fabbr2", ("10.9.2.0/24",), ("10.9.2.1",),
                                 internal=True)),
-        endpoints=(EndpointIntent("n1", "c1", "fabv1", "10.9.1.11", "02:00:00:00:01:11"),
+        "endpoints": (EndpointIntent("n1", "c1", "fabv1", "10.9.1.11", "02:00:00:00:01:11"),
                    EndpointIntent("n1", "c2", "fabv2", "10.9.1.12", "02:00:00:00:01:12"),
                    EndpointIntent("n2", "c3", "fabv3", "10.9.2.13", "02:00:00:00:02:13")),
-        links=(LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("tcp", 80, 80), ("udp", 53, 60))),),
-        ports=(PortIntent("c2", "n1", "tcp", "0.0.0.0", 8080, 8080, "10.9.1.12", 80, 80),
+        "links": (LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("tcp", 80, 80), ("udp", 53, 60))),),
+        "ports": (PortIntent("c2", "n1", "tcp", "0.0.0.0", 8080, 8080, "10.9.1.12", 80, 80),
                PortIntent("c2", "n1", "udp", "127.0.0.1", 5000, 5001, "10.9.1.12", 53, 54),
                PortIntent("c3", "n2", "tcp", "0.0.0.0", 9090, 9090, "10.9.2.13", 80, 80)),
-    )
+    }
     base.update(kw)
     return FirewallIntent(**base)
 
@@ -104,26 +110,26 @@ def test_script_names_priorities():
 
 
 @pytest.mark.parametrize("change, error, words", [
-    (dict(endpoints=(EndpointIntent("n1", "c", "v", "10.9.1.5", "02:00:00:00:00:zz"),)),
+    ({"endpoints": (EndpointIntent("n1", "c", "v", "10.9.1.5", "02:00:00:00:00:zz"),)},
      InvalidArgument, "bad MAC"),
-    (dict(endpoints=(EndpointIntent("nope", "c", "v", "10.9.1.5", "02:00:00:00:00:01"),)),
+    ({"endpoints": (EndpointIntent("nope", "c", "v", "10.9.1.5", "02:00:00:00:00:01"),)},
      InvalidArgument, "unknown network"),
-    (dict(networks=(NetworkIntent("n1", "one", "a-bridge-name-too-long", ("10.9.1.0/24",),
-                                  ()),)), InvalidArgument, "1-15 characters"),
-    (dict(links=(LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("sctp", 1, 2),)),)),
+    ({"networks": (NetworkIntent("n1", "one", "a-bridge-name-too-long", ("10.9.1.0/24",),
+                                  ()),)}, InvalidArgument, "1-15 characters"),
+    ({"links": (LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("sctp", 1, 2),)),)},
      InvalidArgument, "protocol 'sctp'"),
-    (dict(ports=(PortIntent("c", "n1", "tcp", "0.0.0.0", 90, 80, "10.9.1.12", 80, 80),)),
+    ({"ports": (PortIntent("c", "n1", "tcp", "0.0.0.0", 90, 80, "10.9.1.12", 80, 80),)},
      InvalidArgument, "reversed"),
-    (dict(ports=(PortIntent("c", "n1", "tcp", "0.0.0.0", 80, 82, "10.9.1.12", 80, 81),)),
+    ({"ports": (PortIntent("c", "n1", "tcp", "0.0.0.0", 80, 82, "10.9.1.12", 80, 81),)},
      InvalidArgument, "differ in length"),
-    (dict(ports=(PortIntent("a", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.12", 80, 80),
-                 PortIntent("b", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.11", 80, 80))),
+    ({"ports": (PortIntent("a", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.12", 80, 80),
+                 PortIntent("b", "n1", "tcp", "0.0.0.0", 80, 80, "10.9.1.11", 80, 80))},
      Conflict, "published twice"),
-    (dict(ports=(PortIntent("a", "n1", "tcp", "::", 80, 80, "10.9.1.12", 80, 80),)),
+    ({"ports": (PortIntent("a", "n1", "tcp", "::", 80, 80, "10.9.1.12", 80, 80),)},
      InvalidArgument, "not an IPv4 address"),
-    (dict(user_rules=(UserRule("r", "log"),)), InvalidArgument, "action 'log'"),
-    (dict(user_rules=(UserRule("r", "drop", dport=80),)), InvalidArgument, "-p tcp"),
-    (dict(user_rules=(UserRule("r", "drop", src="10.0.0.300"),)), InvalidArgument, "CIDR"),
+    ({"user_rules": (UserRule("r", "log"),)}, InvalidArgument, "action 'log'"),
+    ({"user_rules": (UserRule("r", "drop", dport=80),)}, InvalidArgument, "-p tcp"),
+    ({"user_rules": (UserRule("r", "drop", src="10.0.0.300"),)}, InvalidArgument, "CIDR"),
 ])
 def test_bad_intent_is_one_clear_error(change, error, words):
     with pytest.raises(error) as e:
@@ -162,5 +168,46 @@ def test_unknown_backend_lists_the_known_ones():
 
 def test_disabled_intent_describes_removal_only():
     text = get_backend("nftables").describe(FirewallIntent(enabled=False))
-    assert text == ["nft -f - <<'EOF'\nadd table bridge fabric\ndelete table bridge fabric\n"
-                    "add table inet fabric\ndelete table inet fabric\nEOF"]
+    assert text == [("nft -f - <<'EOF'\nadd table bridge fabric\ndelete table bridge fabric\n"
+                     "add table inet fabric\ndelete table inet fabric\nEOF")]
+
+
+def test_incremental_render_equals_a_fresh_one():
+    """Whatever the sequence of changes (additions, removals, reordering, duplicates,
+    networks coming and going, rejected intents), rendering with the memo of the
+    previous intents gives exactly what rendering from scratch gives."""
+    import random
+
+    from fabric.firewall import validate
+    rnd = random.Random(7)
+    nets = [NetworkIntent(f"n{i}", f"net{i}", f"fabbr{i}", (f"10.7.{i}.0/24",), (),
+                          icc=bool(i % 2), internal=(i == 2)) for i in range(3)]
+    links = [LinkIntent(f"n{rnd.randrange(3)}", f"10.7.0.{rnd.randrange(1, 20)}",
+                        f"10.7.0.{rnd.randrange(1, 20)}", (("tcp", 80, 80 + rnd.randrange(3)),))
+             for _ in range(30)]
+    ports = [PortIntent(f"c{i}", f"n{i % 3}", "tcp", rnd.choice(["0.0.0.0", "127.0.0.1"]),
+                        9000 + i, 9000 + i, f"10.7.0.{i + 1}", 80, 80) for i in range(30)]
+    eps = [EndpointIntent(f"n{i % 3}", f"c{i}", f"fabv{i}", f"10.7.0.{i + 1}",
+                          f"02:00:00:00:00:{i:02x}") for i in range(10)]
+    memo = validate.Memo()
+    rendered = 0
+    for step in range(200):
+        present = tuple(n for n in nets if n.id != "n1" or step % 17 < 12)
+        fi = FirewallIntent(
+            networks=present,
+            endpoints=tuple(e for e in eps if rnd.random() < 0.9
+                            and e.network_id in {n.id for n in present}),
+            links=tuple(rnd.sample(links, rnd.randrange(0, 12)) + links[:2]),  # dupes too
+            ports=tuple(sorted(rnd.sample(ports, rnd.randrange(0, 10)), key=lambda p: p.host_port)))
+        if step % 23 == 0:  # a rejected intent must leave the memo as it was
+            bad = FirewallIntent(**{**fi.__dict__, "ports": fi.ports + (
+                PortIntent("zz", "n0", "tcp", "0.0.0.0", 1, 1, "300.1.1.1", 80, 80),)})
+            with pytest.raises(InvalidArgument):
+                nftrender.render(bad, memo=memo)
+        try:
+            fresh = nftrender.render(fi)
+        except (InvalidArgument, Conflict):
+            continue
+        assert nftrender.render(fi, memo=memo).elements == fresh.elements, step
+        rendered += 1
+    assert rendered > 150

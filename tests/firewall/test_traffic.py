@@ -64,7 +64,7 @@ def test_forged_sources_do_not_get_through(topo, servers, applied, backend_name,
     c1, c2, c4 = (t.ctrs[n] for n in ("c1", "c2", "c4"))
     applied(t.intent(links=(LinkIntent(t.nets["a"].id, c1.ip, c2.ip, (("udp", 53, 53),)),)),
             backend_name)
-    to_c2 = dict(dst_mac=c2.mac, dst_ip=c2.ip, dport=53)
+    to_c2 = {"dst_mac": c2.mac, "dst_ip": c2.ip, "dport": 53}
     # the linked consumer's own frame: proves the raw-frame path itself works
     send_frames(c1.ns, [udp_frame(c1.mac, src_ip=c1.ip, payload=b"genuine", **to_c2)])
     # c4 pretends to be c1 (the one container c2 accepts) by IP, by MAC, by both

@@ -93,8 +93,8 @@ class Topo:
         n = self.nets[net_key]
         net = ipaddress.IPv4Network(n.subnet)
         ip = str(net.network_address + host_index)
-        mac = "02:%02x:%s:%s:%s:%02x" % (host_index, self.uid[0:2], self.uid[2:4],
-                                         self.uid[4:6], len(self.ctrs) + 1)
+        u = self.uid
+        mac = f"02:{host_index:02x}:{u[0:2]}:{u[2:4]}:{u[4:6]}:{len(self.ctrs) + 1:02x}"
         ns = self._ns(name)
         c = Ctr(name, ns, n, f"fwv{self.uid}{name}"[:15], ip, mac)
         with IPRoute(netns=self.host) as ipr:
@@ -143,4 +143,4 @@ def sysctl(ns: str, key: str, value: str) -> None:
 
 def run(ns: str, *cmd: str) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, check=False)
