@@ -148,7 +148,8 @@ def docker_style_setup(lab: Lab, links: int, ports: int) -> None:
                    f"-p tcp -m tcp --dport 80 -j ACCEPT")
         nat.append(f"-A DOCKERB -p tcp -m tcp --dport {20000 + i} -j DNAT "
                    f"--to-destination {fake_ip(i)}:80")
-    lab.sh("iptables-restore", "--noflush", input="\n".join(flt + ["COMMIT"] + nat + ["COMMIT"]) + "\n")
+    lab.sh("iptables-restore", "--noflush",
+           input="\n".join(flt + ["COMMIT"] + nat + ["COMMIT"]) + "\n")
 
 
 def docker_style_clear(lab: Lab) -> None:

@@ -234,8 +234,8 @@ def full_batch(rs: Ruleset) -> dict:
     for key, elems in rs.elements.items():
         if elems:
             spec = rs.set_spec(key)
-            cmds.append({"add": {"element": _obj(key[0], name=key[1],
-                                                 elem=[element_json(spec, e) for e in _sorted(elems)])}})
+            elem = [element_json(spec, e) for e in _sorted(elems)]
+            cmds.append({"add": {"element": _obj(key[0], name=key[1], elem=elem)}})
     return {"nftables": cmds}
 
 
@@ -255,8 +255,8 @@ def delta_batch(rs: Ruleset, before: dict) -> dict | None:
             elems = [element_json(key_spec, e[0] if spec.map else e) for e in _sorted(gone)]
             cmds.append({"delete": {"element": _obj(key[0], name=key[1], elem=elems)}})
         if new:
-            cmds.append({"add": {"element": _obj(key[0], name=key[1],
-                                                 elem=[element_json(spec, e) for e in _sorted(new)])}})
+            elem = [element_json(spec, e) for e in _sorted(new)]
+            cmds.append({"add": {"element": _obj(key[0], name=key[1], elem=elem)}})
     return {"nftables": cmds} if cmds else None
 
 

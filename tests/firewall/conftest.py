@@ -19,7 +19,8 @@ if os.geteuid() != 0:
 
 
 def _root_ruleset() -> str:
-    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True,
+                          check=False).stdout
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -163,8 +163,10 @@ def test_iptables_describe_is_runnable(lab, applied, make_scratch):
     p = subprocess.run(["ip", "netns", "exec", scratch, "iptables-restore", "--noflush"],
                        input=body, capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr
-    strip = lambda s: [ln for ln in s.splitlines() if not ln.startswith("#")]
-    assert strip(run(scratch, "iptables-save").stdout) == strip(run(lab.host, "iptables-save").stdout)
+    def saved(ns: str) -> list[str]:
+        return [ln for ln in run(ns, "iptables-save").stdout.splitlines()
+                if not ln.startswith("#")]
+    assert saved(scratch) == saved(lab.host)
 
 
 def test_port_in_use_sees_other_programs(lab):
