@@ -374,7 +374,7 @@ class Containers:
             deadline = time.monotonic() + 10
             while not os.path.exists(exit_path) and time.monotonic() < deadline:
                 time.sleep(0.001)
-            self.on_exit(cid)
+            self.on_exit(cid, settle=True)
         threading.Thread(target=waiter, daemon=True, name=f"watch-{cid[:12]}").start()
 
     # ---- exit, restart policies -----------------------------------------------------------
@@ -386,14 +386,19 @@ class Containers:
         except (FileNotFoundError, ValueError):
             return None
 
-    def on_exit(self, cid: str) -> None:
+    def on_exit(self, cid: str, settle: bool = False) -> None:
         """The container's process is gone (or may be): record it, clean up, and apply
         --rm and the restart policy. Idempotent; called by the watcher, by conmon's exit
-        command and by reconcile."""
+        command and by reconcile.
+
+        conmon's exit command can arrive late, after a restart policy already started the
+        next run: without an exit file, only `settle` (the caller knows conmon is gone or
+        gave up waiting for it) lets a missing exit code become 137/255."""
         try:
             with self.lock(cid):
                 doc = self.get(cid)
-                if doc["State"]["Status"] not in ACTIVE:
+                # "restarting" has nothing running: the pending restart owns it.
+                if doc["State"]["Status"] not in ("running", "paused"):
                     return
                 code = self.exit_code(cid)
                 if code is None:
@@ -401,6 +406,8 @@ class Containers:
                     st = self.runc.state(cid)
                     if st and st.get("status") in ("running", "paused", "created"):
                         return
+                    if st and not settle:
+                        return  # stopped: conmon is about to write the exit file
                 if code is None:
                     code = 137 if doc["Fabric"].get("Killed") else 255
                 oom = self._oom_killed(cid)
@@ -522,7 +529,7 @@ class Containers:
                 self.save(doc)
                 self.runc.kill(cid, "KILL", all_procs=True)
             self._wait_exit(cid, 10)
-        self.on_exit(cid)
+        self.on_exit(cid, settle=True)
         return True
 
     def _wait_exit(self, cid: str, timeout: float) -> bool:
@@ -532,6 +539,11 @@ class Containers:
                 return True
             st = self.runc.state(cid)
             if not st or st.get("status") == "stopped":
+                # Gone; give conmon a moment to record the exit code.
+                end = time.monotonic() + 1
+                while time.monotonic() < end and not os.path.exists(
+                        conmon.exit_file(self.root.exits, cid)):
+                    time.sleep(0.01)
                 return True
             time.sleep(0.02)
         return False
@@ -593,14 +605,18 @@ class Containers:
                     doc["Fabric"]["ManualStop"] = True
                     doc["HostConfig"]["AutoRemove"] = False
                     doc["Fabric"]["Killed"] = True
+                    if doc["State"]["Status"] == "restarting":
+                        # Nothing runs between two runs; the cancelled restart was all.
+                        doc["State"].update(Status="exited", Restarting=False)
+                        active = False
                     self.save(doc)
-                    if doc["State"]["Status"] != "restarting":
+                    if active:
                         self.runc.kill(cid, "KILL", all_procs=True)
                         if doc["State"]["Status"] == "paused":
                             self.runc.resume(cid)
             if active:
                 self._wait_exit(cid, 10)
-                self.on_exit(cid)
+                self.on_exit(cid, settle=True)
         with self.lock(cid):
             try:
                 doc = self.get(cid)
@@ -698,7 +714,7 @@ class Containers:
                         self.save(doc)
                         self._restart_after_daemon_start(doc)
                         continue
-                    self.on_exit(cid)
+                    self.on_exit(cid, settle=True)
                     continue
                 if os.path.isdir(os.path.join(self.root.runc_root, cid)) or \
                         rootfs.is_mounted(rootfs.paths(self.cdir(cid))[0]):
