@@ -10,6 +10,7 @@ import time
 
 from fabric.engine.timefmt import now_iso
 from fabric.errors import Conflict, InvalidArgument, NotFound
+from fabric.fsutil import disk_usage
 from fabric.paths import HostRoot
 from fabric.store.db import Store
 
@@ -97,18 +98,7 @@ class Volumes:
         deleted, space = [], 0
         for d in self.list():
             if not self.users(d["Name"]):
-                space += _du(os.path.join(self.root.volumes, d["Name"]))
+                space += disk_usage(os.path.join(self.root.volumes, d["Name"]))
                 self.remove(d["Name"])
                 deleted.append(d["Name"])
         return {"VolumesDeleted": deleted, "SpaceReclaimed": space}
-
-
-def _du(path: str) -> int:
-    total = 0
-    for dp, _d, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dp, f)).st_size
-            except OSError:
-                pass
-    return total

@@ -31,9 +31,10 @@ import subprocess
 import threading
 
 from fabric.errors import FabricError
-from fabric.firewall import coexist, localnet, nsexec, validate
+from fabric.firewall import coexist, localnet, validate
 from fabric.firewall.backend import _BOUND, FirewallBackend, FirewallState
 from fabric.firewall.intent import FirewallIntent, UserRule
+from fabric.net import nsexec
 
 TAG = "fabric"
 CHAINS = {

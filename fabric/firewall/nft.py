@@ -22,10 +22,11 @@ import threading
 from dataclasses import dataclass
 
 from fabric.errors import FabricError
-from fabric.firewall import coexist, localnet, nftgen, nftrender, nsexec, validate
+from fabric.firewall import coexist, localnet, nftgen, nftrender, validate
 from fabric.firewall.backend import _BOUND, FirewallBackend, FirewallState
 from fabric.firewall.intent import FirewallIntent
 from fabric.firewall.ruleset import Ruleset, SetSpec, element_json, element_text
+from fabric.net import nsexec
 
 
 class NftError(FabricError):

@@ -9,7 +9,8 @@ trial bind(), this neither races with the program nor needs the address to exist
 
 import ipaddress
 
-from fabric.firewall import nsexec, validate
+from fabric.firewall import validate
+from fabric.net import nsexec
 
 _TCP_LISTEN = "0A"
 

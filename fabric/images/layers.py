@@ -8,6 +8,7 @@ import tarfile
 import tempfile
 
 from fabric.errors import InvalidArgument
+from fabric.fsutil import disk_usage
 from fabric.images import extract
 from fabric.paths import HostRoot
 
@@ -43,7 +44,7 @@ def ingest(root: HostRoot, tar_path: str, diff_id: str | None = None) -> tuple[s
     final = layer_dir(root, diff_id)
     if os.path.isdir(final) and os.path.exists(final + ".tar"):
         os.unlink(tar_path)
-        return diff_id, _du(final)
+        return diff_id, disk_usage(final)
     tmp = tempfile.mkdtemp(prefix=".extract-", dir=root.layers)
     try:
         try:
@@ -61,7 +62,7 @@ def ingest(root: HostRoot, tar_path: str, diff_id: str | None = None) -> tuple[s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.replace(tar_path, final + ".tar")
-    return diff_id, _du(final)
+    return diff_id, disk_usage(final)
 
 
 def remove(root: HostRoot, diff_id: str) -> None:
@@ -71,14 +72,3 @@ def remove(root: HostRoot, diff_id: str) -> None:
         os.unlink(d + ".tar")
     except FileNotFoundError:
         pass
-
-
-def _du(path: str) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total

@@ -13,6 +13,7 @@ import threading
 import time
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
+from fabric.fsutil import disk_usage
 from fabric.images import busybox, layers
 from fabric.paths import HostRoot
 from fabric.store.db import Store
@@ -227,7 +228,7 @@ class ImageStore:
             size = 0
             if not h.get("empty_layer") and diff_ids:
                 try:
-                    size = layers._du(layers.layer_dir(self.root, diff_ids.pop(0)))
+                    size = disk_usage(layers.layer_dir(self.root, diff_ids.pop(0)))
                 except OSError:
                     size = 0
             rows.append({"Id": "<missing>", "Created": _epoch(h.get("created")),

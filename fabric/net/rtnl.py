@@ -6,19 +6,18 @@ creating a namespace that does not exist (its default is O_CREAT, which would qu
 turn a typo into a new empty namespace).
 """
 
-import ctypes
 import errno
 import os
 import socket
-import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
 
-from fabric.net import netns
+from fabric.net import netns, nsexec
 
 T = TypeVar("T")
 
@@ -46,9 +45,11 @@ def retry(fn: Callable[..., T], *args, attempts: int = ATTEMPTS, **kwargs) -> T:
     return fn(*args, **kwargs)  # last try: let its error propagate
 
 
-CLONE_NEWNET = 0x40000000
 NETLINK_ROUTE = 0
-_libc = None
+
+
+def _new_socket() -> int:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE).detach()
 
 
 def _socket_in(path: str) -> int:
@@ -56,34 +57,8 @@ def _socket_in(path: str) -> int:
 
     A socket belongs to the namespace it was created in, whichever thread uses it
     later. pyroute2's own `IPRoute(netns=...)` forks a helper for that (about 12 ms
-    here); a short-lived thread that enters the namespace with setns() costs about
-    1 ms, and setns() moves only that thread, which then exits: no other thread of
-    the daemon ever changes namespace."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    box: dict = {}
-
-    def body() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns {path}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            box["fd"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
-                                      NETLINK_ROUTE).detach()
-        except BaseException as e:  # noqa: BLE001 - handed back to the caller
-            box["error"] = e
-
-    t = threading.Thread(target=body, name=f"netns:{path}", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["fd"]
+    here); nsexec's short-lived thread costs about 1 ms."""
+    return nsexec.run(path, _new_socket)
 
 
 def open_ns(ns: str | None = None) -> IPRoute:

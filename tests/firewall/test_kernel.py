@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from fabric.firewall import nsexec
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import FirewallIntent, LinkIntent, PortIntent, UserRule
 from fabric.firewall.ports import port_in_use
+from fabric.net import nsexec
 
 from .topo import run, sysctl
 from .traffic import sock

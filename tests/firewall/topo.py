@@ -133,7 +133,7 @@ class Topo:
 
 
 def sysctl(ns: str, key: str, value: str) -> None:
-    from fabric.firewall import nsexec
+    from fabric.net import nsexec
 
     def write():
         with open(f"/proc/sys/{key}", "w") as f:

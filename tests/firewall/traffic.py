@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from fabric.firewall import nsexec
+from fabric.net import nsexec
 
 TIMEOUT = 0.5
 

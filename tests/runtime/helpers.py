@@ -31,7 +31,8 @@ def runc_list(root: str) -> list[str]:
     return [ln for ln in p.stdout.split() if ln]
 
 
-def conmons(root: str) -> list[int]:
+def processes(root: str, want) -> list[int]:
+    """Live (not zombie) processes whose command line names the root and passes want."""
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -39,11 +40,18 @@ def conmons(root: str) -> list[int]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1].startswith("Z"):
+                    continue
         except OSError:
             continue
-        if cmd and cmd[0].endswith(b"conmon") and any(root.encode() in a for a in cmd):
+        if cmd and any(root.encode() in a for a in cmd) and want(cmd):
             out.append(int(pid))
     return out
+
+
+def conmons(root: str) -> list[int]:
+    return processes(root, lambda cmd: cmd[0].endswith(b"conmon"))
 
 
 def assert_clean(host) -> None:

@@ -5,26 +5,12 @@ import signal
 import subprocess
 import time
 
-from helpers import conmons, status, wait_for
+from helpers import conmons, processes, status, wait_for
 
 
 def _daemons(host) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(") ", 1)[1].startswith("Z"):
-                    continue
-        except OSError:
-            continue
-        if (b"daemon" in cmd or b"fabric.daemon" in cmd) and any(host.root.encode() in a for a in cmd) and \
-                not cmd[0].endswith(b"conmon"):
-            out.append(int(pid))
-    return out
+    return processes(host.root, lambda cmd: (b"daemon" in cmd or b"fabric.daemon" in cmd)
+                     and not cmd[0].endswith(b"conmon"))
 
 
 def test_daemon_sigkill_and_restart(host):
