@@ -350,7 +350,10 @@ class NetworkManager(BasicNetworking):
         return None
 
     def env(self, doc: dict) -> list[str]:
-        if self._default_ip(doc["Id"]) is None:
+        # Asked while attach may still run beside `runc create`: decide from the
+        # networks the container wants, not from its endpoint rows.
+        if self.mode(doc) in ("host", "none") or self.mode(doc).startswith("container:") or \
+                not any(net.get("default") for net, _ in self._wanted(doc)):
             return []
         env: list[str] = []
         me = doc["Name"].lstrip("/")
