@@ -484,10 +484,13 @@ class Containers:
         Already-gone is success."""
         cid = doc["Id"]
         errors = []
-        for step in (lambda: self._runc_delete(cid),
-                     lambda: self.engine.network.detach(doc),
+        # runc's cleanup (a process start and cgroup removal) needs nothing of the
+        # network's: run it beside the network teardown.
+        runc_done = _Background(self._runc_delete, cid)
+        for step in (lambda: self.engine.network.detach(doc),
                      lambda: sandbox.remove(cid),
-                     lambda: rootfs.unmount(self.cdir(cid))):
+                     lambda: rootfs.unmount(self.cdir(cid)),
+                     runc_done.result):
             try:
                 step()
             except Exception as e:  # collect, report together: teardown is best effort
@@ -637,7 +640,7 @@ class Containers:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
         if volumes:
             self._drop_anonymous_volumes(doc)
-        rootfs.destroy(self.cdir(cid))
+        rootfs.destroy(self.cdir(cid), trash=self.root.tmp)
         for path in (conmon.exit_file(self.root.exits, cid),):
             try:
                 os.unlink(path)
@@ -725,6 +728,7 @@ class Containers:
             except Exception as e:
                 print(f"reconcile {cid[:12]}: {e}", file=sys.stderr)
         self._remove_orphan_dirs()
+        rootfs.empty_trash(self.root.tmp)
 
     def _remove_orphan_dirs(self) -> None:
         """A removal interrupted after its row was deleted leaves only a directory."""
