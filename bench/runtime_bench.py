@@ -91,15 +91,19 @@ def bench_runc(n: int, root: str) -> float:
     return median_ms(samples[1:])
 
 
-def bench_docker(n: int) -> float | None:
+def bench_docker(n: int) -> dict[str, float]:
     if not shutil.which("docker"):
-        return None
+        return {}
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return None
+        return {}
     if subprocess.run(["docker", "image", "inspect", "busybox"], capture_output=True).returncode:
-        return None
+        return {}
     timed(["docker", "run", "--rm", "busybox", "true"])
-    return median_ms([timed(["docker", "run", "--rm", "busybox", "true"])[0] for _ in range(n)])
+    return {
+        "docker run --rm busybox true": median_ms(
+            [timed(["docker", "run", "--rm", "busybox", "true"])[0] for _ in range(n)]),
+        "docker ps": median_ms([timed(["docker", "ps"])[0] for _ in range(n)]),
+    }
 
 
 def main() -> None:
@@ -123,9 +127,7 @@ def main() -> None:
         res = bench_fabric(args.n, env)
         runc = bench_runc(args.n, root)
         res["runc run (raw, same process)"] = runc
-        docker = bench_docker(args.n)
-        if docker is not None:
-            res["docker run --rm busybox true"] = docker
+        res.update(bench_docker(args.n))
     finally:
         try:
             with open(os.path.join(root, "daemon.lock")) as f:
