@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fabric.firewall import nsexec
+from fabric.net import nsexec
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import (
     EndpointIntent,

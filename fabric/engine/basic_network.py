@@ -91,7 +91,7 @@ class BasicNetworking:
 
     # ---- files and environment -----------------------------------------------------------
     def etc_files(self, doc: dict) -> tuple[str, str]:
-        cfg, hc = doc["Config"], doc["HostConfig"]
+        hc = doc["HostConfig"]
         mode = self.mode(doc)
         extra = [(h.split(":", 1)[1], [h.split(":", 1)[0]]) for h in hc.get("ExtraHosts") or []]
         if mode == "host":

@@ -120,6 +120,10 @@ def masquerade() -> X:
     return X({"masquerade": None}, "masquerade")
 
 
+def notrack() -> X:
+    return X({"notrack": None}, "notrack")
+
+
 def counter() -> X:
     return X({"counter": None}, "counter")
 

@@ -190,18 +190,24 @@ BRIDGE_SETS = [
     SetSpec(BRIDGE, "port_mac", ("ifname", "ether_addr")),       # ... with their MAC
     SetSpec(BRIDGE, "port_ip", ("ifname", "ether_addr", IP4)),   # ... and address
     SetSpec(BRIDGE, "icc_deny", ("ifname",)),                    # ports of icc=false networks
+    # the same two facts for the endpoints of icc=true, non-internal networks only
+    SetSpec(BRIDGE, "icc_port_ip", ("ifname", "ether_addr", IP4)),
+    SetSpec(BRIDGE, "icc_dst", ("ether_addr", IP4)),
     SetSpec(BRIDGE, "links", LINK_TYPE, ("interval",)),          # consumer . target . proto . port
 ]
 
 
 def _bridge_elements(intent, nets) -> dict:
     eps = [e for e in intent.endpoints if e.network_id in nets]
+    open_ = [e for e in eps if nets[e.network_id].icc and not nets[e.network_id].internal]
     f = BRIDGE
     return {
         (f, "ports"): frozenset(e.host_ifname for e in eps),
         (f, "port_mac"): frozenset((e.host_ifname, e.mac) for e in eps),
         (f, "port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps),
         (f, "icc_deny"): frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc),
+        (f, "icc_port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in open_),
+        (f, "icc_dst"): frozenset((e.mac, e.ipv4) for e in open_),
     }
 
 
@@ -215,14 +221,25 @@ def _bridge_skeleton(rs: Ruleset, user_rules) -> None:
     esrc = nx.payload("ether", "saddr")
     r = _rules(rs, f)
     # anti-spoofing: a frame from a container's port carries that container's MAC, and
-    # for IPv4 and ARP its address; other ether types (VLAN tags...) are not let in
+    # for IPv4 and ARP its address; other ether types (VLAN tags...) are not let in.
+    # An honest IPv4 frame, nearly every frame, is done after two or three lookups.
+    port_ip = nx.match(nx.concat(iif, esrc, nx.payload("ip", "saddr")), nx.ref("port_ip"))
+    # Container to container, straight across the bridge of an icc=true, non-internal
+    # network (sender and receiver both its endpoints by MAC and address, the sender's
+    # port checked too): allowed whatever its state and never NATed, so the conntrack
+    # br_netfilter would run next is skipped. Frames for the gateway's MAC (routed:
+    # published ports, hairpin and their masqueraded replies, other networks, outbound)
+    # stay tracked, and so does icc=false traffic, whose link replies need it.
+    r("prerouting", nx.match(nx.concat(nx.payload("ether", "daddr"), nx.payload("ip", "daddr")),
+                             nx.ref("icc_dst")),
+      nx.match(nx.concat(iif, esrc, nx.payload("ip", "saddr")), nx.ref("icc_port_ip")),
+      nx.notrack(), nx.ACCEPT, comment="icc=true, container to container")
+    r("prerouting", port_ip, nx.ACCEPT)
     r("prerouting", nx.match(iif, nx.ref("ports"), "!="), nx.ACCEPT)
     r("prerouting", nx.match(nx.concat(iif, esrc), nx.ref("port_mac"), "!="), nx.DROP,
       comment="forged source MAC")
-    r("prerouting", nx.match(nx.payload("ether", "type"), nx.anon_set("ip", "arp", "ip6"),
-                             "!="), nx.DROP)
-    r("prerouting", nx.match(nx.concat(iif, esrc, nx.payload("ip", "saddr")),
-                             nx.ref("port_ip"), "!="), nx.DROP, comment="forged source IP")
+    r("prerouting", nx.match(nx.payload("ether", "type"), nx.anon_set("arp", "ip6"), "!="),
+      nx.DROP, comment="forged source IP")
     r("prerouting", nx.match(nx.concat(iif, nx.payload("arp", "saddr ether"),
                                        nx.payload("arp", "saddr ip")),
                              nx.ref("port_ip"), "!="), nx.DROP, comment="forged ARP")
@@ -256,6 +273,7 @@ INET_SETS = [
     SetSpec(INET, "bridges", ("ifname",)),                   # every network's bridge
     SetSpec(INET, "same_bridge", ("ifname", "ifname")),      # (bridge, bridge): in == out
     SetSpec(INET, "icc_bridges", ("ifname",)),
+    SetSpec(INET, "icc_same", ("ifname", "ifname")),         # (bridge, bridge), icc=true
     SetSpec(INET, "internal", ("ifname",)),
     SetSpec(INET, "links", LINK_TYPE, ("interval",)),
     SetSpec(INET, "masq_src", (IP4,), ("interval",)),        # subnets masqueraded outbound
@@ -275,6 +293,7 @@ def _network_elements(nets) -> dict:
         (f, "bridges"): frozenset(n.bridge for n in ns),
         (f, "same_bridge"): frozenset((n.bridge, n.bridge) for n in ns),
         (f, "icc_bridges"): frozenset(n.bridge for n in ns if n.icc),
+        (f, "icc_same"): frozenset((n.bridge, n.bridge) for n in ns if n.icc),
         (f, "internal"): frozenset(n.bridge for n in ns if n.internal),
         (f, "masq_src"): frozenset(_prefixes(
             s for n in ns if n.masquerade and not n.internal for s in n.subnets)),
@@ -302,14 +321,16 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
 
     # route_localnet lets 127.0.0.1 be DNATed onto a bridge; it must not also let a
     # container reach the host's loopback services through it (CVE-2020-8558)
-    r("guard", nx.match(iif, nx.ref("bridges")), nx.match(daddr, nx.prefix(*LOOPBACK)),
+    r("guard", nx.match(daddr, nx.prefix(*LOOPBACK)), nx.match(iif, nx.ref("bridges")),
       nx.DROP, comment="no loopback from containers")
-    r("guard", nx.match(iif, nx.ref("bridges")), nx.match(saddr, nx.prefix(*LOOPBACK)),
+    r("guard", nx.match(saddr, nx.prefix(*LOOPBACK)), nx.match(iif, nx.ref("bridges")),
       nx.DROP)
 
     r("forward", nx.match(iif, nx.ref("bridges"), "!="), nx.match(oif, nx.ref("bridges"), "!="),
       nx.ACCEPT, comment="not fabric's traffic")
     r("forward", nx.verdict("jump", "user"))
+    r("forward", nx.match(nx.ct("state"), nx.flags("untracked"), "in"),
+      nx.match(nx.concat(iif, oif), nx.ref("icc_same")), allow, comment="icc=true, untracked")
     r("forward", nx.match(nx.ct("state"), nx.flags("established", "related"), "in"), allow)
     r("forward", nx.match(nx.concat(iif, oif), nx.ref("same_bridge")),
       nx.verdict("goto", "intra"))

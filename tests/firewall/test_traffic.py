@@ -152,6 +152,31 @@ def test_published_ports_reach_from_everywhere(topo, servers, applied, backend_n
         assert got[shut] is None, shut
 
 
+@pytest.mark.parametrize("brnf", BRNF)
+def test_published_ports_on_an_icc_true_network(topo, servers, applied, brnf):
+    """nftables leaves traffic between containers of an icc=true network untracked;
+    what needs NAT (through the host's address or the gateway, from the network itself
+    or from another one) must still get it, both ways."""
+    t = make_lab(topo, servers, br_netfilter=brnf)
+    c, a, gw = t.ctrs, t.nets["a"].id, t.nets["a"].gateway
+    applied(t.intent(ports=(
+        PortIntent("ctr-c3", a, "tcp", "0.0.0.0", 8080, 8080, c["c3"].ip, 80, 80),)))
+    got = parallel({
+        "outside": (tcp, t.outside, UPLINK_HOST, 8080),
+        "hairpin self": (tcp, c["c3"].ns, UPLINK_HOST, 8080),
+        "hairpin neighbour": (tcp, c["c1"].ns, UPLINK_HOST, 8080),
+        "neighbour via gateway": (tcp, c["c1"].ns, gw, 8080),
+        "other network": (tcp, c["c5"].ns, UPLINK_HOST, 8080),
+        "direct": (tcp, c["c1"].ns, c["c3"].ip, 80),
+        "direct udp": (udp, c["c2"].ns, c["c3"].ip, 53),
+    })
+    assert got["outside"] == UPLINK_OUT
+    assert got["hairpin self"] == gw and got["hairpin neighbour"] == gw
+    assert got["neighbour via gateway"] == gw
+    assert got["other network"] == c["c5"].ip
+    assert got["direct"] == c["c1"].ip and got["direct udp"] == c["c2"].ip
+
+
 def test_containers_cannot_reach_the_hosts_loopback(topo, servers, applied, backend_name):
     """route_localnet on the bridge (needed to publish on 127.0.0.1) would otherwise let
     a container reach the host's loopback-only services (CVE-2020-8558); without
