@@ -6,13 +6,12 @@ Run as root after ./setup.sh:  .venv/bin/python bench/connect_bench.py [-n 20] [
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
+
+import labhost
 
 FABRIC = os.path.join(os.path.dirname(sys.executable), "fabric")
 
@@ -22,11 +21,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
-    ns = f"fabbench-{uuid.uuid4().hex[:6]}"
-    root = tempfile.mkdtemp(prefix="fabric-bench-")
+    ns, root, pre = labhost.make()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_")}
     env["FABRIC_ROOT"] = root
-    pre = ["nsenter", f"--net=/run/netns/{ns}"]
 
     def fab(*a: str) -> tuple[float, str]:
         t = time.perf_counter()
@@ -35,7 +32,6 @@ def main() -> None:
             raise SystemExit(f"fabric {' '.join(a)}: {p.stderr.strip()}")
         return time.perf_counter() - t, p.stdout
 
-    subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         fab("network", "create", "bench-a")
         fab("network", "create", "bench-b")
@@ -52,14 +48,7 @@ def main() -> None:
         subprocess.run(pre + [FABRIC, "rm", "-f", "c"], capture_output=True, env=env)
         for n in ("bench-a", "bench-b"):
             subprocess.run(pre + [FABRIC, "network", "rm", n], capture_output=True, env=env)
-        try:
-            with open(os.path.join(root, "daemon.lock")) as f:
-                os.kill(int(f.read()), 15)
-            time.sleep(0.5)
-        except (OSError, ValueError):
-            pass
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        labhost.remove(ns, root)
     rows = [("fabric network connect (CLI)", cli[0]), ("fabric network disconnect (CLI)", cli[1]),
             ("connect (API only)", api_conn), ("disconnect (API only)", api_disc)]
     if args.markdown:

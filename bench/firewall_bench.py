@@ -33,7 +33,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fabric.net import nsexec
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import (
     EndpointIntent,
@@ -42,7 +41,7 @@ from fabric.firewall.intent import (
     NetworkIntent,
     PortIntent,
 )
-from fabric.net import netns
+from fabric.net import netns, nsexec
 
 SUBNET = "10.240.0.0/16"
 

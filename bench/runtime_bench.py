@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import labhost
+
 VENV_BIN = os.path.dirname(sys.executable)
 FABRIC = os.path.join(VENV_BIN, "fabric")
 
@@ -113,30 +115,17 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run the benchmark as root")
-    root = tempfile.mkdtemp(prefix="fabric-bench-")
+    global NSENTER
+    ns, root, NSENTER = labhost.make()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_")}
     env["FABRIC_ROOT"] = root
-    # A throwaway lab host: the daemon's bridge, sysctls and firewall live and die in
-    # its namespace, never the machine's.
-    ns = f"fabbench-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-    global NSENTER
-    NSENTER = ["nsenter", f"--net=/run/netns/{ns}"]
     try:
         res = bench_fabric(args.n, env)
         runc = bench_runc(args.n, root)
         res["runc run (raw, same process)"] = runc
         res.update(bench_docker(args.n))
     finally:
-        try:
-            with open(os.path.join(root, "daemon.lock")) as f:
-                os.kill(int(f.read()), 15)
-            time.sleep(0.5)
-        except (OSError, ValueError):
-            pass
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        labhost.remove(ns, root)
     ratio = res["fabric run --rm busybox true"] / runc
     if args.markdown:
         print(f"| measurement (median of {args.n}) | ms |\n|---|---|")

@@ -187,10 +187,6 @@ def ps(obj, all_, latest, last, quiet, no_trunc, filters, fmt, size):
         for f in fields:
             click.echo(f["ID"])
         return
-    if fmt and not fmt.startswith("table"):
-        for f in fields:
-            click.echo(render_format(fmt, f))
-        return
     print_rows(fields, PS_COLUMNS, fmt)
 
 
@@ -240,7 +236,7 @@ def inspect(obj, names, fmt, kind, size):
 @click.pass_obj
 def logs(obj, container, follow, timestamps, tail, since, until):
     """Fetch the logs of a container."""
-    from fabric.cli.streams import Demux
+    from fabric.cli.streams import output
     c = obj.client
     doc = c.get(f"/containers/{container}/json")
     if tail != "all" and not tail.lstrip("-").isdigit():
@@ -249,14 +245,10 @@ def logs(obj, container, follow, timestamps, tail, since, until):
                   {"follow": follow, "timestamps": timestamps, "tail": tail, "since": since,
                    "until": until, "stdout": True, "stderr": True})
     r.raise_for_status()
-    demux = None if doc["Config"].get("Tty") else Demux()
+    emit = output(bool(doc["Config"].get("Tty")))
     try:
         for chunk in r.chunks():
-            if demux:
-                demux.feed(chunk)
-            else:
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
+            emit(chunk)
     except KeyboardInterrupt:
         pass
 

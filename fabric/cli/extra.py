@@ -7,7 +7,7 @@ import sys
 import click
 
 from fabric.cli.main import cli
-from fabric.cli.table import print_rows, render_format
+from fabric.cli.table import print_rows
 
 
 # ---- top ------------------------------------------------------------------------------
@@ -97,10 +97,6 @@ STATS_COLUMNS = [("CONTAINER ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"),
 
 def _print_stats(docs: list[dict], no_trunc: bool, fmt: str | None) -> None:
     fields = [stats_fields(d, no_trunc) for d in docs]
-    if fmt and not fmt.startswith("table"):
-        for f in fields:
-            click.echo(render_format(fmt, f))
-        return
     print_rows(fields, STATS_COLUMNS, fmt)
 
 

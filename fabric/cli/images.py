@@ -42,10 +42,6 @@ def _ls(obj, quiet, no_trunc, fmt, all_=False, reference=None):
         for iid in dict.fromkeys(r["ID"] for r in rows):
             click.echo(iid)
         return
-    if fmt and not fmt.startswith("table"):
-        for r in rows:
-            click.echo(render_format(fmt, r))
-        return
     print_rows(rows, [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"),
                       ("CREATED", "CreatedSince"), ("SIZE", "Size")], fmt)
 
@@ -270,10 +266,6 @@ def image_history(obj, human, no_trunc, quiet, fmt, name):
     if quiet:
         for r in rows:
             click.echo(r["ID"])
-        return
-    if fmt and not fmt.startswith("table"):
-        for r in rows:
-            click.echo(render_format(fmt, r))
         return
     print_rows(rows, [("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"),
                       ("SIZE", "Size"), ("COMMENT", "Comment")], fmt)

@@ -85,10 +85,6 @@ def network_ls(obj, quiet, filters, fmt, no_trunc):
         for n in nets:
             click.echo(n["ID"])
         return
-    if fmt and not fmt.startswith("table"):
-        for n in nets:
-            click.echo(render_format(fmt, n))
-        return
     print_rows(nets, [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"),
                       ("SCOPE", "Scope")], fmt)
 

@@ -38,6 +38,17 @@ def on_resize(fn) -> None:
         signal.signal(signal.SIGWINCH, lambda *_: fn(*terminal_size()))
 
 
+def output(tty: bool):
+    """Where a container's stream goes: raw to stdout for a tty, else demultiplexed."""
+    if not tty:
+        return Demux().feed
+
+    def raw(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return raw
+
+
 class Demux:
     """Split Docker's 8-byte-header frames into stdout and stderr."""
 
@@ -59,14 +70,7 @@ class Demux:
 def pump(sock: socket.socket, rest: bytes, *, tty: bool, stdin: bool) -> bool:
     """Copy stdin to the socket and the socket to stdout/stderr until the stream ends;
     True when the user detached (ctrl-p ctrl-q) rather than the container ending."""
-    demux = None if tty else Demux()
-
-    def emit(data: bytes) -> None:
-        if demux:
-            demux.feed(data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
+    emit = output(tty)
     if rest:
         emit(rest)
     in_open = stdin

@@ -12,7 +12,13 @@ def render_format(fmt: str, data) -> str:
 
 
 def print_rows(rows: list[dict], columns: list[tuple[str, str]], fmt: str | None = None) -> None:
-    """Columns padded to their widest cell plus three spaces, as Docker's tabwriter."""
+    """Docker's listing output: with a --format template (not `table ...`) one rendered
+    line per row; otherwise columns padded to their widest cell plus three spaces, as
+    Docker's tabwriter, under a header."""
+    if fmt and not fmt.startswith("table"):
+        for r in rows:
+            click.echo(render_format(fmt, r))
+        return
     if fmt and fmt.startswith("table"):
         tmpl = fmt[len("table"):].strip()
         keys = [k for k in _keys(tmpl)]

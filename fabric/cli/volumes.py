@@ -44,10 +44,6 @@ def volume_ls(obj, quiet, filters, fmt):
         for v in vols:
             click.echo(v["Name"])
         return
-    if fmt and not fmt.startswith("table"):
-        for v in vols:
-            click.echo(render_format(fmt, v))
-        return
     print_rows(vols, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], fmt)
 
 
