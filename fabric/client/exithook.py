@@ -16,9 +16,26 @@ def main() -> int:
     # A removed container needs nothing; do not wake a daemon that was stopped on purpose.
     if not os.path.isdir(HostRoot(root).container_dir(cid)):
         return 0
+    # The daemon's own watcher usually settles the exit before this process has even
+    # started; only an exit nobody recorded (no daemon was up) needs a daemon woken.
+    if not _unsettled(HostRoot(root).db, cid):
+        return 0
     client = connect(None, root)
     client.call("POST", f"/fabric/containers/{cid}/exited")
     return 0
+
+
+def _unsettled(db: str, cid: str) -> bool:
+    import sqlite3
+    try:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            row = c.execute("SELECT status FROM containers WHERE id=?", (cid,)).fetchone()
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return True  # cannot tell: let the daemon decide
+    return bool(row) and row[0] in ("running", "paused")
 
 
 if __name__ == "__main__":
