@@ -79,8 +79,9 @@ class UserRules:
 
     def remove(self, ref: str) -> dict:
         rows = self.list()
-        hit = [r for r in rows if r["id"] == ref or r["id"].startswith(ref) and len(ref) >= 3
-               or str(r["position"]) == ref]
+        # an exact id or position before an id prefix, as for containers
+        hit = [r for r in rows if ref in (r["id"], str(r["position"]))] or \
+            [r for r in rows if len(ref) >= 3 and r["id"].startswith(ref)]
         if len(hit) != 1:
             raise NotFound(f"no such firewall rule: {ref} (see `fabric firewall ls`)")
         with self.store.tx() as c:

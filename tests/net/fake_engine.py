@@ -24,11 +24,14 @@ class FakeContainers:
         return self.get(ref)["Id"]
 
     def get(self, ref):
+        # the engine's order: a full id or an exact name before any id prefix, or
+        # "b" finds a container whose id happens to start with b
         ref = ref.lstrip("/")
-        for d in self.docs.values():
-            if d["Id"] == ref or d["Name"] == "/" + ref or d["Id"].startswith(ref):
-                return json.loads(json.dumps(d))
-        raise NotFound(f"No such container: {ref}")
+        exact = [d for d in self.docs.values() if ref in (d["Id"], d["Name"][1:])]
+        found = exact or [d for d in self.docs.values() if d["Id"].startswith(ref)]
+        if len(found) != 1:
+            raise NotFound(f"No such container: {ref}")
+        return json.loads(json.dumps(found[0]))
 
     def save(self, doc):
         self.docs[doc["Id"]] = json.loads(json.dumps(doc))
