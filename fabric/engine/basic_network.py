@@ -79,7 +79,7 @@ class BasicNetworking:
         from contextlib import nullcontext
         return nullcontext([])
 
-    def detach(self, doc: dict) -> None:
+    def detach(self, doc: dict, sandbox_ending: bool = False) -> None:
         pass
 
     def release(self, doc: dict) -> None:

@@ -487,7 +487,8 @@ class Containers:
         # runc's cleanup (a process start and cgroup removal) needs nothing of the
         # network's: run it beside the network teardown.
         runc_done = _Background(self._runc_delete, cid)
-        for step in (lambda: self.engine.network.detach(doc),
+        ending = self.engine.network.owns_sandbox(doc) and not self._sandbox_shared(cid)
+        for step in (lambda: self.engine.network.detach(doc, sandbox_ending=ending),
                      lambda: sandbox.remove(cid),
                      lambda: rootfs.unmount(self.cdir(cid)),
                      runc_done.result):
@@ -497,6 +498,14 @@ class Containers:
                 errors.append(str(e))
         if errors:
             print(f"teardown of {cid[:12]}: {'; '.join(errors)}", file=sys.stderr)
+
+    def _sandbox_shared(self, cid: str) -> bool:
+        """Whether another container joined this one's namespace (`--network
+        container:`), which then outlives this teardown. Conservative: a stopped
+        joiner's stale SandboxKey counts too, costing only the slower explicit cleanup."""
+        key = json.dumps({"SandboxKey": sandbox.netns_path(cid)})[1:-1]
+        return self.store.one("SELECT 1 FROM containers WHERE id != ? AND instr(doc, ?) > 0",
+                              (cid, key)) is not None
 
     def _runc_delete(self, cid: str) -> None:
         # runc costs a process start; skip it when runc holds no state for the container.

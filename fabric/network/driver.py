@@ -44,7 +44,11 @@ class NetworkDriver(Protocol):
 
     def plan_join(self, net: Network, ep: Endpoint, netns_path: str) -> Plan: ...
 
-    def plan_leave(self, net: Network, ep: Endpoint, netns_path: str) -> Plan: ...
+    def plan_leave(self, net: Network, ep: Endpoint, netns_path: str,
+                   sandbox_ending: bool = False) -> Plan:
+        """`sandbox_ending`: the namespace is destroyed right after this plan runs (its
+        container stopped and nothing else lives in it), so the kernel removes what is
+        in it, veth pairs with an end there included; plan only what outlives it."""
 
 
 # --- optional abilities --------------------------------------------------------------

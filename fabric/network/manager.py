@@ -248,12 +248,13 @@ class NetworkManager(BasicNetworking):
             raise
         return ep
 
-    def _leave(self, ep: dict, netns: str | None, quiet: bool = False) -> None:
+    def _leave(self, ep: dict, netns: str | None, quiet: bool = False,
+               sandbox_ending: bool = False) -> None:
         net = self.nets.find_network(ep["network_id"])
         try:
             if net is not None and self.svc.has_driver(net):
                 self.svc.run(self.svc.driver(net["driver"]).plan_leave(
-                    self.svc.model(net), _ep(ep), netns or ""))
+                    self.svc.model(net), _ep(ep), netns or "", sandbox_ending))
         except FabricError as e:
             if not quiet:
                 raise
@@ -283,14 +284,16 @@ class NetworkManager(BasicNetworking):
             ns["IPPrefixLen"] = 0
         ns["Ports"] = {}
 
-    def detach(self, doc: dict) -> None:
+    def detach(self, doc: dict, sandbox_ending: bool = False) -> None:
+        """Take the container off every network; `sandbox_ending` as in the driver API
+        (the engine removes the namespace next)."""
         netns = doc["NetworkSettings"].get("SandboxKey") or None
         with self.svc.lock:
             eps = self.nets.endpoints(container_id=doc["Id"])
             errors = []
             for ep in eps:
                 try:
-                    self._leave(ep, netns)
+                    self._leave(ep, netns, sandbox_ending=sandbox_ending)
                 except FabricError as e:
                     errors.append(str(e))
             self._clear(doc)

@@ -168,11 +168,17 @@ class BridgeDriver:
             ops.append(AddRoute("default", gateway=ep.gateway, dev=ep.ifname, ns=ns))
         return Plan(tuple(ops), title=f"connect {ep.container_id[:12]} to {net.name}")
 
-    def plan_leave(self, net: Network, ep: Endpoint, netns_path: str) -> Plan:
+    def plan_leave(self, net: Network, ep: Endpoint, netns_path: str,
+                   sandbox_ending: bool = False) -> Plan:
+        title = f"disconnect {ep.container_id[:12]} from {net.name}"
+        if sandbox_ending:
+            # The pair dies with the namespace, in the kernel's own cleanup work: deleting
+            # it here first costs about 25 ms of waiting for RCU on every container exit.
+            return Plan((), best_effort=True, title=title)
         # Deleting the host side removes the pair, the container's address and its
         # routes through it; if the namespace is gone the pair went with it.
         return Plan((DeleteLink(ep.host_ifname, tag=ep.tag(net)),), best_effort=True,
-                    title=f"disconnect {ep.container_id[:12]} from {net.name}")
+                    title=title)
 
     @staticmethod
     def _named(net: Network) -> bool:

@@ -84,3 +84,25 @@ def test_rm_flag_and_wait(host):
     host.fab("run", "-d", "--name", "w", "busybox", "sh", "-c", "sleep 0.3; exit 7")
     assert host.fab("wait", "w").out == "7\n"
     assert status(host, "w") == "exited"
+
+
+def _veths(host) -> list[str]:
+    return host.sh("ip -o link show type veth").out.splitlines()
+
+
+def test_network_container_mode_and_no_veth_left(host):
+    # an exited container's pair goes with its namespace
+    host.fab("run", "--rm", "busybox", "true")
+    wait_for(lambda: _veths(host) == [], timeout=5)
+    host.fab("run", "-d", "--name", "a", "busybox", "sleep", "300")
+    host.fab("run", "-d", "--name", "b", "--network", "container:a", "busybox", "sleep", "300")
+    ip = host.fab("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "a").out.strip()
+    assert f"inet {ip}/" in host.fab("exec", "b", "ip", "-4", "addr", "show", "eth0").out
+    assert len(_veths(host)) == 1
+    # b keeps the namespace alive: a's stop must still take a's interface away (as in
+    # Docker), not leave it holding an address the pool hands out again
+    host.fab("kill", "a")
+    assert _veths(host) == []
+    assert host.fab("exec", "b", "cat", "/proc/net/dev").out.count(":") == 1   # lo only
+    host.fab("rm", "-f", "a", "b")
+    assert_clean(host)
