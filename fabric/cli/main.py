@@ -80,7 +80,8 @@ def _exit_code(e) -> int:
                    "or $FABRIC_HOST).")
 @click.option("--root", default=None, metavar="DIR",
               help="Host root (default $FABRIC_ROOT or /var/lib/fabric).")
-@click.version_option(__version__, "-v", "--version-flag", prog_name="fabric")
+@click.version_option(__version__, "-v", "--version", prog_name="fabric",
+                      message="%(prog)s version %(version)s")
 @click.pass_context
 def cli(ctx, host, root):
     """fabric: containers on real kernel datapaths, Docker's language."""

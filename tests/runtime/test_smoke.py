@@ -25,3 +25,16 @@ def test_detached_container_lifecycle(host):
         == "exited 137\n"
     assert host.fab("rm", "web").out == "web\n"
     assert host.fab("ps", "-aq").out == ""
+
+
+def test_version_and_info_report_both_sides(host):
+    from fabric import __version__
+    assert host.fab("--version").out == f"fabric version {__version__}\n"
+    out = host.fab("version").out
+    client, server = out.split("\nServer:\n")
+    assert client.startswith("Client:\n") and f"Version:        {__version__}" in client
+    assert "runc:" in server and "conmon:" in server and "KernelVersion:" in server
+    host.fab("run", "-d", "--name", "up", "busybox", "sleep", "300")
+    info = host.fab("info").out
+    assert f"Host:       unix://{host.root}/fabric.sock" in info
+    assert " ContainersRunning: 1\n" in info and f" DockerRootDir: {host.root}\n" in info
