@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+from fabric.client import exithook
 from fabric.engine import config as cfgmod
 from fabric.engine import etcfiles, mounts, names
 from fabric.engine.process import build_process
@@ -312,7 +313,7 @@ class Containers:
                 exits_dir=self.root.exits, log_path=doc["LogPath"], tty=bool(config.get("Tty")),
                 stdin=bool(config.get("OpenStdin")),
                 stdin_once=bool(config.get("StdinOnce")) and not config.get("Tty"),
-                exit_command=[sys.executable, "-m", "fabric.client.exithook", self.root.path, cid])
+                exit_command=exithook.command(sys.executable, self.root.path, cid))
             undo.append(lambda: self.runc.delete(cid, force=True))
             if net_join is not None:
                 net_join.result()

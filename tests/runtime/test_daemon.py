@@ -17,7 +17,8 @@ def test_daemon_sigkill_and_restart(host):
     host.fab("run", "-d", "--name", "live", "busybox", "sh", "-c",
              "echo before; sleep 2; echo after; exec sleep 300")
     host.fab("run", "-d", "--name", "quits", "busybox", "sh", "-c", "sleep 1; exit 7")
-    host.fab("run", "-d", "--name", "gone", "--rm", "busybox", "sh", "-c", "sleep 1")
+    gone = host.fab("run", "-d", "--name", "gone", "--rm", "busybox", "sh", "-c",
+                    "sleep 1").out.strip()
     host.fab("run", "-d", "--name", "again", "--restart", "on-failure:1", "busybox", "sh",
              "-c", "sleep 1; exit 2")
     host.fab("run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c",
@@ -27,6 +28,9 @@ def test_daemon_sigkill_and_restart(host):
     assert host.daemon_pid() is None
     time.sleep(2.5)  # containers exit while no daemon is up
     assert os.path.exists(f"/proc/{pid}")
+    # their exit hooks woke a daemon, which removed the --rm one, before any command
+    gone_dir = os.path.join(host.root, "containers", gone)
+    wait_for(lambda: host.daemon_pid() is not None and not os.path.exists(gone_dir))
     # the next command starts the daemon again, which settles what happened meanwhile
     assert status(host, "live") == "running"
     assert host.inspect("live")["State"]["Pid"] == pid
