@@ -412,13 +412,15 @@ class Containers:
                 if code is None:
                     code = 137 if doc["Fabric"].get("Killed") else 255
                 oom = self._oom_killed(cid)
-                self._teardown_runtime(doc)
+                auto_remove = doc["HostConfig"].get("AutoRemove")
+                if not auto_remove:
+                    self._teardown_runtime(doc)   # removal below tears down otherwise
                 doc["State"].update(Status="exited", Running=False, Paused=False,
                                     Restarting=False, Pid=0, ExitCode=code, OOMKilled=oom,
                                     FinishedAt=now_iso())
                 doc["Fabric"].pop("Killed", None)
                 self.save(doc)
-                if doc["HostConfig"].get("AutoRemove"):
+                if auto_remove:
                     if len(self._final_codes) > 1000:
                         self._final_codes.clear()
                     self._final_codes[cid] = code
@@ -484,18 +486,26 @@ class Containers:
         """Everything a run made, in reverse: runc state, network, netns, root mount.
         Already-gone is success."""
         cid = doc["Id"]
-        errors = []
         # runc's cleanup (a process start and cgroup removal) needs nothing of the
         # network's: run it beside the network teardown.
         runc_done = _Background(self._runc_delete, cid)
+        self._best_effort(cid, lambda: self._teardown_network(doc),
+                          lambda: rootfs.unmount(self.cdir(cid)), runc_done.result)
+
+    def _teardown_network(self, doc: dict) -> None:
+        cid = doc["Id"]
         ending = self.engine.network.owns_sandbox(doc) and not self._sandbox_shared(cid)
-        for step in (lambda: self.engine.network.detach(doc, sandbox_ending=ending),
-                     lambda: sandbox.remove(cid),
-                     lambda: rootfs.unmount(self.cdir(cid)),
-                     runc_done.result):
+        self._best_effort(cid, lambda: self.engine.network.detach(doc, sandbox_ending=ending),
+                          lambda: sandbox.remove(cid))
+
+    @staticmethod
+    def _best_effort(cid: str, *steps) -> None:
+        """Run every step; report failures together: teardown goes as far as it can."""
+        errors = []
+        for step in steps:
             try:
                 step()
-            except Exception as e:  # collect, report together: teardown is best effort
+            except Exception as e:
                 errors.append(str(e))
         if errors:
             print(f"teardown of {cid[:12]}: {'; '.join(errors)}", file=sys.stderr)
@@ -641,23 +651,31 @@ class Containers:
             self._remove_locked(doc, volumes)
 
     def _remove_locked(self, doc: dict, volumes: bool) -> None:
+        """The network goes now (addresses, firewall, peers' hosts files), then the row;
+        runc's state, the root mount and the directory go on a thread, off the path of
+        `rm` and `run --rm`. A daemon that dies before that thread ends leaves a
+        directory with no row, which reconcile removes (_remove_orphan_dirs)."""
         cid = doc["Id"]
         doc["State"]["Status"] = "removing"
         self.save(doc)
-        self._teardown_runtime(doc)
+        self._teardown_network(doc)
         self.engine.network.removed(doc)
         with self.store.tx() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
         if volumes:
             self._drop_anonymous_volumes(doc)
-        rootfs.destroy(self.cdir(cid), trash=self.root.tmp)
-        for path in (conmon.exit_file(self.root.exits, cid),):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(conmon.exit_file(self.root.exits, cid))
+        except FileNotFoundError:
+            pass
         with self._changed:
             self._changed.notify_all()
+        threading.Thread(target=self._dispose, args=(cid,), daemon=True,
+                         name=f"dispose-{cid[:12]}").start()
+
+    def _dispose(self, cid: str) -> None:
+        self._best_effort(cid, lambda: self._runc_delete(cid),
+                          lambda: rootfs.destroy(self.cdir(cid)))
 
     def rename(self, ref: str, new: str) -> None:
         if not new or not names.valid(new):
@@ -738,7 +756,6 @@ class Containers:
             except Exception as e:
                 print(f"reconcile {cid[:12]}: {e}", file=sys.stderr)
         self._remove_orphan_dirs()
-        rootfs.empty_trash(self.root.tmp)
 
     def _remove_orphan_dirs(self) -> None:
         """A removal interrupted after its row was deleted leaves only a directory."""

@@ -5,7 +5,6 @@ import ctypes
 import errno
 import os
 import shutil
-import threading
 
 from fabric.errors import FabricError
 
@@ -53,28 +52,7 @@ def unmount(cdir: str) -> None:
             raise FabricError(f"cannot unmount {target}: {os.strerror(e)}")
 
 
-def destroy(cdir: str, trash: str | None = None) -> None:
-    """Unmount and delete the container's directory. With `trash` (a directory on the
-    same file system) it is renamed there at once and deleted on a background thread:
-    deleting a container's files costs milliseconds that `rm` need not wait for."""
+def destroy(cdir: str) -> None:
+    """Unmount and delete the container's directory."""
     unmount(cdir)
-    if trash is None:
-        shutil.rmtree(cdir, ignore_errors=True)
-        return
-    target = os.path.join(trash, "trash-" + os.path.basename(cdir))
-    try:
-        os.rename(cdir, target)
-    except FileNotFoundError:
-        return
-    except OSError:
-        shutil.rmtree(cdir, ignore_errors=True)
-        return
-    threading.Thread(target=shutil.rmtree, args=(target,), kwargs={"ignore_errors": True},
-                     daemon=True).start()
-
-
-def empty_trash(trash: str) -> None:
-    """Deletions a stopped daemon did not finish."""
-    for name in os.listdir(trash):
-        if name.startswith("trash-"):
-            shutil.rmtree(os.path.join(trash, name), ignore_errors=True)
+    shutil.rmtree(cdir, ignore_errors=True)

@@ -55,8 +55,10 @@ def conmons(root: str) -> list[int]:
 
 
 def assert_clean(host) -> None:
-    """No container row, mount, runc state or conmon left for this host root."""
+    """No container row, mount, runc state, directory or conmon left for this host root.
+    The row goes first; the daemon disposes of the rest on a thread, within moments."""
     assert host.fab("ps", "-aq").out == ""
-    assert mounts_under(os.path.join(host.root, "containers")) == []
-    assert runc_list(host.root) == []
+    cdir = os.path.join(host.root, "containers")
+    wait_for(lambda: mounts_under(cdir) == [] and runc_list(host.root) == [] and
+             os.listdir(cdir) == [], timeout=5)
     assert conmons(host.root) == []

@@ -102,6 +102,7 @@ def test_network_container_mode_and_no_veth_left(host):
     # b keeps the namespace alive: a's stop must still take a's interface away (as in
     # Docker), not leave it holding an address the pool hands out again
     host.fab("kill", "a")
+    host.fab("wait", "a")
     assert _veths(host) == []
     assert host.fab("exec", "b", "cat", "/proc/net/dev").out.count(":") == 1   # lo only
     host.fab("rm", "-f", "a", "b")
