@@ -45,12 +45,34 @@ def median_ms(samples: list[float]) -> float:
 NSENTER: list[str] = []
 
 
+def bench_starts(n: int, env: dict, root: str, docker: bool) -> dict[str, float]:
+    """`run --rm` of fabric, raw runc and Docker in turn, round after round, so that the
+    machine's changing speed (a VM on shared cores) weighs on each alike."""
+    fab = NSENTER + [FABRIC, "run", "--rm", "busybox", "true"]
+    dock = ["docker", "run", "--rm", "busybox", "true"]
+    timed(fab, env)  # starts the daemon, makes the image
+    if docker:
+        timed(dock)
+    bundle = runc_bundle(root)
+    state = os.path.join(root, "runc-state")
+    runc = lambda i: ["runc", "--root", state, "run", "--bundle", bundle, f"fabric-bench-{i}"]
+    timed(runc(n))
+    rows: dict[str, list[float]] = {"fabric run --rm busybox true": [],
+                                    "runc run (raw, same process)": []}
+    if docker:
+        rows["docker run --rm busybox true"] = []
+    for i in range(n):
+        rows["fabric run --rm busybox true"].append(timed(fab, env)[0])
+        rows["runc run (raw, same process)"].append(timed(runc(i))[0])
+        if docker:
+            rows["docker run --rm busybox true"].append(timed(dock)[0])
+    shutil.rmtree(bundle, ignore_errors=True)
+    return {k: median_ms(v) for k, v in rows.items()}
+
+
 def bench_fabric(n: int, env: dict) -> dict[str, float]:
     fab = NSENTER + [FABRIC]
-    timed(fab + ["run", "--rm", "busybox", "true"], env)  # starts the daemon, makes the image
     res = {}
-    res["fabric run --rm busybox true"] = median_ms(
-        [timed(fab + ["run", "--rm", "busybox", "true"], env)[0] for _ in range(n)])
     pairs = []
     for _ in range(n):
         t1, out = timed(fab + ["run", "-d", "busybox", "sleep", "60"], env)
@@ -66,8 +88,9 @@ def bench_fabric(n: int, env: dict) -> dict[str, float]:
     return res
 
 
-def bench_runc(n: int, root: str) -> float:
-    """The floor: runc alone running `true` from a busybox tree with its own netns."""
+def runc_bundle(root: str) -> str:
+    """The floor: a bundle for runc alone running `true` from a busybox tree with its
+    own netns."""
     bundle = tempfile.mkdtemp(prefix="runc-bundle-", dir=root)
     rootfs = os.path.join(bundle, "rootfs")
     os.makedirs(os.path.join(rootfs, "bin"))
@@ -84,28 +107,14 @@ def bench_runc(n: int, root: str) -> float:
     spec["process"].pop("rlimits", None)
     with open(cfg_path, "w") as f:
         json.dump(spec, f)
-    state = os.path.join(root, "runc-state")
-    samples = []
-    for i in range(n + 1):
-        t, _ = timed(["runc", "--root", state, "run", "--bundle", bundle, f"fabric-bench-{i}"])
-        samples.append(t)
-    shutil.rmtree(bundle, ignore_errors=True)
-    return median_ms(samples[1:])
+    return bundle
 
 
-def bench_docker(n: int) -> dict[str, float]:
-    if not shutil.which("docker"):
-        return {}
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return {}
-    if subprocess.run(["docker", "image", "inspect", "busybox"], capture_output=True).returncode:
-        return {}
-    timed(["docker", "run", "--rm", "busybox", "true"])
-    return {
-        "docker run --rm busybox true": median_ms(
-            [timed(["docker", "run", "--rm", "busybox", "true"])[0] for _ in range(n)]),
-        "docker ps": median_ms([timed(["docker", "ps"])[0] for _ in range(n)]),
-    }
+def docker_ready() -> bool:
+    return bool(shutil.which("docker")) and \
+        subprocess.run(["docker", "info"], capture_output=True).returncode == 0 and \
+        subprocess.run(["docker", "image", "inspect", "busybox"],
+                       capture_output=True).returncode == 0
 
 
 def main() -> None:
@@ -119,14 +128,15 @@ def main() -> None:
     ns, root, NSENTER = labhost.make()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_")}
     env["FABRIC_ROOT"] = root
+    docker = docker_ready()
     try:
-        res = bench_fabric(args.n, env)
-        runc = bench_runc(args.n, root)
-        res["runc run (raw, same process)"] = runc
-        res.update(bench_docker(args.n))
+        res = bench_starts(args.n, env, root, docker)
+        res.update(bench_fabric(args.n, env))
+        if docker:
+            res["docker ps"] = median_ms([timed(["docker", "ps"])[0] for _ in range(args.n)])
     finally:
         labhost.remove(ns, root)
-    ratio = res["fabric run --rm busybox true"] / runc
+    ratio = res["fabric run --rm busybox true"] / res["runc run (raw, same process)"]
     if args.markdown:
         print(f"| measurement (median of {args.n}) | ms |\n|---|---|")
         for k, v in res.items():
