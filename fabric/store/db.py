@@ -82,11 +82,12 @@ class _Lease:
     """A thread's connection; back to the pool when the thread (and its locals) end."""
 
     def __init__(self, conn: sqlite3.Connection, pool: list, lock: threading.Lock):
-        self.conn, self._pool, self._lock = conn, pool, lock
+        # the cap is kept here: at interpreter exit module globals may already be gone
+        self.conn, self._pool, self._lock, self._cap = conn, pool, lock, POOL_SIZE
 
     def __del__(self) -> None:
         with self._lock:
-            if len(self._pool) < POOL_SIZE:
+            if len(self._pool) < self._cap:
                 self._pool.append(self.conn)
                 return
         self.conn.close()
