@@ -11,7 +11,9 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 in_host() { nsenter --net="/run/netns/$ns" "$@"; }
 fab() { in_host fabric "$@"; }
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# bold commands on a terminal only: CI logs and files get plain text
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 cleanup() {
     set +e
     ids=$(ls "$FABRIC_ROOT/containers" 2>/dev/null)
