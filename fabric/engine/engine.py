@@ -36,6 +36,10 @@ class Engine:
 
     def start(self) -> None:
         """Called once the daemon holds the root's lock."""
+        if not self.store.kv_get("daemon-id"):
+            # the host's identity in `info` (Docker's ID), kept for the root's lifetime
+            import uuid
+            self.store.kv_set("daemon-id", str(uuid.uuid4()))
         if hasattr(self.network, "start"):
             self.network.start()
         self.containers.reconcile()

@@ -1,5 +1,7 @@
 """The core path a user takes first: run, ps, logs, stop, rm."""
 
+import re
+
 
 def test_run_prints_output_and_returns_exit_code(host):
     r = host.fab("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
@@ -38,3 +40,6 @@ def test_version_and_info_report_both_sides(host):
     info = host.fab("info").out
     assert f"Host:       unix://{host.root}/fabric.sock" in info
     assert " ContainersRunning: 1\n" in info and f" DockerRootDir: {host.root}\n" in info
+    daemon_id = re.search(r"\n ID: (\S+)\n", info).group(1)
+    host.kill_daemon()
+    assert f"\n ID: {daemon_id}\n" in host.fab("info").out   # the same host after a restart
