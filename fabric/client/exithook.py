@@ -42,6 +42,8 @@ def main() -> int:
 
 def _unsettled(db: str, cid: str) -> bool:
     import sqlite3
+    if not os.path.exists(db):
+        return False  # the root is gone (removed by hand): nothing to settle, no one to wake
     try:
         c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
         try:
