@@ -31,7 +31,7 @@ def test_daemon_sigkill_and_restart(host):
     # their exit hooks woke a daemon, which removed the --rm one, before any command
     gone_dir = os.path.join(host.root, "containers", gone)
     wait_for(lambda: host.daemon_pid() is not None and not os.path.exists(gone_dir))
-    # the next command starts the daemon again, which settles what happened meanwhile
+    # that daemon settled what happened meanwhile
     assert status(host, "live") == "running"
     assert host.inspect("live")["State"]["Pid"] == pid
     wait_for(lambda: "after" in host.fab("logs", "live").out)
