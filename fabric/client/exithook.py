@@ -8,7 +8,6 @@ shell gate of `command()`.
 import os
 import sys
 
-from fabric.client.connect import connect
 from fabric.paths import HostRoot
 
 # conmon runs this the moment the container exits, when a live daemon is tearing the
@@ -35,6 +34,8 @@ def main() -> int:
     # started; only an exit nobody recorded (no daemon was up) needs a daemon woken.
     if not _unsettled(HostRoot(root).db, cid):
         return 0
+    # only now: the client and its socket/json imports are for the rare wake-up
+    from fabric.client.connect import connect
     client = connect(None, root)
     client.call("POST", f"/fabric/containers/{cid}/exited")
     return 0

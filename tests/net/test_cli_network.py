@@ -2,7 +2,8 @@
 inside a throwaway lab host (the shared `host` fixture)."""
 
 import json
-import time
+
+from polling import wait_for
 
 
 def ips(host, name: str) -> dict:
@@ -99,7 +100,4 @@ def test_connect_disconnect_running_container(host):
     host.fab("rm", "-f", "c")
     assert host.fab("network", "prune", "-f").out == "Deleted Networks:\nside\n"
     # the pair goes with the container's namespace, in the kernel's cleanup work
-    deadline = time.monotonic() + 5
-    while "fv" in host.sh("ip -o link").out:
-        assert time.monotonic() < deadline, host.sh("ip -o link").out
-        time.sleep(0.05)
+    wait_for(lambda: "fv" not in host.sh("ip -o link").out, timeout=5)

@@ -2,18 +2,8 @@
 
 import os
 import subprocess
-import time
 
-
-def wait_for(fn, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {fn}")
-        time.sleep(interval)
+from polling import wait_for  # noqa: F401  (the runtime tests import it from here)
 
 
 def status(host, name: str) -> str:
