@@ -695,11 +695,19 @@ class Containers:
 
     # ---- wait ------------------------------------------------------------------------------
     def wait(self, ref: str, condition: str = "not-running", timeout: float | None = None) -> dict:
-        cid = self.id_of(ref)
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid wait condition {condition!r}")
+        try:
+            first = self.get(ref)   # one read: the row can go between two
+        except NotFound:
+            # `run --rm` asks once its output ends, and a short-lived container can be
+            # gone by then; its exit code is still the answer (Docker's CLI avoids the
+            # race by asking before it starts the container).
+            if condition == "removed" and ref in self._final_codes:
+                return {"StatusCode": self._final_codes[ref], "Error": None}
+            raise
+        cid = first["Id"]
         deadline = None if timeout is None else time.monotonic() + timeout
-        first = self.get(cid)
         seen_start = first["State"]["StartedAt"]
         last_code = first["State"]["ExitCode"]
         with self._changed:

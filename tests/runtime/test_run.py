@@ -77,9 +77,16 @@ def test_network_none_and_host(host):
 
 
 def test_rm_flag_and_wait(host):
-    host.fab("run", "-d", "--rm", "--name", "gone", "busybox", "sh", "-c", "sleep 0.3; exit 3")
+    cid = host.fab("run", "-d", "--rm", "--name", "gone", "busybox", "sh", "-c",
+                   "sleep 0.3; exit 3").out.strip()
     assert host.fab("wait", "gone", check=False).out.strip() in ("3", "")
     wait_for(lambda: host.fab("ps", "-aq").out == "")
+    # What `run --rm` asks when its output ends: a container already removed by then
+    # still reports its own exit code.
+    from fabric.client.http import Client
+    late = Client(os.path.join(host.root, "fabric.sock")).request(
+        "POST", f"/containers/{cid}/wait", {"condition": "removed"})
+    assert (late.status, late.json()) == (200, {"StatusCode": 3, "Error": None})
     assert_clean(host)
     host.fab("run", "-d", "--name", "w", "busybox", "sh", "-c", "sleep 0.3; exit 7")
     assert host.fab("wait", "w").out == "7\n"
