@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from fake_engine import FakeEngine
 from net_helpers import ping, root_only, snapshot
+from polling import wait_for
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
 from fabric.net import links, rtnl
@@ -240,8 +241,9 @@ def test_published_ports_are_chosen_and_conflicts_refused(env):
     srv = subprocess.Popen(["ip", "netns", "exec", env["host"], "busybox", "nc", "-l",
                             "-p", "9090"])
     try:
-        import time
-        time.sleep(0.3)
+        wait_for(lambda: ":9090 " in subprocess.run(
+            ["ip", "netns", "exec", env["host"], "ss", "-Hltn"], capture_output=True,
+            text=True).stdout)
         p3 = create(env, "p3", bindings={"80/tcp": [{"HostIp": "", "HostPort": "9090"}]})
         with pytest.raises(Conflict, match="already in use by another program"):
             start(env, p3)

@@ -29,16 +29,17 @@ def test_create_start_attach(host):
 
 def test_stop_kill_restart_pause(host):
     host.fab("run", "-d", "--name", "t", "busybox", "sh", "-c",
-             "trap 'echo got TERM; exit 9' TERM; trap 'exit 10' USR1; "
+             "trap 'echo got TERM; exit 9' TERM; trap 'exit 10' USR1; echo ready; "
              "while true; do sleep 0.1; done")
-    time.sleep(0.3)
+    # a signal that comes before the traps are set kills the shell by its default action
+    wait_for(lambda: host.fab("logs", "t").out.count("ready") == 1)
     t0 = time.monotonic()
     host.fab("stop", "-t", "5", "t")
     assert time.monotonic() - t0 < 4
     assert host.fab("inspect", "-f", "{{.State.ExitCode}}", "t").out == "9\n"
     assert "got TERM" in host.fab("logs", "t").out
     host.fab("start", "t")
-    time.sleep(0.3)
+    wait_for(lambda: host.fab("logs", "t").out.count("ready") == 2)
     host.fab("kill", "-s", "USR1", "t")
     assert host.fab("wait", "t").out == "10\n"
     host.fab("start", "t")
