@@ -74,6 +74,13 @@ class Host:
     def inspect(self, name: str) -> dict:
         return json.loads(self.fab("inspect", name).out)[0]
 
+    def api(self):
+        """A client of this host's daemon, for what the CLI does not show (the API's own
+        answers); the daemon must be up."""
+        from fabric.client.http import Client
+        from fabric.paths import HostRoot
+        return Client(HostRoot(self.root).socket)
+
     def daemon_pid(self) -> int | None:
         try:
             with open(os.path.join(self.root, "daemon.lock")) as f:

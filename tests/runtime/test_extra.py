@@ -37,8 +37,7 @@ def test_stats_no_stream(host):
                    "s").out
     name, pids, perc = out.split()
     assert (name, pids) == ("s", "3") and perc.endswith("%")
-    from fabric.client.http import Client
-    api = Client(os.path.join(host.root, "fabric.sock")).get("/containers/s/stats", stream=False)
+    api = host.api().get("/containers/s/stats", stream=False)
     assert api["memory_stats"]["limit"] == 64 * 1024 * 1024
     assert api["pids_stats"] == {"current": 3, "limit": 50}
     assert api["cpu_stats"]["cpu_usage"]["total_usage"] > 0

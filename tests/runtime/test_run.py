@@ -83,9 +83,7 @@ def test_rm_flag_and_wait(host):
     wait_for(lambda: host.fab("ps", "-aq").out == "")
     # What `run --rm` asks when its output ends: a container already removed by then
     # still reports its own exit code.
-    from fabric.client.http import Client
-    late = Client(os.path.join(host.root, "fabric.sock")).request(
-        "POST", f"/containers/{cid}/wait", {"condition": "removed"})
+    late = host.api().request("POST", f"/containers/{cid}/wait", {"condition": "removed"})
     assert (late.status, late.json()) == (200, {"StatusCode": 3, "Error": None})
     assert_clean(host)
     host.fab("run", "-d", "--name", "w", "busybox", "sh", "-c", "sleep 0.3; exit 7")
