@@ -66,8 +66,12 @@ from fabric.client.connect import connect
 c = connect(None, os.environ["FABRIC_ROOT"])
 a, d = [], []
 for _ in range(int(os.environ["N"])):
-    t = time.perf_counter(); c.post("/networks/bench-b/connect", {"Container": "c"}); a.append(time.perf_counter() - t)
-    t = time.perf_counter(); c.post("/networks/bench-b/disconnect", {"Container": "c"}); d.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    c.post("/networks/bench-b/connect", {"Container": "c"})
+    a.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    c.post("/networks/bench-b/disconnect", {"Container": "c"})
+    d.append(time.perf_counter() - t)
 print(statistics.median(a) * 1000, statistics.median(d) * 1000)
 """
 

@@ -55,7 +55,8 @@ def bench_starts(n: int, env: dict, root: str, docker: bool) -> dict[str, float]
         timed(dock)
     bundle = runc_bundle(root)
     state = os.path.join(root, "runc-state")
-    runc = lambda i: ["runc", "--root", state, "run", "--bundle", bundle, f"fabric-bench-{i}"]
+    def runc(i):
+        return ["runc", "--root", state, "run", "--bundle", bundle, f"fabric-bench-{i}"]
     timed(runc(n))
     rows: dict[str, list[float]] = {"fabric run --rm busybox true": [],
                                     "runc run (raw, same process)": []}

@@ -145,7 +145,8 @@ def _ps_fields(row: dict, no_trunc: bool) -> dict:
     ports = []
     for p in row.get("Ports") or []:
         if p.get("PublicPort"):
-            ports.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}")
+            ports.append(f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->"
+                         f"{p['PrivatePort']}/{p['Type']}")
         else:
             ports.append(f"{p['PrivatePort']}/{p['Type']}")
     return {
@@ -167,7 +168,8 @@ def _ps_fields(row: dict, no_trunc: bool) -> dict:
 @click.option("-n", "--last", type=int, default=None, help="Show the n last created.")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
-@click.option("-f", "--filter", "filters", multiple=True, help="Filter: name=, status=, ancestor=...")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="Filter: name=, status=, ancestor=...")
 @click.option("--format", "fmt", default=None, help="Go template, or 'table TEMPLATE'.")
 @click.option("-s", "--size", is_flag=True, help="Display total file sizes.")
 @click.pass_obj

@@ -58,7 +58,8 @@ def stats_fields(s: dict, no_trunc: bool) -> dict:
     cpu_delta = ((cpu.get("cpu_usage") or {}).get("total_usage") or 0) - \
         ((pre.get("cpu_usage") or {}).get("total_usage") or 0)
     sys_delta = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
-    ncpu = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    percpu = (cpu.get("cpu_usage") or {}).get("percpu_usage") or []
+    ncpu = cpu.get("online_cpus") or len(percpu) or 1
     cpu_pct = cpu_delta / sys_delta * ncpu * 100.0 if sys_delta > 0 and cpu_delta > 0 else 0.0
     mem = s.get("memory_stats") or {}
     usage = mem.get("usage") or 0
@@ -160,7 +161,7 @@ def stats(obj, containers, all_, no_stream, no_trunc, fmt):
             _print_stats([latest[r] for r in refs if r in latest], no_trunc, fmt)
             if refs and all(not t.is_alive() for t in threads):
                 if errors and not latest:
-                    for r, m in errors.items():
+                    for m in errors.values():
                         click.echo(f"Error response from daemon: {m}", err=True)
                     sys.exit(1)
                 return

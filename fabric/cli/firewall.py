@@ -30,7 +30,8 @@ def _explained(doc: dict, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print them, change nothing.")
 @click.pass_obj
 def firewall_add(obj, src, dst, proto, dport, action, position, comment, explain, dry_run):
-    """Add a rule, e.g. `fabric firewall add -s 10.88.0.2 -d 10.88.0.3 -p tcp --dport 80 -j DROP`."""
+    """Add a rule, e.g.
+    `fabric firewall add -s 10.88.0.2 -d 10.88.0.3 -p tcp --dport 80 -j DROP`."""
     body = {"src": src, "dst": dst, "proto": proto, "dport": dport, "action": action,
             "position": position, "comment": comment}
     doc = obj.client.call("POST", "/fabric/firewall/rules",

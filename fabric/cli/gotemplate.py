@@ -70,7 +70,10 @@ def _eval(expr: str, data, vars_: dict):
         v = vals()
         cur = v[0]
         for k in v[1:]:
-            cur = cur.get(k) if isinstance(cur, dict) else (cur[k] if isinstance(cur, list) else None)
+            if isinstance(cur, dict):
+                cur = cur.get(k)
+            else:
+                cur = cur[k] if isinstance(cur, list) else None
         return cur
     if fn in ("upper", "lower", "title"):
         s = str(vals()[0]) if args else ""

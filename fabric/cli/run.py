@@ -189,8 +189,9 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
         cfg["HostConfig"]["Mounts"] = (cfg["HostConfig"]["Mounts"] or []) + [
             f"type=tmpfs,target={m}"]
     net = o["network"]
-    if net and net not in ("none", "host", "default", "bridge") and not net.startswith("container:") \
-            or o["ip"] or o["network_alias"]:
+    user_net = net and net not in ("none", "host", "default", "bridge") and \
+        not net.startswith("container:")
+    if user_net or o["ip"] or o["network_alias"]:
         name = net or "bridge"
         cfg["NetworkingConfig"] = {"EndpointsConfig": {name: {
             "IPAMConfig": {"IPv4Address": o["ip"]} if o["ip"] else None,

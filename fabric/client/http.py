@@ -8,7 +8,8 @@ and a body, so this module speaks that much HTTP/1.1 on a plain socket.
 import json
 import re
 import socket
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from fabric import API_VERSION
 

@@ -12,8 +12,9 @@ import socket
 import socketserver
 import sys
 import traceback
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from fabric import API_VERSION
@@ -77,7 +78,8 @@ class Request:
         h.hijacked = True
         return h.connection
 
-    def start_stream(self, content_type: str = "application/octet-stream") -> Callable[[bytes], None]:
+    def start_stream(self, content_type: str = "application/octet-stream"
+                     ) -> Callable[[bytes], None]:
         h = self.handler
         h.send_response(200)
         h.send_header("Content-Type", content_type)
@@ -183,7 +185,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug: answer with the message, keep the trace in the log
             traceback.print_exc()
             if not self.hijacked:
-                self._send(Response(500, {"message": f"internal error: {e}", "kind": "FabricError"}))
+                self._send(Response(500, {"message": f"internal error: {e}",
+                                          "kind": "FabricError"}))
 
     do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _dispatch
 

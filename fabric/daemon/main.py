@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     # dockerd's network options, with its meanings; they override <root>/settings.json.
     ap.add_argument("--bip", default=None, help="the default bridge's address/prefix")
     ap.add_argument("--fixed-cidr", default=None, help="allocate default-bridge addresses here")
-    ap.add_argument("-b", "--bridge", default=None, help="use this existing bridge ('none': no default bridge)")
+    ap.add_argument("-b", "--bridge", default=None,
+                    help="use this existing bridge ('none': no default bridge)")
     ap.add_argument("--mtu", type=int, default=None)
     for flag in ("icc", "ip-forward", "ip-masq", "iptables"):
         ap.add_argument(f"--{flag}", default=None, choices=("true", "false"))

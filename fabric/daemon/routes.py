@@ -38,8 +38,10 @@ def build(engine) -> Router:
                 "Os": "linux", "Arch": platform.machine(), "KernelVersion": platform.release(),
                 "GoVersion": "python" + platform.python_version(),
                 "Components": [{"Name": "Engine", "Version": __version__},
-                               {"Name": "runc", "Version": _tool_version(["runc", "--version"])},
-                               {"Name": "conmon", "Version": _tool_version(["conmon", "--version"])}]}
+                               {"Name": "runc",
+                                "Version": _tool_version(["runc", "--version"])},
+                               {"Name": "conmon",
+                                "Version": _tool_version(["conmon", "--version"])}]}
 
     @r.route("GET", "/info")
     def info(req):
@@ -61,7 +63,8 @@ def build(engine) -> Router:
                 "OSType": "linux", "Architecture": platform.machine(),
                 "KernelVersion": platform.release(), "ServerVersion": __version__,
                 "DefaultRuntime": "runc", "CgroupDriver": "cgroupfs",
-                "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
+                "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+                else "1",
                 "LoggingDriver": "k8s-file (conmon)", "Pid": os.getpid(),
                 "NetworkNamespace": os.readlink("/proc/self/ns/net"),
                 "Plugins": {"Volume": ["local"], "Network": engine.network.driver_names()

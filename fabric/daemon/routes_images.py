@@ -53,31 +53,31 @@ def _slashed(r):
 
 
 def add(r, engine) -> None:
-    I = engine.images
+    images = engine.images
     named = _slashed(r)
 
     @r.route("GET", "/images/json")
     def image_list(req):
-        return I.list()
+        return images.list()
 
     @named("GET", "/images/{name}/json")
     def image_inspect(req):
-        return I.inspect(req.params["name"])
+        return images.inspect(req.params["name"])
 
     @named("GET", "/images/{name}/history")
     def image_history(req):
-        return I.history(req.params["name"])
+        return images.history(req.params["name"])
 
     @named("POST", "/images/{name}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
-        with I.lock:
-            I.tag(req.params["name"], repo + (":" + tag if tag else ""))
+        with images.lock:
+            images.tag(req.params["name"], repo + (":" + tag if tag else ""))
         return Response(201, None)
 
     @named("DELETE", "/images/{name}")
     def image_remove(req):
-        return I.remove(req.params["name"], force=req.flag("force"))
+        return images.remove(req.params["name"], force=req.flag("force"))
 
     @r.route("POST", "/images/prune")
     def image_prune(req):
@@ -86,7 +86,7 @@ def add(r, engine) -> None:
         if isinstance(dangling, dict):
             dangling = [k for k, v in dangling.items() if v]
         all_ = any(str(v).lower() in ("false", "0") for v in dangling)
-        return I.prune(all_=all_)
+        return images.prune(all_=all_)
 
     @r.route("POST", "/images/create")
     def image_create(req):
@@ -97,14 +97,14 @@ def add(r, engine) -> None:
         if req.query.get("fromSrc", "-") != "-":
             raise InvalidArgument("only fromSrc=- (the request body) is supported")
         image_id = _upload(req, lambda body: import_rootfs(
-            I, body, req.query.get("repo", ""), req.query.get("tag", ""),
+            images, body, req.query.get("repo", ""), req.query.get("tag", ""),
             _multi(req, "changes"), req.query.get("message", "")))
         return _json_lines([{"status": image_id}])
 
     @r.route("POST", "/images/load")
     def image_load(req):
         from fabric.images.load import load
-        lines = _upload(req, lambda body: load(I, body))
+        lines = _upload(req, lambda body: load(images, body))
         return _json_lines([{"stream": line + "\n"} for line in lines])
 
     @r.route("GET", "/images/get")
@@ -119,15 +119,15 @@ def add(r, engine) -> None:
         from fabric.images import save
         if not names:
             raise InvalidArgument("no image names given to save")
-        with I.lock:      # no rmi may take a layer away half-way through the archive
-            todo = save.plan(I, names)
+        with images.lock:      # no rmi may take a layer away half-way through the archive
+            todo = save.plan(images, names)
             write = req.start_stream("application/x-tar")
 
             class Out:
                 def write(self, data):
                     write(bytes(data))
                     return len(data)
-            save.write(I, todo, Out())
+            save.write(images, todo, Out())
 
     @r.route("POST", "/commit")
     def commit(req):

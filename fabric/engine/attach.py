@@ -60,7 +60,8 @@ class AttachHub:
             s.connect(f"/proc/self/fd/{dfd}/attach")
         except OSError as e:
             s.close()
-            raise NotRunning(f"cannot attach: the container is not running ({e.strerror})") from None
+            raise NotRunning("cannot attach: the container is not running "
+                             f"({e.strerror})") from None
         finally:
             os.close(dfd)
         return s

@@ -66,7 +66,8 @@ class Execs:
         b = e.body
         return {"ID": e.id, "Running": e.running, "ExitCode": e.exit_code,
                 "ProcessConfig": {"tty": bool(b.get("Tty")), "entrypoint": b["Cmd"][0],
-                                  "arguments": b["Cmd"][1:], "privileged": bool(b.get("Privileged")),
+                                  "arguments": b["Cmd"][1:],
+                                  "privileged": bool(b.get("Privileged")),
                                   "user": b.get("User", "")},
                 "OpenStdin": bool(b.get("AttachStdin")), "OpenStderr": bool(b.get("AttachStderr")),
                 "OpenStdout": bool(b.get("AttachStdout")), "CanRemove": False,
@@ -209,7 +210,7 @@ class Execs:
         srv.settimeout(10)
         try:
             conn, _ = srv.accept()
-        except socket.timeout:
+        except TimeoutError:
             p.kill()
             return p.wait()
         finally:

@@ -3,7 +3,7 @@ partial line continued by the next record."""
 
 import os
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from fabric.engine.timefmt import parse_iso
 

@@ -60,7 +60,8 @@ def top(engine, ref: str, ps_args: str = "") -> dict:
     except OSError as e:
         raise FabricError(f"cannot run ps: {e}") from None
     if p.returncode != 0:
-        raise InvalidArgument(f"Error running ps: {p.stderr.strip() or 'exit status ' + str(p.returncode)}")
+        why = p.stderr.strip() or f"exit status {p.returncode}"
+        raise InvalidArgument(f"Error running ps: {why}")
     lines = p.stdout.splitlines()
     if not lines:
         return {"Titles": [], "Processes": []}

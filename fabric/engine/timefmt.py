@@ -1,13 +1,13 @@
 """Timestamps in Docker's formats."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ZERO = "0001-01-01T00:00:00Z"
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_iso(s: str) -> float:
@@ -20,7 +20,7 @@ def parse_iso(s: str) -> float:
         f = "".join(ch for ch in f if ch.isdigit())
         frac = float("0." + f) if f else 0.0
     return datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=timezone.utc).timestamp() + frac
+        tzinfo=UTC).timestamp() + frac
 
 
 def human_ago(ts: float) -> str:

@@ -228,7 +228,7 @@ def intent(fi: FirewallIntent, memo: Memo | None = None) -> Checked:
                            f"{e.host_ifname} belongs to another endpoint")
     ports = changes["ports"]
     port_owner = dict(memo.port_owner)  # key -> (container, how many of its ports)
-    for p, expanded in ports.removed:
+    for _p, expanded in ports.removed:
         for host, pr, h, _, _ in expanded:
             owner, n = port_owner.pop((host, pr, h))
             if n > 1:

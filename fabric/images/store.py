@@ -34,8 +34,8 @@ def normalize_ref(ref: str) -> str:
 
 def valid_ref(ref: str) -> bool:
     import re
-    return bool(re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?",
-                             ref))
+    return bool(re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+                             r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?", ref))
 
 
 class ImageStore:

@@ -11,8 +11,9 @@ The cluster-wide services those drivers need (an endpoint registry, an address p
 are protocols too, provided by the engine from its cluster store.
 """
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from fabric.errors import Conflict, InvalidArgument
 from fabric.network.model import Endpoint, Network

@@ -4,7 +4,7 @@ import datetime
 
 
 def _time(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat() \
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat() \
         .replace("+00:00", "Z")
 
 

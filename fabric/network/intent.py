@@ -5,8 +5,14 @@ owns which address and MAC (so forged sources can be dropped), which link pairs 
 through icc=false, and which ports are published where. The backend renders it.
 """
 
-from fabric.firewall.intent import (EndpointIntent, FirewallIntent, LinkIntent,
-                                    NetworkIntent, PortIntent, UserRule)
+from fabric.firewall.intent import (
+    EndpointIntent,
+    FirewallIntent,
+    LinkIntent,
+    NetworkIntent,
+    PortIntent,
+    UserRule,
+)
 from fabric.network import links as linkmod
 
 

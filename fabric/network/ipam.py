@@ -13,8 +13,8 @@ is in use, and persists the result in the store inside the same transaction it r
 the used addresses in.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
 

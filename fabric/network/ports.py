@@ -7,7 +7,7 @@ the host, which fails when another program listens there.
 
 import errno
 import socket
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from fabric.errors import Conflict, InvalidArgument
 

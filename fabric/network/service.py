@@ -11,12 +11,12 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from fabric.errors import Conflict, FabricError, InvalidArgument
-from fabric.network import ipam
 from fabric.network import intent as intentmod
+from fabric.network import ipam
 from fabric.network import settings as settingsmod
 from fabric.network.driver import DriverRegistry, NetworkDriver
 from fabric.network.model import Network

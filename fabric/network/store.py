@@ -8,7 +8,7 @@ containers starting at once can never get the same address.
 
 import json
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from fabric.errors import Conflict, NotFound
 from fabric.network import ipam

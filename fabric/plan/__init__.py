@@ -7,10 +7,25 @@ while running (`--explain`).
 
 from fabric.plan.applier import Applier, InjectedFault, Result, fail_step
 from fabric.plan.context import Context
-from fabric.plan.ops import (AddAddress, AddFdb, AddNeighbour, AddRoute, CreateVeth,
-                             DelAddress, DeleteLink, DelRoute, EnsureBridge, LinkUp,
-                             NftBatch, Op, SetHairpin, SetMac, SetMaster, SetMtu,
-                             SetSysctl)
+from fabric.plan.ops import (
+                             AddAddress,
+                             AddFdb,
+                             AddNeighbour,
+                             AddRoute,
+                             CreateVeth,
+                             DelAddress,
+                             DeleteLink,
+                             DelRoute,
+                             EnsureBridge,
+                             LinkUp,
+                             NftBatch,
+                             Op,
+                             SetHairpin,
+                             SetMac,
+                             SetMaster,
+                             SetMtu,
+                             SetSysctl,
+)
 from fabric.plan.plan import Plan, plan
 
 __all__ = [

@@ -6,8 +6,9 @@ lets tests fail a chosen one and watch the rollback.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from fabric.errors import FabricError
 from fabric.plan.context import Context

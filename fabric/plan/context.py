@@ -1,7 +1,7 @@
 """What a plan step needs to reach the kernel."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fabric.net.rtnl import Session
 

@@ -26,7 +26,8 @@ def exit_file(exits_dir: str, cid: str) -> str:
 
 
 def create(*, cid: str, name: str, cdir: str, runc_root: str, exits_dir: str, log_path: str,
-           tty: bool, stdin: bool, stdin_once: bool, exit_command: list[str], timeout: float = 30) -> int:
+           tty: bool, stdin: bool, stdin_once: bool, exit_command: list[str],
+           timeout: float = 30) -> int:
     """Run conmon; it daemonizes, runs `runc create`, and reports the container's pid
     through the sync pipe. Return that pid."""
     runc = shutil.which("runc") or "/usr/sbin/runc"
@@ -49,7 +50,8 @@ def create(*, cid: str, name: str, cdir: str, runc_root: str, exits_dir: str, lo
             args += ["--exit-command-arg", a]
     r, w = os.pipe()
     try:
-        env = {"_OCI_SYNCPIPE": str(w), "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+        env = {"_OCI_SYNCPIPE": str(w),
+               "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
         proc = subprocess.Popen(args, pass_fds=(w,), env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)

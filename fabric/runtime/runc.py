@@ -13,7 +13,8 @@ class Runc:
     def __init__(self, state_root: str):
         self.state_root = state_root
 
-    def _run(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check: bool = True,
+             timeout: float = 30) -> subprocess.CompletedProcess:
         p = subprocess.run([RUNC, "--root", self.state_root, *args], capture_output=True,
                            text=True, timeout=timeout)
         if check and p.returncode != 0:
@@ -32,8 +33,8 @@ class Runc:
     def kill(self, cid: str, signal: str = "TERM", all_procs: bool = False) -> None:
         args = ["kill"] + (["--all"] if all_procs else []) + [cid, signal]
         p = self._run(*args, check=False)
-        if p.returncode != 0 and "not running" not in p.stderr and "does not exist" not in p.stderr \
-                and "process already finished" not in p.stderr:
+        gone = ("not running", "does not exist", "process already finished")
+        if p.returncode != 0 and not any(g in p.stderr for g in gone):
             raise FabricError(f"runc kill failed: {_msg(p.stderr)}")
 
     def delete(self, cid: str, force: bool = False) -> None:

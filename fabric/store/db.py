@@ -11,8 +11,9 @@ run.
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 MIGRATIONS: list[str] = [
     # 1: containers, images, volumes

@@ -8,16 +8,27 @@ made by hand (`-o bridge.name=br0` naming an existing one, or the engine's `brid
 setting) is used but never deleted.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from fabric.errors import InvalidArgument
 from fabric.net.links import IFNAMSIZ, valid_name
 from fabric.net.sysctl import conf_key
 from fabric.network.ipam import parse_address
 from fabric.network.model import Endpoint, Network
-from fabric.plan import (AddAddress, AddRoute, CreateVeth, DelAddress, DeleteLink,
-                         EnsureBridge, LinkUp, Plan, SetHairpin, SetMaster, SetSysctl)
+from fabric.plan import (
+    AddAddress,
+    AddRoute,
+    CreateVeth,
+    DelAddress,
+    DeleteLink,
+    EnsureBridge,
+    LinkUp,
+    Plan,
+    SetHairpin,
+    SetMaster,
+    SetSysctl,
+)
 
 DOCKER = "com.docker.network.bridge."
 

@@ -91,7 +91,8 @@ def test_host_port_taken_is_a_clear_error_and_leaves_nothing(host):
     finally:
         listener.kill()
         listener.wait()
-    assert host.fab("ps", "-aq").out.split() == [host.fab("ps", "-aq", "-f", "name=first").out.strip()]
+    first = host.fab("ps", "-aq", "-f", "name=first").out.strip()
+    assert host.fab("ps", "-aq").out.split() == [first]
 
 
 @pytest.mark.parametrize("spec", ["99999:80", "80:abc", "1-3:4-5/udp:", "1.2.3:80:80", "80/gre"])

@@ -6,8 +6,16 @@ import json
 import os
 import tarfile
 
-from archives import (docker_archive, entry, image_config, oci_archive, rootfs_layer, sha,
-                      tar_bytes, write_tar)
+from archives import (
+    docker_archive,
+    entry,
+    image_config,
+    oci_archive,
+    rootfs_layer,
+    sha,
+    tar_bytes,
+    write_tar,
+)
 
 
 def _snapshot(host):
@@ -107,8 +115,9 @@ def test_hostile_loads_rejected(host, tmp_path):
                                            image_config([sha(good)]), "h:6",
                                            corrupt_layer=True),
         "layer-symlink-out": write_tar(str(tmp_path / "g.tar"), {
-            "manifest.json": json.dumps([{"Config": sha(image_config([sha(good)]))[7:] + ".json",
-                                          "RepoTags": ["h:7"], "Layers": ["l/layer.tar"]}]).encode(),
+            "manifest.json": json.dumps([{
+                "Config": sha(image_config([sha(good)]))[7:] + ".json",
+                "RepoTags": ["h:7"], "Layers": ["l/layer.tar"]}]).encode(),
             sha(image_config([sha(good)]))[7:] + ".json": image_config([sha(good)])},
             symlinks={"l/layer.tar": "../../../../etc/passwd"}),
         "config-digest-mismatch": write_tar(str(tmp_path / "h.tar"), {

@@ -7,8 +7,7 @@ import json
 import os
 import tarfile
 
-from archives import (docker_archive, entry, image_config, oci_archive, rootfs_layer, sha,
-                      tar_bytes)
+from archives import docker_archive, entry, image_config, oci_archive, rootfs_layer, sha, tar_bytes
 
 
 def _ls(host, sub):

@@ -5,8 +5,17 @@ from net_helpers import make_endpoint, make_network, root_only, snapshot
 
 from fabric.errors import Conflict
 from fabric.net import links, rtnl
-from fabric.plan import (AddAddress, Applier, Context, EnsureBridge, InjectedFault,
-                         LinkUp, SetSysctl, fail_step, plan)
+from fabric.plan import (
+    AddAddress,
+    Applier,
+    Context,
+    EnsureBridge,
+    InjectedFault,
+    LinkUp,
+    SetSysctl,
+    fail_step,
+    plan,
+)
 from fabric_plugins.bridge import BridgeDriver
 
 pytestmark = root_only

@@ -1,14 +1,26 @@
 """Planners and plans as data: no root, no kernel."""
 
 import pytest
+from net_helpers import make_endpoint, make_network
 
 from fabric.errors import InvalidArgument
-from fabric.plan import (AddAddress, AddFdb, AddRoute, Applier, Context, CreateVeth,
-                         DeleteLink, EnsureBridge, LinkUp, NftBatch, Plan, SetMaster,
-                         SetSysctl, plan)
+from fabric.plan import (
+    AddAddress,
+    AddFdb,
+    AddRoute,
+    Applier,
+    Context,
+    CreateVeth,
+    DeleteLink,
+    EnsureBridge,
+    LinkUp,
+    NftBatch,
+    Plan,
+    SetMaster,
+    SetSysctl,
+    plan,
+)
 from fabric_plugins.bridge import BridgeConfig, BridgeDriver
-
-from net_helpers import make_endpoint, make_network
 
 NET_ID = "ab12cd34ef" + "0" * 54
 

@@ -83,7 +83,8 @@ def test_ps_filters_and_format(host):
     assert host.fab("ps", "-n", "2", "--format", "{{.Names}}").out == "three\ntwo\n"
     assert len(host.fab("ps", "-aq").out.split()) == 3
     assert len(host.fab("ps", "-aq", "--no-trunc").out.split()[0]) == 64
-    f = lambda *a: host.fab("ps", "-a", "--format", "{{.Names}}", *a).out.split()
+    def f(*a):
+        return host.fab("ps", "-a", "--format", "{{.Names}}", *a).out.split()
     assert f("-f", "name=tw") == ["two"]
     assert f("-f", "status=exited") == ["three"]
     assert f("-f", "status=created") == ["two"]
