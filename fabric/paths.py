@@ -76,6 +76,10 @@ class HostRoot:
     def settings(self) -> str:
         return os.path.join(self.path, "settings.json")
 
+    @property
+    def host_file(self) -> str:
+        return os.path.join(self.path, "host.json")
+
     def container_dir(self, cid: str) -> str:
         return os.path.join(self.containers, cid)
 
