@@ -51,7 +51,8 @@ class Networks:
             raise InvalidArgument("only one IPv4 subnet per network is supported")
         want = cfgs[0]
         with svc.lock:
-            if svc.find_network(name) is not None:
+            # by name only: a name that happens to prefix another network's id is free
+            if any(d["name"] == name for d in svc.list_networks()):
                 raise Conflict(f"network with name {name} already exists")
             sub = ipam.build(want.get("Subnet") or None, want.get("Gateway") or None,
                              want.get("IPRange") or None, in_use=self.subnets_in_use())
