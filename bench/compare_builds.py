@@ -6,7 +6,8 @@ Run as root from the repository:
 
     .venv/bin/python bench/compare_builds.py [--before main] [-n 20] [--markdown]
 
-Each round times, for each build in turn (which goes first alternates):
+Each round times these, each command on one build right after the other (which build
+goes first alternates from round to round):
   fabric run --rm busybox true
   fabric ps                              (5 containers running)
   fabric network connect / disconnect    (a running container, a second network)
@@ -30,8 +31,11 @@ import labhost
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TARGET = 1.05
-MEASURES = ("run --rm busybox true", "ps (5 running)", "network connect",
-            "network disconnect")
+# What is timed: the name printed, and the command's arguments.
+COMMANDS = {"run --rm busybox true": ("run", "--rm", "busybox", "true"),
+            "ps (5 running)": ("ps",),
+            "network connect": ("network", "connect", "cmp-b", "cmp-c"),
+            "network disconnect": ("network", "disconnect", "cmp-b", "cmp-c")}
 
 
 @dataclass
@@ -111,14 +115,14 @@ def prepare(b: Build) -> None:
         b.fab("run", "-d", "busybox", "sleep", "3600")
     b.fab("network", "connect", "cmp-b", "cmp-c")
     b.fab("network", "disconnect", "cmp-b", "cmp-c")
-    b.samples = {m: [] for m in MEASURES}
+    b.samples = {m: [] for m in COMMANDS}
 
 
-def one_round(b: Build) -> None:
-    b.samples["run --rm busybox true"].append(b.fab("run", "--rm", "busybox", "true"))
-    b.samples["ps (5 running)"].append(b.fab("ps"))
-    b.samples["network connect"].append(b.fab("network", "connect", "cmp-b", "cmp-c"))
-    b.samples["network disconnect"].append(b.fab("network", "disconnect", "cmp-b", "cmp-c"))
+def one_round(builds: list[Build]) -> None:
+    """Each command once per build, one build right after the other."""
+    for m in COMMANDS:
+        for b in builds:
+            b.samples[m].append(b.fab(*COMMANDS[m]))
 
 
 def clean(b: Build) -> None:
@@ -133,22 +137,26 @@ def clean(b: Build) -> None:
 
 
 def report(before: Build, after: Build, rounds: int, rev: str, markdown: bool) -> None:
+    """Medians per build and their ratio; beside it the median of each round's own
+    ratio (the two samples of a round ran seconds apart), steadier when the machine's
+    speed drifts."""
     rows = []
-    for m in MEASURES:
+    for m in COMMANDS:
         b = statistics.median(before.samples[m]) * 1000
         a = statistics.median(after.samples[m]) * 1000
-        rows.append((m, b, a, a / b))
+        paired = statistics.median(x / y for x, y in zip(after.samples[m], before.samples[m]))
+        rows.append((m, b, a, a / b, paired))
     if markdown:
         print(f"| fabric ... (median of {rounds}, ms) | before ({rev}) | after (working tree) "
-              f"| after / before |\n|---|---:|---:|---:|")
-        for m, b, a, r in rows:
-            print(f"| `{m}` | {b:.1f} | {a:.1f} | {r:.3f} |")
+              f"| after / before | per-round ratio |\n|---|---:|---:|---:|---:|")
+        for m, b, a, r, p in rows:
+            print(f"| `{m}` | {b:.1f} | {a:.1f} | {r:.3f} | {p:.3f} |")
         return
-    print(f"{'median of ' + str(rounds) + ' (ms)':28s} {'before':>9s} {'after':>9s} "
-          f"{'after/before':>13s}")
-    for m, b, a, r in rows:
+    print(f"{'median of ' + str(rounds) + ' (ms)':26s} {'before':>8s} {'after':>8s} "
+          f"{'after/before':>13s} {'per round':>10s}")
+    for m, b, a, r, p in rows:
         mark = "" if r <= TARGET else f"  (over {TARGET})"
-        print(f"{m:28s} {b:9.1f} {a:9.1f} {r:13.3f}{mark}")
+        print(f"{m:26s} {b:8.1f} {a:8.1f} {r:13.3f} {p:10.3f}{mark}")
     print(f"before: {rev}; after: the working tree of {REPO}")
 
 
@@ -176,8 +184,7 @@ def main() -> None:
                 prepare(b)
             for i in range(args.n):
                 # Alternate which build goes first, so neither always follows the other.
-                for b in (builds if i % 2 == 0 else builds[::-1]):
-                    one_round(b)
+                one_round(builds if i % 2 == 0 else builds[::-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(builds[0], builds[1], args.n, args.before, args.markdown)
