@@ -61,7 +61,7 @@ def restart(obj, containers, timeout):
     """Restart one or more containers."""
     c = obj.client
     each(containers, lambda r: (c.call("POST", f"/containers/{r}/restart", {"t": timeout}),
-                                 click.echo(r)))
+                                click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -72,7 +72,7 @@ def kill(obj, containers, sig):
     """Kill one or more running containers."""
     c = obj.client
     each(containers, lambda r: (c.call("POST", f"/containers/{r}/kill", {"signal": sig}),
-                                 click.echo(r)))
+                                click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -102,7 +102,7 @@ def rm(obj, containers, force, volumes):
     """Remove one or more containers."""
     c = obj.client
     each(containers, lambda r: (c.call("DELETE", f"/containers/{r}",
-                                        {"force": force, "v": volumes}), click.echo(r)))
+                                       {"force": force, "v": volumes}), click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})

@@ -70,7 +70,7 @@ def volume_inspect(obj, names, fmt):
 def volume_rm(obj, names, force):
     """Remove volumes."""
     each(names, lambda n: (obj.client.call("DELETE", f"/volumes/{n}", {"force": force}),
-                            click.echo(n)))
+                           click.echo(n)))
 
 
 @volume.command("prune")
