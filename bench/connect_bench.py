@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
-import labhost
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fabric.host import hosts
 
 FABRIC = os.path.join(os.path.dirname(sys.executable), "fabric")
 
@@ -21,9 +23,10 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
-    ns, root, pre = labhost.make()
+    host = hosts.add(f"bench{os.getpid()}", start=False)
+    pre = host.command([])
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_")}
-    env["FABRIC_ROOT"] = root
+    env["FABRIC_ROOT"] = host.root.path
 
     def fab(*a: str) -> tuple[float, str]:
         t = time.perf_counter()
@@ -45,10 +48,7 @@ def main() -> None:
         api_conn, api_disc = (float(x) for x in api.stdout.split())
         cli = (statistics.median(conn) * 1000, statistics.median(disc) * 1000)
     finally:
-        subprocess.run(pre + [FABRIC, "rm", "-f", "c"], capture_output=True, env=env)
-        for n in ("bench-a", "bench-b"):
-            subprocess.run(pre + [FABRIC, "network", "rm", n], capture_output=True, env=env)
-        labhost.remove(ns, root)
+        host.remove()
     rows = [("fabric network connect (CLI)", cli[0]), ("fabric network disconnect (CLI)", cli[1]),
             ("connect (API only)", api_conn), ("disconnect (API only)", api_disc)]
     if args.markdown:

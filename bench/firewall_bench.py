@@ -42,7 +42,8 @@ from fabric.firewall.intent import (
     NetworkIntent,
     PortIntent,
 )
-from fabric.net import netns, nsexec
+from fabric.host.bare import Namespaces
+from fabric.net import nsexec
 
 SUBNET = "10.240.0.0/16"
 
@@ -53,7 +54,7 @@ class Lab:
     def __init__(self):
         from pyroute2 import IPRoute
         self.uid = secrets.token_hex(3)
-        self.made: list[str] = []
+        self.spaces = Namespaces(f"fabfwb{self.uid}-")
         self.host = self._ns("h")
         self.bridge = f"fbb{self.uid}"
         self.ctrs = []
@@ -77,11 +78,7 @@ class Lab:
             self.ctrs.append((ns, host_if, ip, mac))
 
     def _ns(self, role: str) -> str:
-        name = f"fwb{role}{secrets.token_hex(3)}"
-        netns.create(name)
-        self.made.append(name)
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        return name
+        return self.spaces.make(role)  # lo up
 
     def sh(self, *cmd: str, input: str | None = None) -> str:
         p = subprocess.run(["ip", "netns", "exec", self.host, *cmd], input=input,
@@ -91,8 +88,7 @@ class Lab:
         return p.stdout
 
     def destroy(self):
-        for name in reversed(self.made):
-            netns.remove(name)
+        self.spaces.remove()
 
 
 # --- intents -------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 Run as root after ./setup.sh:  .venv/bin/python bench/runtime_bench.py [-n 20]
 
-It uses a throwaway host root (its own daemon, started before timing), measures
+It makes a throwaway host (fabric.host: a network namespace, its own root and daemon,
+started before timing), measures
   fabric run --rm busybox true
   fabric run -d busybox sleep 60  +  fabric rm -f ID
   fabric ps
-all on a throwaway lab host (a network namespace; nsenter's own cost, about 2 ms, is
-included), beside
+run inside the host's namespace against its root (nsenter's own cost, about 2 ms, is
+included; any build of fabric runs them the same way), and
+  fabric -H HOST ps
+(the registry lookup a user's `-H` pays), beside
   runc run of an equivalent bundle (busybox rootfs, same process), the floor
   docker run --rm busybox true, when a Docker daemon answers
 and prints medians; --markdown prints a table for bench/RESULTS.md.
@@ -23,7 +26,9 @@ import sys
 import tempfile
 import time
 
-import labhost
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fabric.host import hosts
 
 VENV_BIN = os.path.dirname(sys.executable)
 FABRIC = os.path.join(VENV_BIN, "fabric")
@@ -71,7 +76,7 @@ def bench_starts(n: int, env: dict, root: str, docker: bool) -> dict[str, float]
     return {k: median_ms(v) for k, v in rows.items()}
 
 
-def bench_fabric(n: int, env: dict) -> dict[str, float]:
+def bench_fabric(n: int, env: dict, name: str) -> dict[str, float]:
     fab = NSENTER + [FABRIC]
     res = {}
     pairs = []
@@ -83,6 +88,9 @@ def bench_fabric(n: int, env: dict) -> dict[str, float]:
     for _ in range(5):
         timed(fab + ["run", "-d", "busybox", "sleep", "60"], env)
     res["fabric ps (5 running)"] = median_ms([timed(fab + ["ps"], env)[0] for _ in range(n)])
+    by_name = [FABRIC, "-H", name, "ps"]
+    if subprocess.run(by_name, capture_output=True).returncode == 0:  # builds before hosts
+        res["fabric -H HOST ps (5 running)"] = median_ms([timed(by_name)[0] for _ in range(n)])
     ids = timed(fab + ["ps", "-aq"], env)[1].split()
     if ids:
         timed(fab + ["rm", "-f", *ids], env)
@@ -126,17 +134,18 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run the benchmark as root")
     global NSENTER
-    ns, root, NSENTER = labhost.make()
+    host = hosts.add(f"bench{os.getpid()}", start=False)
+    NSENTER, root = host.command([]), host.root.path
     env = {k: v for k, v in os.environ.items() if not k.startswith("FABRIC_")}
     env["FABRIC_ROOT"] = root
     docker = docker_ready()
     try:
         res = bench_starts(args.n, env, root, docker)
-        res.update(bench_fabric(args.n, env))
+        res.update(bench_fabric(args.n, env, host.name))
         if docker:
             res["docker ps"] = median_ms([timed(["docker", "ps"])[0] for _ in range(args.n)])
     finally:
-        labhost.remove(ns, root)
+        host.remove()
     ratio = res["fabric run --rm busybox true"] / res["runc run (raw, same process)"]
     if args.markdown:
         print(f"| measurement (median of {args.n}) | ms |\n|---|---|")

@@ -7,10 +7,16 @@ the root's layout, so the CLI can find the socket without importing the engine.
 import os
 
 DEFAULT_ROOT = "/var/lib/fabric"
+DEFAULT_HOSTS_DIR = "/var/lib/fabric-hosts"
 
 
 def default_root() -> str:
     return os.environ.get("FABRIC_ROOT") or DEFAULT_ROOT
+
+
+def hosts_dir() -> str:
+    """Where the hosts made on this machine keep their roots (fabric.host)."""
+    return os.environ.get("FABRIC_HOSTS_DIR") or DEFAULT_HOSTS_DIR
 
 
 class HostRoot:
@@ -79,6 +85,11 @@ class HostRoot:
     @property
     def host_file(self) -> str:
         return os.path.join(self.path, "host.json")
+
+    @property
+    def removing(self) -> str:
+        """Present while the host is being torn down: nothing may start its daemon."""
+        return os.path.join(self.path, "removing")
 
     def container_dir(self, cid: str) -> str:
         return os.path.join(self.containers, cid)

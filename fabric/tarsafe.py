@@ -168,11 +168,10 @@ def add_tree(tf: tarfile.TarFile, path: str, arcname: str, skip_devices: bool = 
     mode = st.st_mode
     if skip_devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
         return
-    ti = tf.gettarinfo(path, arcname)
-    if filter_:
-        ti = filter_(ti)
-        if ti is None:
-            return
+    info = tf.gettarinfo(path, arcname)
+    ti = filter_(info) if filter_ else info
+    if ti is None:
+        return
     if stat.S_ISREG(mode):
         with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as f:
             tf.addfile(ti, f)

@@ -6,22 +6,13 @@ import time
 
 import click
 
+from fabric.cli.each import each
+from fabric.cli.humanize import human_ago
 from fabric.cli.main import cli
 from fabric.cli.table import print_rows, render_format
 
-
-def _each(refs, fn) -> None:
-    """Docker applies a command to every name given and reports failures at the end."""
-    from fabric.client.http import ApiError
-    failed = False
-    for ref in refs:
-        try:
-            fn(ref)
-        except ApiError as e:
-            click.echo(f"Error response from daemon: {e.message}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+# network.py and firewall.py import it by this name; they move to fabric.cli.each.
+_each = each
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -41,7 +32,7 @@ def start(obj, containers, attach, interactive):
                                 rm=bool(doc["HostConfig"].get("AutoRemove")),
                                 start=lambda: c.post(f"/containers/{cid}/start"))
         sys.exit(code)
-    _each(containers, lambda r: (c.post(f"/containers/{r}/start"), click.echo(r)))
+    each(containers, lambda r: (c.post(f"/containers/{r}/start"), click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -58,7 +49,7 @@ def stop(obj, containers, timeout):
         resp.raise_for_status()
         resp.read()
         click.echo(r)
-    _each(containers, one)
+    each(containers, one)
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -69,8 +60,8 @@ def stop(obj, containers, timeout):
 def restart(obj, containers, timeout):
     """Restart one or more containers."""
     c = obj.client
-    _each(containers, lambda r: (c.call("POST", f"/containers/{r}/restart", {"t": timeout}),
-                                 click.echo(r)))
+    each(containers, lambda r: (c.call("POST", f"/containers/{r}/restart", {"t": timeout}),
+                                click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -80,8 +71,8 @@ def restart(obj, containers, timeout):
 def kill(obj, containers, sig):
     """Kill one or more running containers."""
     c = obj.client
-    _each(containers, lambda r: (c.call("POST", f"/containers/{r}/kill", {"signal": sig}),
-                                 click.echo(r)))
+    each(containers, lambda r: (c.call("POST", f"/containers/{r}/kill", {"signal": sig}),
+                                click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -90,7 +81,7 @@ def kill(obj, containers, sig):
 def pause(obj, containers):
     """Pause all processes within one or more containers."""
     c = obj.client
-    _each(containers, lambda r: (c.post(f"/containers/{r}/pause"), click.echo(r)))
+    each(containers, lambda r: (c.post(f"/containers/{r}/pause"), click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -99,7 +90,7 @@ def pause(obj, containers):
 def unpause(obj, containers):
     """Unpause all processes within one or more containers."""
     c = obj.client
-    _each(containers, lambda r: (c.post(f"/containers/{r}/unpause"), click.echo(r)))
+    each(containers, lambda r: (c.post(f"/containers/{r}/unpause"), click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -110,8 +101,8 @@ def unpause(obj, containers):
 def rm(obj, containers, force, volumes):
     """Remove one or more containers."""
     c = obj.client
-    _each(containers, lambda r: (c.call("DELETE", f"/containers/{r}",
-                                        {"force": force, "v": volumes}), click.echo(r)))
+    each(containers, lambda r: (c.call("DELETE", f"/containers/{r}",
+                                       {"force": force, "v": volumes}), click.echo(r)))
 
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
@@ -129,7 +120,7 @@ def rename(obj, container, new_name):
 def wait(obj, containers):
     """Block until containers stop, then print their exit codes."""
     c = obj.client
-    _each(containers, lambda r: click.echo(c.post(f"/containers/{r}/wait")["StatusCode"]))
+    each(containers, lambda r: click.echo(c.post(f"/containers/{r}/wait")["StatusCode"]))
 
 
 PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"),
@@ -138,7 +129,6 @@ PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command")
 
 
 def _ps_fields(row: dict, no_trunc: bool) -> dict:
-    from fabric.engine.timefmt import human_ago
     cmd = row["Command"]
     if not no_trunc and len(cmd) > 20:
         cmd = cmd[:19] + "…"

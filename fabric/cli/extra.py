@@ -1,13 +1,16 @@
 """top, stats, cp and port, with Docker's flags and output."""
 
+import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 
 import click
 
+from fabric.cli.humanize import human_size
 from fabric.cli.main import cli
-from fabric.cli.table import print_rows
+from fabric.cli.table import print_aligned, print_rows
 
 
 # ---- top ------------------------------------------------------------------------------
@@ -20,14 +23,8 @@ def top(obj, container, ps_args):
     """Display the running processes of a container."""
     res = obj.client.get(f"/containers/{container}/top", ps_args=" ".join(ps_args) or None)
     titles = res.get("Titles") or []
-    rows = [titles] + [list(p) for p in res.get("Processes") or []]
-    if not titles:
-        return
-    n = len(titles)
-    widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(n)]
-    for r in rows:
-        click.echo("   ".join(c.ljust(widths[i]) if i < n - 1 else c
-                              for i, c in enumerate(r)).rstrip())
+    if titles:
+        print_aligned([titles] + [list(p) for p in res.get("Processes") or []])
 
 
 # ---- stats ----------------------------------------------------------------------------
@@ -39,16 +36,6 @@ def _binary(n: float) -> str:
         n /= 1024.0
         i += 1
     return f"{n:.4g}{units[i]}"
-
-
-def _decimal(n: float) -> str:
-    """Docker's units.HumanSizeWithPrecision(n, 3)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.3g}{units[i]}"
 
 
 def stats_fields(s: dict, no_trunc: bool) -> dict:
@@ -85,8 +72,8 @@ def stats_fields(s: dict, no_trunc: bool) -> dict:
         "CPUPerc": f"{cpu_pct:.2f}%" if running else "0.00%",
         "MemUsage": f"{_binary(usage)} / {_binary(limit)}" if running else "0B / 0B",
         "MemPerc": f"{mem_pct:.2f}%" if running else "0.00%",
-        "NetIO": f"{_decimal(rx)} / {_decimal(tx)}",
-        "BlockIO": f"{_decimal(rd)} / {_decimal(wr)}",
+        "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+        "BlockIO": f"{human_size(rd)} / {human_size(wr)}",
         "PIDs": str((s.get("pids_stats") or {}).get("current", 0)),
     }
 
@@ -245,14 +232,14 @@ def _is_link(st: dict) -> bool:
 
 def _upload(c, ctr: str, path: str, f, length: int | None, copy_uid: bool) -> None:
     import socket
+    from urllib.parse import urlencode
 
     from fabric import API_VERSION
-    from fabric.client.http import _query
     q = {"path": path, "noOverwriteDirNonDir": "1"}
     if copy_uid:
         q["copyUIDGID"] = "1"
     s = c.connect()
-    head = (f"PUT /v{API_VERSION}/containers/{ctr}/archive?{_query(q)} HTTP/1.1\r\n"
+    head = (f"PUT /v{API_VERSION}/containers/{ctr}/archive?{urlencode(q)} HTTP/1.1\r\n"
             "Host: fabric\r\nContent-Type: application/x-tar\r\n" +
             (f"Content-Length: {length}\r\n" if length is not None else "") + "\r\n")
     try:
@@ -333,6 +320,26 @@ def _cp_to_container(c, src: str, ctr: str, dest: str, follow: bool, archive: bo
         _upload(c, ctr, into, tmp, n, archive)
 
 
+class _Chunks(io.RawIOBase):
+    """A response's chunks as a file, for tarfile's stream mode."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks, self._buf = chunks, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n], self._buf = self._buf[:n], self._buf[n:]
+        return n
+
+
 def _cp_from_container(c, ctr: str, src: str, dest: str, follow: bool) -> None:
     import tarfile
 
@@ -375,24 +382,8 @@ def _cp_from_container(c, ctr: str, src: str, dest: str, follow: bool) -> None:
     if not os.path.isdir(base):
         raise click.ClickException(f"destination directory {base} does not exist")
     owner = None if os.geteuid() != 0 else (0, 0)
-
-    class _Sock:
-        def __init__(self, it):
-            self.it, self.buf = it, b""
-
-        def read(self, n=-1):
-            while n < 0 or len(self.buf) < n:
-                try:
-                    self.buf += next(self.it)
-                except StopIteration:
-                    break
-            if n < 0:
-                out, self.buf = self.buf, b""
-            else:
-                out, self.buf = self.buf[:n], self.buf[n:]
-            return out
     try:
-        with tarfile.open(fileobj=_Sock(r.chunks()), mode="r|") as tf:
+        with tarfile.open(fileobj=io.BufferedReader(_Chunks(r.chunks())), mode="r|") as tf:
             tarsafe.extract(tf, tarsafe.host_parent(base),
                             rename=lambda parts: [top] + parts[1:], owner=owner)
     except tarsafe.UnsafeArchive as e:

@@ -6,12 +6,17 @@
 import json
 import re
 import shlex
+from typing import Any
 
 _TOKEN = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
 
 
 class TemplateError(Exception):
     pass
+
+
+# An open block while parsing: (kind, its expression, its body, the body before {{else}}).
+_Block = tuple[str, str | None, list[Any], list[Any] | None]
 
 
 def _gofmt(v) -> str:
@@ -99,9 +104,10 @@ def _eval(expr: str, data, vars_: dict):
     return _arg(fn, data, vars_)
 
 
-def _parse(tmpl: str):
+def _parse(tmpl: str) -> list[Any]:
     """A tree of ("text", s) / ("expr", e) / ("range"|"if", e, body, else_body)."""
-    pos, stack = 0, [("root", None, [], None)]
+    pos = 0
+    stack: list[_Block] = [("root", None, [], None)]
     for m in _TOKEN.finditer(tmpl):
         if m.start() > pos:
             stack[-1][2].append(("text", tmpl[pos:m.start()]))
@@ -117,7 +123,8 @@ def _parse(tmpl: str):
             if len(stack) == 1:
                 raise TemplateError("unexpected {{end}}")
             kind, e, body, first = stack.pop()
-            node = (kind, e, first, body) if first is not None else (kind, e, body, [])
+            node: tuple[str, str | None, list[Any], list[Any]] = \
+                (kind, e, first, body) if first is not None else (kind, e, body, [])
             stack[-1][2].append(node)
         else:
             stack[-1][2].append(("expr", action))

@@ -5,16 +5,10 @@ import time
 
 import click
 
+from fabric.cli.each import each
+from fabric.cli.humanize import human_ago, human_size
 from fabric.cli.main import cli
 from fabric.cli.table import print_rows, render_format
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n}B"
 
 
 @cli.group(context_settings={"help_option_names": ["--help"]})
@@ -23,7 +17,6 @@ def image():
 
 
 def _ls(obj, quiet, no_trunc, fmt, all_=False, reference=None):
-    from fabric.engine.timefmt import human_ago
     rows = []
     want_repo, want_tag = _split_ref(reference) if reference else (None, None)
     for img in obj.client.get("/images/json"):
@@ -79,13 +72,11 @@ def images_alias(obj, quiet, no_trunc, fmt, all_, reference):
 
 
 def _rm(obj, names, force):
-    from fabric.cli.containers import _each
-
     def one(n):
         for item in obj.client.call("DELETE", f"/images/{n}", {"force": force}):
             for k, v in item.items():
                 click.echo(f"{k}: {v}")
-    _each(names, one)
+    each(names, one)
 
 
 @image.command("rm")
@@ -250,7 +241,6 @@ cli.add_command(image_save, "save")
 @click.pass_obj
 def image_history(obj, human, no_trunc, quiet, fmt, name):
     """Show the history of an image."""
-    from fabric.engine.timefmt import human_ago
     rows = []
     for h in obj.client.get(f"/images/{name}/history"):
         iid = h["Id"] if no_trunc or h["Id"] == "<missing>" else h["Id"][7:19]

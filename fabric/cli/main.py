@@ -34,7 +34,7 @@ LAZY = {
                              "import", "load", "save")},
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
-    "firewall": "firewall", "network": "network",
+    "firewall": "firewall", "network": "network", "host": "host",
     **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 
@@ -53,6 +53,8 @@ class FabricGroup(click.Group):
 
     def list_commands(self, ctx):
         from fabric.cli import commands  # noqa: F401
+        for mod in set(LAZY.values()):
+            __import__(f"fabric.cli.{mod}")
         return sorted(self.commands)
 
     def invoke(self, ctx):
@@ -76,8 +78,9 @@ def _exit_code(e) -> int:
 @click.group(cls=FabricGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                 "max_content_width": 100})
 @click.option("-H", "--host", default=None, metavar="HOST",
-              help="Daemon socket: unix:///path/fabric.sock (default: the root's socket, "
-                   "or $FABRIC_HOST).")
+              help="The daemon to talk to: a host's name (see `fabric host ls`), LAB.HOST, "
+                   "local, unix:///path/fabric.sock or tcp://ADDR:PORT (default "
+                   "$FABRIC_HOST, else the root's own daemon).")
 @click.option("--root", default=None, metavar="DIR",
               help="Host root (default $FABRIC_ROOT or /var/lib/fabric).")
 @click.version_option(__version__, "-v", "--version", prog_name="fabric",

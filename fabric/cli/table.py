@@ -25,24 +25,22 @@ def print_rows(rows: list[dict], columns: list[tuple[str, str]], fmt: str | None
         heads = {v: h for h, v in columns}
         header = render_format(tmpl, {k: heads.get(k, k.upper()) for k in keys})
         lines = [header] + [render_format(tmpl, r) for r in rows]
-        _print_tabbed(lines)
+        print_aligned([ln.split("\t") for ln in lines])
         return
-    table = [[h for h, _ in columns]] + [[str(r.get(k, "")) for _, k in columns] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    for row in table:
-        cells = [c.ljust(widths[i]) if i < len(columns) - 1 else c for i, c in enumerate(row)]
-        click.echo("   ".join(cells).rstrip())
+    print_aligned([[h for h, _ in columns]] +
+                  [[str(r.get(k, "")) for _, k in columns] for r in rows])
+
+
+def print_aligned(rows: list[list[str]]) -> None:
+    """Cells padded to their column's widest plus three spaces, as Docker's tabwriter."""
+    n = max((len(r) for r in rows), default=0)
+    widths = [max((len(r[i]) for r in rows if i < len(r)), default=0) for i in range(n)]
+    for r in rows:
+        click.echo("   ".join(c.ljust(widths[i]) if i < len(r) - 1 else c
+                              for i, c in enumerate(r)).rstrip())
 
 
 def _keys(tmpl: str) -> list[str]:
     import re
     return re.findall(r"\{\{\s*\.(\w+)\s*\}\}", tmpl)
 
-
-def _print_tabbed(lines: list[str]) -> None:
-    rows = [ln.split("\t") for ln in lines]
-    n = max(len(r) for r in rows)
-    widths = [max((len(r[i]) for r in rows if i < len(r)), default=0) for i in range(n)]
-    for r in rows:
-        click.echo("   ".join(c.ljust(widths[i]) if i < len(r) - 1 else c
-                              for i, c in enumerate(r)).rstrip())

@@ -4,6 +4,8 @@ import json
 
 import click
 
+from fabric.cli.each import each
+from fabric.cli.humanize import human_size
 from fabric.cli.main import cli
 from fabric.cli.table import print_rows, render_format
 
@@ -67,9 +69,8 @@ def volume_inspect(obj, names, fmt):
 @click.pass_obj
 def volume_rm(obj, names, force):
     """Remove volumes."""
-    from fabric.cli.containers import _each
-    _each(names, lambda n: (obj.client.call("DELETE", f"/volumes/{n}", {"force": force}),
-                            click.echo(n)))
+    each(names, lambda n: (obj.client.call("DELETE", f"/volumes/{n}", {"force": force}),
+                           click.echo(n)))
 
 
 @volume.command("prune")
@@ -87,12 +88,5 @@ def volume_prune(obj, force):
         for n in doc["VolumesDeleted"]:
             click.echo(n)
         click.echo("")
-    click.echo(f"Total reclaimed space: {_human(doc['SpaceReclaimed'])}")
+    click.echo(f"Total reclaimed space: {human_size(doc['SpaceReclaimed'], 4)}")
 
-
-def _human(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.4g}{unit}" if unit != "B" else f"{n}B"
-        n /= 1000
-    return f"{n}B"

@@ -1,75 +1,71 @@
-"""Find the daemon for a host and start the local one when none answers.
+"""Find the daemon a command talks to, and start it when it may be started from here.
 
-Starting is race-free without a client-side lock: every racing client may spawn a
-daemon, but a daemon only serves after taking the root's exclusive lock, and a loser
-exits quietly; clients just retry connecting until the winner's socket answers.
+`-H X` (or $FABRIC_HOST when there is no -H) resolves, in this order:
+  unix://PATH or /PATH   that socket;
+  tcp://ADDR:PORT        plain HTTP over TCP;
+  local                  the machine itself (the root: --root, $FABRIC_ROOT or the default);
+  NAME                   a host registered on this machine (fabric.host.registry):
+                         `HOST`, `LAB.HOST`, or a bare `HOST` that exactly one lab has.
+Anything else is one line listing the known hosts. A missing socket is only ever
+started for the machine's root (in the caller's namespace, as always) or a registered
+host (inside that host's namespace); never for a socket or address given outright.
 """
 
 import os
-import sys
-import time
 
-from fabric.client.http import Client, DaemonUnavailable
+from fabric.client.http import Client, DaemonUnavailable, TcpTransport
+from fabric.errors import FabricError
 from fabric.paths import HostRoot
 
 
-def resolve(host: str | None, root: str) -> tuple[str, HostRoot | None]:
-    """Return the socket path and, when the daemon may be started here, its root."""
+class Target:
+    """Where a daemon answers, and whether and where it may be started."""
+
+    __slots__ = ("client", "root", "netns")
+
+    def __init__(self, client: Client, root: HostRoot | None = None, netns: str | None = None):
+        self.client, self.root, self.netns = client, root, netns
+
+
+def resolve(host: str | None, root: str) -> Target:
     host = host or os.environ.get("FABRIC_HOST")
-    if not host:
+    if not host or host == "local":
         r = HostRoot(root)
-        return r.socket, r
+        return Target(Client(r.socket), r)
     if host.startswith("unix://"):
-        return host[len("unix://"):], None
+        return Target(Client(host[len("unix://"):]))
     if host.startswith("/"):
-        return host, None
-    raise SystemExit(f"Error: cannot reach host {host!r}: use -H unix:///path/to/fabric.sock")
-
-
-def spawn_daemon(root: HostRoot):
-    import subprocess
-    os.makedirs(root.path, mode=0o711, exist_ok=True)
-    log = open(root.daemon_log, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "fabric.daemon", "--root", root.path],
-                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                     start_new_session=True, close_fds=True)
-    log.close()
-    return proc
+        return Target(Client(host))
+    if host.startswith("tcp://"):
+        try:
+            return Target(Client(TcpTransport.parse(host[len("tcp://"):])))
+        except ValueError as e:
+            raise SystemExit(f"Error: {e}") from None
+    from fabric.host import registry
+    try:
+        rec = registry.find(host)
+    except FabricError as e:
+        raise SystemExit(f"Error: {e.message}") from None
+    return Target(Client(rec.root.socket), rec.root, rec.netns)
 
 
 def connect(host: str | None, root: str, timeout: float = 20.0) -> Client:
-    path, startable = resolve(host, root)
-    client = Client(path)
+    return reach(resolve(host, root), timeout)
+
+
+def reach(target: Target, timeout: float = 20.0) -> Client:
+    """The target's client once its daemon answers, starting the daemon if allowed."""
+    client = target.client
     try:
         client.connect().close()
         return client
     except DaemonUnavailable:
-        if startable is None:
-            raise SystemExit(f"Error: cannot connect to the fabric daemon at unix://{path}. "
+        if target.root is None:
+            raise SystemExit(f"Error: cannot connect to the fabric daemon at {client.url}. "
                              "Is it running?") from None
-    proc = spawn_daemon(startable)
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while time.monotonic() < deadline:
-        try:
-            client.connect().close()
-            return client
-        except DaemonUnavailable:
-            # A daemon that lost the start race exits 0; one that failed exits non-zero.
-            if proc.poll() not in (None, 0):
-                break
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
-    raise SystemExit(f"Error: the fabric daemon did not start{_last_words(startable)}; see "
-                     f"{startable.daemon_log}")
-
-
-def _last_words(root: HostRoot) -> str:
-    """The daemon's last log line, which usually says why it stopped."""
+    from fabric.host import daemon
     try:
-        with open(root.daemon_log, "rb") as f:
-            f.seek(max(0, os.path.getsize(root.daemon_log) - 4096))
-            lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return f" ({lines[-1].strip()})" if lines else ""
+        daemon.start(target.root, target.netns, timeout)
+    except FabricError as e:
+        raise SystemExit(f"Error: {e.message}") from None
+    return client

@@ -26,17 +26,21 @@ def command(python: str, root: str, cid: str) -> list[str]:
 
 
 def main() -> int:
-    root, cid = sys.argv[1], sys.argv[2]
-    # A removed container needs nothing; do not wake a daemon that was stopped on purpose.
-    if not os.path.isdir(HostRoot(root).container_dir(cid)):
+    root, cid = HostRoot(sys.argv[1]), sys.argv[2]
+    # A removed container needs nothing; do not wake a daemon that was stopped on purpose,
+    # nor one whose host is being torn down (fabric.host.teardown marks the root first).
+    if not os.path.isdir(root.container_dir(cid)) or os.path.exists(root.removing):
         return 0
     # The daemon's own watcher usually settles the exit before this process has even
     # started; only an exit nobody recorded (no daemon was up) needs a daemon woken.
-    if not _unsettled(HostRoot(root).db, cid):
+    if not _unsettled(root.db, cid):
         return 0
-    # only now: the client and its socket/json imports are for the rare wake-up
-    from fabric.client.connect import connect
-    client = connect(None, root)
+    # only now: the client and its socket/json imports are for the rare wake-up. The
+    # root's own daemon, whatever FABRIC_HOST says, in this process's namespace, which
+    # is conmon's, which is the daemon's that started the container.
+    from fabric.client.connect import Target, reach
+    from fabric.client.http import Client
+    client = reach(Target(Client(root.socket), root))
     client.call("POST", f"/fabric/containers/{cid}/exited")
     return 0
 

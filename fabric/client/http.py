@@ -1,15 +1,17 @@
-"""A minimal HTTP client over a unix socket, for the thin CLI.
+"""A minimal HTTP client for the thin CLI, over a unix socket or TCP.
 
 The standard library's http.client costs tens of milliseconds to import here (it pulls in
 the email package); a request to our own daemon needs only a status line, a few headers
-and a body, so this module speaks that much HTTP/1.1 on a plain socket.
+and a body, so this module speaks that much HTTP/1.1 on a plain socket. Where the
+socket comes from is the transport's business: a unix socket in a host's root, or TCP
+(plain for now; TLS will be one more transport wrapping the TCP one).
 """
 
 import json
 import re
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from fabric import API_VERSION
 
@@ -46,11 +48,11 @@ class Response:
         self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
 
     def read(self) -> bytes:
-        n = self.headers.get("content-length")
+        length = self.headers.get("content-length")
         buf = bytearray(self._rest)
         self._rest = b""
-        if n is not None:
-            n = int(n)
+        if length is not None:
+            n = int(length)
             while len(buf) < n:
                 chunk = self.sock.recv(max(65536, n - len(buf)))
                 if not chunk:
@@ -90,18 +92,76 @@ class Response:
                 raise ApiError(self.status, data.decode(errors="replace").strip()) from None
 
 
-class Client:
-    def __init__(self, socket_path: str):
-        self.socket_path = socket_path
+class Transport(Protocol):
+    url: str
+
+    def connect(self) -> socket.socket:
+        """A connected stream socket; DaemonUnavailable when nothing answers."""
+        ...
+
+
+class UnixTransport:
+    def __init__(self, path: str):
+        self.path = path
+        self.url = f"unix://{path}"
 
     def connect(self) -> socket.socket:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            s.connect(self.socket_path)
+            s.connect(self.path)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             s.close()
             raise DaemonUnavailable(str(e)) from None
         return s
+
+
+class TcpTransport:
+    """Plain HTTP over TCP, what `-H tcp://ADDR:PORT` reaches."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.url = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
+
+    @classmethod
+    def parse(cls, addr: str) -> "TcpTransport":
+        """ADDR:PORT, [V6ADDR]:PORT; the port defaults to Docker's plain-HTTP 2375."""
+        host, port, ok = addr, "2375", True
+        if addr.startswith("["):
+            host, bracket, rest = addr[1:].partition("]")
+            ok = bool(bracket) and (not rest or rest.startswith(":"))
+            port = rest[1:] if rest else port
+        elif ":" in addr:
+            host, _, port = addr.rpartition(":")
+        if not ok or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad TCP address {addr!r}: use tcp://ADDR:PORT")
+        return cls(host, int(port))
+
+    def connect(self) -> socket.socket:
+        try:
+            s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as e:
+            raise DaemonUnavailable(str(e)) from None
+        s.settimeout(None)  # streams (logs -f, attach) wait as long as they need
+        return s
+
+
+class Client:
+    def __init__(self, where: "str | Transport"):
+        """`where`: a unix socket's path, or a transport."""
+        self.transport: Transport = UnixTransport(where) if isinstance(where, str) else where
+
+    @property
+    def url(self) -> str:
+        return self.transport.url
+
+    @property
+    def socket_path(self) -> str | None:
+        """The unix socket's path; None over TCP."""
+        t = self.transport
+        return t.path if isinstance(t, UnixTransport) else None
+
+    def connect(self) -> socket.socket:
+        return self.transport.connect()
 
     def request(self, method: str, path: str, query: dict | None = None, body: Any = None,
                 data: bytes | None = None, upload=None, headers: dict | None = None,

@@ -93,6 +93,15 @@ class Request:
         return write
 
 
+def close_hijacked(s: socket.socket) -> None:
+    """End a connection taken over by Request.hijack(): both directions, then the socket."""
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()
+
+
 class _Limited:
     def __init__(self, f, n: int):
         self.f, self.left = f, n

@@ -54,7 +54,7 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
     from fabric.engine.engine import Engine
 
     engine = Engine(root.path)
-    if overrides and hasattr(engine.network, "configure"):
+    if overrides:
         engine.network.configure(overrides)
     engine.start()
     router = build(engine)
@@ -87,8 +87,7 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
                 os.unlink(sock_path)
         except OSError:
             pass
-        if hasattr(engine.network, "stop"):
-            engine.network.stop()
+        engine.network.stop()
         # Containers keep running: conmon holds them, not the daemon.
         server.server_close()
 

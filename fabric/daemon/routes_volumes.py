@@ -1,6 +1,7 @@
 """Volume routes (Docker's /volumes/...)."""
 
 from fabric.daemon.http import Response
+from fabric.daemon.params import filters
 
 
 def add(r, engine) -> None:
@@ -8,8 +9,7 @@ def add(r, engine) -> None:
 
     @r.route("GET", "/volumes")
     def volume_list(req):
-        from fabric.daemon.routes import _filters
-        return {"Volumes": V.list(_filters(req)), "Warnings": []}
+        return {"Volumes": V.list(filters(req)), "Warnings": []}
 
     @r.route("POST", "/volumes/create")
     def volume_create(req):

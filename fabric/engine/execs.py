@@ -30,6 +30,7 @@ class Exec:
         self.pid = 0
         self.done = threading.Event()
         self.created = time.time()
+        self.pty: int | None = None   # a tty exec's terminal, while it runs (for resize)
 
 
 class Execs:
@@ -168,10 +169,13 @@ class Execs:
         p = subprocess.Popen(base + [e.cid], stdin=subprocess.PIPE if b.get("AttachStdin")
                              else subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
+        # Both pipes were asked for, so Popen made them.
+        assert p.stdout is not None and p.stderr is not None
         outs = {p.stdout.fileno(): STDOUT, p.stderr.fileno(): STDERR}
-        stdin_open = bool(b.get("AttachStdin")) and client is not None
+        stdin = p.stdin   # a pipe when the exec attaches stdin
+        peer = client if stdin is not None else None   # the client, while it sends stdin
         while outs:
-            rl = list(outs) + ([client] if stdin_open else [])
+            rl: list[int | socket.socket] = [*outs, *([peer] if peer is not None else [])]
             r, _, _ = select.select(rl, [], [])
             for fd in list(outs):
                 if fd in r:
@@ -186,17 +190,17 @@ class Execs:
                                 client.sendall(frame(outs[fd], data))
                             except OSError:
                                 pass
-            if stdin_open and client in r:
-                data = client.recv(65536)
+            if peer is not None and stdin is not None and peer in r:
+                data = peer.recv(65536)
                 if not data:
-                    stdin_open = False
-                    p.stdin.close()
+                    peer = None
+                    stdin.close()
                 else:
                     try:
-                        p.stdin.write(data)
-                        p.stdin.flush()
+                        stdin.write(data)
+                        stdin.flush()
                     except BrokenPipeError:
-                        stdin_open = False
+                        peer = None
         return p.wait()
 
     def _run_tty(self, e: Exec, base: list[str], tmp: str, client: socket.socket | None) -> int:
@@ -219,10 +223,10 @@ class Execs:
         conn.close()
         master = fds[0]
         e.pty = master  # for resize
-        stdin_open = bool(e.body.get("AttachStdin")) and client is not None
+        peer = client if e.body.get("AttachStdin") else None   # while it sends stdin
         try:
             while True:
-                rl = [master] + ([client] if stdin_open else [])
+                rl: list[int | socket.socket] = [master, *([peer] if peer is not None else [])]
                 r, _, _ = select.select(rl, [], [], 0.2)
                 if master in r:
                     try:
@@ -236,10 +240,10 @@ class Execs:
                             client.sendall(data)
                         except OSError:
                             pass
-                if stdin_open and client in r:
-                    data = client.recv(65536)
+                if peer is not None and peer in r:
+                    data = peer.recv(65536)
                     if not data:
-                        stdin_open = False
+                        peer = None
                     else:
                         os.write(master, data)
                 if not r and p.poll() is not None:
@@ -254,7 +258,7 @@ class Execs:
         import struct
         import termios
         e = self.get(eid)
-        fd = getattr(e, "pty", None)
+        fd = e.pty
         if fd is None:
             return
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))

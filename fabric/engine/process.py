@@ -2,6 +2,7 @@
 user and groups resolved against the container's own /etc/passwd and /etc/group."""
 
 import os
+from collections.abc import Sequence
 
 from fabric.errors import InvalidArgument
 from fabric.runtime.spec import ProcessSpec
@@ -65,7 +66,7 @@ def build_env(config: dict, hostname: str, home: str) -> list[str]:
 
 
 def build_process(config: dict, rootfs: str, hostname: str, caps: list[str],
-                  extra_env: list[str] = ()) -> ProcessSpec:
+                  extra_env: Sequence[str] = ()) -> ProcessSpec:
     uid, gid, extra, home = resolve_user(rootfs, config.get("User") or "")
     args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
     env = build_env(config, hostname, home)

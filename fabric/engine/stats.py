@@ -108,7 +108,7 @@ def _blkio(cid: str) -> list[dict]:
 
 
 def _networks(pid: int) -> dict:
-    nets = {}
+    nets: dict[str, dict[str, int]] = {}
     if not pid:
         return nets
     for ln in _read(f"/proc/{pid}/net/dev").splitlines()[2:]:

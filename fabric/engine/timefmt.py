@@ -1,6 +1,5 @@
 """Timestamps in Docker's formats."""
 
-import time
 from datetime import UTC, datetime
 
 ZERO = "0001-01-01T00:00:00Z"
@@ -21,23 +20,6 @@ def parse_iso(s: str) -> float:
         frac = float("0." + f) if f else 0.0
     return datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S").replace(
         tzinfo=UTC).timestamp() + frac
-
-
-def human_ago(ts: float) -> str:
-    """`docker ps` CREATED column: '2 minutes ago'."""
-    d = max(0, time.time() - ts)
-    if d < 1:
-        return "Less than a second ago"
-    for unit, secs in (("year", 31536000), ("month", 2592000), ("week", 604800),
-                       ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if d >= secs * (2 if unit != "hour" else 1):
-            n = int(d // secs)
-            if unit == "hour" and n == 1:
-                return "About an hour ago"
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    if d >= 60:
-        return "About a minute ago"
-    return f"{int(d)} second{'s' if int(d) != 1 else ''} ago"
 
 
 def human_duration(secs: float) -> str:

@@ -17,6 +17,7 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from typing import IO, cast
 
 from fabric.errors import InvalidArgument
 from fabric.images import layers
@@ -47,11 +48,10 @@ class Work:
     def __enter__(self) -> "Work":
         return self
 
-    def __exit__(self, et, e, tb) -> bool:
+    def __exit__(self, et, e, tb) -> None:
         if et is not None:
             self.rollback()
         shutil.rmtree(self.dir, ignore_errors=True)
-        return False
 
     def rollback(self) -> None:
         """Remove the layers this operation added. Callers that hold the image store's
@@ -108,7 +108,8 @@ class _Prefixed:
 
 def open_decompressed(f, what: str):
     head = f.read(6)
-    stream = _Prefixed(head, f)
+    # duck-typed: the decompressors only call read()
+    stream = cast(IO[bytes], _Prefixed(head, f))
     if head[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if head[:3] == b"BZh":

@@ -95,11 +95,13 @@ def extract_layer(tf: tarfile.TarFile, target: str) -> None:
             os.mkfifo(dest, m.mode & 0o7777)
         elif m.isreg():
             _remove(dest)
-            src = tf.extractfile(m)
+            data = tf.extractfile(m)
+            if data is None:
+                raise InvalidArgument(f"archive member {m.name!r} cannot be read")
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
                 while True:
-                    chunk = src.read(1 << 20)
+                    chunk = data.read(1 << 20)
                     if not chunk:
                         break
                     out.write(chunk)

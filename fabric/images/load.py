@@ -169,7 +169,8 @@ def _oci(ar: Archive) -> list[_Image]:
     _walk(ar, index, [], found, 0)
     if not found:
         raise InvalidArgument(f"the archive holds no image for linux/{_arch()}")
-    out, seen = [], {}
+    out: list[_Image] = []
+    seen: dict[bytes, _Image] = {}
     for desc, tags in found:
         manifest = _json(_blob(ar, desc, "image manifest"), "image manifest")
         if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):

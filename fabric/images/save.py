@@ -51,7 +51,9 @@ def _add_dir(tf: tarfile.TarFile, name: str) -> None:
 
 def write(images: ImageStore, todo: list[tuple[str, list[str]]], out) -> None:
     """Write the archive for the planned images to a writable stream."""
-    manifest, repositories, written = [], {}, set()
+    manifest: list[dict] = []
+    repositories: dict[str, dict[str, str]] = {}
+    written: set[str] = set()
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         for image_id, tags in todo:
             blob = images.config_blob(image_id)

@@ -6,11 +6,13 @@ blob is kept byte for byte so `save` can write an archive Docker accepts.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
 from fabric.fsutil import disk_usage
@@ -53,7 +55,7 @@ class ImageStore:
         with open(self.config_path(image_id), "rb") as f:
             return f.read()
 
-    def register(self, blob: bytes, tags: list[str] = ()) -> str:
+    def register(self, blob: bytes, tags: Sequence[str] = ()) -> str:
         """Record an image whose layers are already ingested; return its id."""
         image_id = "sha256:" + hashlib.sha256(blob).hexdigest()
         cfg = json.loads(blob)
@@ -183,15 +185,15 @@ class ImageStore:
             c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
                       (normalize_ref(new), image_id))
 
-    def remove(self, ref: str, force: bool = False) -> list[dict]:
+    def remove(self, ref: str, force: bool = False) -> builtins.list[dict]:
         with self.lock:
             return self._remove(ref, force)
 
-    def _remove(self, ref: str, force: bool = False) -> list[dict]:
+    def _remove(self, ref: str, force: bool = False) -> builtins.list[dict]:
         """Untag a reference, or delete by id; delete the image when no tag is left."""
         image_id = self.resolve(ref)
         norm = normalize_ref(ref)
-        out: list[dict] = []
+        out: builtins.list[dict] = []
         by_tag = self.store.one("SELECT 1 FROM image_tags WHERE ref=?", (norm,)) is not None
         tags = self.tags_of(image_id)
         if by_tag and len(tags) > 1:
@@ -216,7 +218,7 @@ class ImageStore:
             pass
         return out
 
-    def history(self, ref: str) -> list[dict]:
+    def history(self, ref: str) -> builtins.list[dict]:
         """Docker's /images/{name}/history: newest first, one row per history entry,
         each non-empty entry matched with its layer in order."""
         image_id = self.resolve(ref)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pyroute2 import IPRoute
 
 from fabric.firewall.intent import EndpointIntent, FirewallFacts, FirewallIntent, NetworkIntent
-from fabric.net import netns
+from fabric.host.bare import Namespaces
 
 UPLINK_HOST = "198.51.100.1"
 UPLINK_OUT = "198.51.100.2"
@@ -48,17 +48,15 @@ class Topo:
     outside: str = ""
     nets: dict[str, Net] = field(default_factory=dict)
     ctrs: dict[str, Ctr] = field(default_factory=dict)
-    made: list[str] = field(default_factory=list)
+    spaces: Namespaces = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spaces = Namespaces(f"fabfw{self.uid}-")
 
     # --- building -------------------------------------------------------------------
 
     def _ns(self, role: str) -> str:
-        name = f"fwt{self.uid}-{role}"
-        netns.create(name)
-        self.made.append(name)
-        with IPRoute(netns=name) as ipr:
-            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-        return name
+        return self.spaces.make(role)  # lo up
 
     def build_host(self, br_netfilter: bool) -> None:
         self.host = self._ns("h")
@@ -129,10 +127,12 @@ class Topo:
                     for c in self.ctrs.values())
         return FirewallIntent(networks=nets, endpoints=eps, **kw)
 
+    @property
+    def made(self) -> list[str]:
+        return self.spaces.made
+
     def destroy(self) -> None:
-        for name in reversed(self.made):
-            netns.remove(name)
-        self.made.clear()
+        self.spaces.remove()
 
 
 def sysctl(ns: str, key: str, value: str) -> None:

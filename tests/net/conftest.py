@@ -1,16 +1,16 @@
 """Fixtures for network tests: throwaway namespaces, even for "the host".
 
 Every test gets names with a random suffix, and every namespace it makes is removed
-at teardown even when the test failed, so nothing leaks into the machine's own
-namespace (tests never create anything there).
+at teardown even when the test failed, with whatever still runs in it, so nothing
+leaks into the machine's own namespace (tests never create anything there). The
+namespaces are fabric.host's bare ones, as benchmarks and the firewall tests use.
 """
 
 import secrets
-import subprocess
 
 import pytest
 
-from fabric.net import netns
+from fabric.host.bare import Namespaces
 
 
 @pytest.fixture
@@ -20,20 +20,13 @@ def uid() -> str:
 
 @pytest.fixture
 def make_ns(uid):
-    """Factory: make_ns("h") creates namespace ft<uid>-h and removes it afterwards."""
-    made: list[str] = []
-
-    def make(role: str) -> str:
-        name = f"ft{uid}-{role}"
-        netns.create(name)
-        made.append(name)
-        # loopback up, as a real host's would be
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        return name
-
-    yield make
-    for name in reversed(made):
-        netns.remove(name)
+    """Factory: make_ns("h") creates namespace fabt<uid>-h (lo up) and removes it
+    afterwards."""
+    spaces = Namespaces(f"fabt{uid}-")
+    try:
+        yield spaces.make
+    finally:
+        spaces.remove()
 
 
 @pytest.fixture
