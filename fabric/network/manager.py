@@ -45,6 +45,9 @@ class NetworkManager(BasicNetworking):
 
     # --- daemon start ----------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Daemon shutdown: containers and networks outlive the daemon."""
+
     def start(self) -> None:
         with self.svc.lock:
             self.svc.ensure_builtin()
