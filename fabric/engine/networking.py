@@ -11,6 +11,7 @@ container:NAME) are the engine's own (network_modes.py).
 Locks: a container's lock, then the network core's, never the other way round.
 """
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
 from fabric.engine import etcfiles, network_modes
@@ -187,16 +188,22 @@ class Networking:
         doc["NetworkSettings"]["Ports"] = got.ports
         self.hosts.refresh(got.affected)
 
+    def _link_targets(self, doc: dict) -> Iterator[tuple[str, str, dict | None]]:
+        """(target name, alias, target's doc or None) for each of its --link options."""
+        for spec in doc["HostConfig"].get("Links") or []:
+            name, alias = docker_links.parse_link(spec)
+            try:
+                yield name, alias, self.engine.containers.get(name)
+            except NotFound:
+                yield name, alias, None
+
     def _check_links(self, doc: dict, wanted: list[tuple[dict, dict]]) -> None:
         if not any(net.get("default") for net, _ in wanted):
             return  # on user-defined networks a link is only a name alias
         me = doc["Name"].lstrip("/")
-        for spec in doc["HostConfig"].get("Links") or []:
-            name, alias = docker_links.parse_link(spec)
-            try:
-                target = self.engine.containers.get(name)
-            except NotFound:
-                raise NotFound(f"could not get container for {name}") from None
+        for name, alias, target in self._link_targets(doc):
+            if target is None:
+                raise NotFound(f"could not get container for {name}")
             if target["State"]["Status"] not in RUNNING:
                 raise Conflict(f"Cannot link to a non running container: /{name} AS "
                                f"/{me}/{alias}")
@@ -232,11 +239,8 @@ class Networking:
             return []
         env: list[str] = []
         me = doc["Name"].lstrip("/")
-        for spec in doc["HostConfig"].get("Links") or []:
-            name, alias = docker_links.parse_link(spec)
-            try:
-                target = self.engine.containers.get(name)
-            except NotFound:
+        for _name, alias, target in self._link_targets(doc):
+            if target is None:
                 continue
             ip = self.core.default_address(target["Id"])
             if ip:

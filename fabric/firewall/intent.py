@@ -6,7 +6,7 @@ backend, which replaces fabric's own tables in one transaction. Backends never r
 the store and never edit rules one by one.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -95,4 +95,3 @@ class FirewallIntent:
     ports: tuple[PortIntent, ...] = ()
     user_rules: tuple[UserRule, ...] = ()
     enabled: bool = True    # the `iptables` setting: False means fabric installs no rules
-    extra: dict = field(default_factory=dict, hash=False, compare=False)

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
-from fabric.errors import InvalidArgument, NotFound
+from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.network import settings as settingsmod
 from fabric.network.allocator import AddressAllocator, LocalAllocator
 from fabric.network.context import HostContext
 from fabric.network.driver import NetworkDriver
 from fabric.network.model import Endpoint, Network
-from fabric.network.store import NetworkRecords, NetworkStore, subnets_of
+from fabric.network.store import NetworkRecords, NetworkStore, found, subnets_of
 from fabric.plan import Applier, Context, Plan, Result
 from fabric.plan.applier import Mode
 from fabric.store.db import Store
@@ -136,10 +136,7 @@ class NetworkService:
         return None
 
     def get_network(self, ref: str) -> dict:
-        doc = self.find_network(ref)
-        if doc is None:
-            raise NotFound(f"network {ref} not found")
-        return doc
+        return found(self.find_network(ref), ref)
 
     def list_networks(self) -> list[dict]:
         return [doc for records in self._all_records() for doc in records.list_networks()]

@@ -29,6 +29,13 @@ def subnets_of(doc: dict) -> tuple[SubnetConfig, ...]:
                  for s in doc.get("ipam", ()))
 
 
+def found(doc: dict | None, ref: str) -> dict:
+    """The network `ref` named, or NotFound."""
+    if doc is None:
+        raise NotFound(f"network {ref} not found")
+    return doc
+
+
 class NetworkRecords(Protocol):
     """Where network records live: this host's store (NetworkStore), or for a global
     network the cluster store (context.ClusterStore.networks)."""
@@ -91,10 +98,7 @@ class NetworkStore:
         return None
 
     def get_network(self, ref: str) -> dict:
-        doc = self.find_network(ref)
-        if doc is None:
-            raise NotFound(f"network {ref} not found")
-        return doc
+        return found(self.find_network(ref), ref)
 
     def list_networks(self) -> list[dict]:
         return [_doc(r) for r in self.store.query("SELECT doc FROM networks ORDER BY created")]
