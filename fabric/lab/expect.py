@@ -72,6 +72,11 @@ class _Clock:
     def since(self, t: float | None = None) -> float:
         return (time.monotonic() if t is None else t) - self.start
 
+    def begin(self) -> float:
+        """The start of a try: the clock's own start for the first one, so a check
+        that held from its first try converged in 0.0 s."""
+        return self.start if self.tries == 0 else time.monotonic()
+
 
 def _try(check: Check, clock: _Clock, sender: Sender) -> Outcome:
     clock.tries += 1
@@ -95,14 +100,14 @@ def _positive(check: Check, sender: Sender) -> CheckResult:
     clock = _Clock(check)
     gap = RETRY_FIRST
     while True:
-        begun = time.monotonic()
+        begun = clock.begin()
         outcome = _try(check, clock, sender)
         if holds(check, outcome):
             return _result(check, clock, outcome, clock.since(begun))
         left = clock.deadline - time.monotonic()
-        if outcome.result == "error" or left <= gap:
+        if outcome.result == "error" or left <= 0:
             return _result(check, clock, outcome, None)
-        time.sleep(gap)
+        time.sleep(min(gap, left))   # the last try starts as `within` runs out
         gap = min(gap * 2, RETRY_MAX)
 
 
@@ -110,7 +115,7 @@ def _blocked(check: Check, sender: Sender) -> CheckResult:
     clock = _Clock(check)
     streak: list[float] = []          # start times of the tries in the current streak
     while True:
-        begun = time.monotonic()
+        begun = clock.begin()
         outcome = _try(check, clock, sender)
         if outcome.result == "error":
             return _result(check, clock, outcome, None)

@@ -36,7 +36,9 @@ def matrix(results: list[CheckResult]) -> str:
     if not results:
         return "no checks\n"
     rows = _order([r.check.src for r in results])
-    cols = _order([r.check.dst for r in results])
+    dsts = {r.check.dst for r in results}
+    # a name that is both a source and a destination (lab ping) keeps one place
+    cols = [n for n in _order(rows + [r.check.dst for r in results]) if n in dsts]
     labelled = len({r.check.probe.label() for r in results}) > 1
     cells: dict[tuple[str, str], list[str]] = {}
     for r in results:
@@ -47,6 +49,7 @@ def matrix(results: list[CheckResult]) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in table]
+    lines.append("")
     lines += [f"FAILED {r.check.label()}: {_why(r)}" for r in results if not r.passed]
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
