@@ -49,16 +49,11 @@ class Impairment:
 
     def text(self) -> str:
         """The canonical spelling, as parse() reads it; "none" when nothing is set."""
-        parts = []
-        if self.rate:
-            parts.append(f"rate={rate_text(self.rate)}")
-        if self.loss:
-            parts.append(f"loss={self.loss:g}%")
-        if self.delay_us:
-            parts.append(f"delay={self.delay_us / 1000:g}ms")
-        if self.jitter_us:
-            parts.append(f"jitter={self.jitter_us / 1000:g}ms")
-        return " ".join(parts) or "none"
+        words = (("rate", rate_text(self.rate) if self.rate else ""),
+                 ("loss", f"{self.loss:g}%" if self.loss else ""),
+                 ("delay", f"{self.delay_us / 1000:g}ms" if self.delay_us else ""),
+                 ("jitter", f"{self.jitter_us / 1000:g}ms" if self.jitter_us else ""))
+        return " ".join(f"{key}={value}" for key, value in words if value) or "none"
 
 
 def _bad(key: str, value: object, example: str) -> InvalidArgument:

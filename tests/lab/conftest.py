@@ -6,7 +6,6 @@
 from dataclasses import dataclass
 
 import pytest
-
 from probe.topo import Topo
 
 
@@ -16,8 +15,6 @@ class Segment:
     a: str
     b: str
     seg: str
-    A = "10.66.0.1"
-    B = "10.66.0.2"
 
 
 @pytest.fixture(scope="module")

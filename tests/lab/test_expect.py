@@ -5,12 +5,12 @@ import threading
 import time
 
 import pytest
+from probe.topo import nft
 
 from fabric.errors import InvalidArgument
 from fabric.lab import expect
 from fabric.lab.expect import Check
 from fabric.probe import Outcome, Probe
-from probe.topo import nft
 
 B = "10.66.0.2"
 

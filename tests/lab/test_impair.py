@@ -5,6 +5,7 @@ import json
 import subprocess
 
 import pytest
+from probe.topo import in_ns
 
 from fabric.errors import Conflict, InvalidArgument
 from fabric.lab import impair
@@ -12,7 +13,6 @@ from fabric.lab.impair import Impairment
 from fabric.net import tc
 from fabric.plan import Applier, Context, InjectedFault, fail_step
 from fabric.probe import measure
-from probe.topo import in_ns
 
 A, B = "10.66.0.1", "10.66.0.2"
 
