@@ -3,7 +3,10 @@
 This kernel has neither netem nor tc's police action, so a rule `numgen random mod
 10000 < N drop` on the interface's netdev egress hook drops N in 10,000 packets
 (0.01% steps). The egress hook runs before the queueing discipline, so a dropped packet
-never takes a share of a tbf rate set on the same interface.
+never takes a share of a tbf rate set on the same interface. It also runs before GSO
+segmentation: a TCP super-packet (up to 64 KiB) is kept or dropped whole, so TCP sees
+the loss in bursts of segments (netem drops whole skbs the same way); UDP and ICMP,
+which is what loss is measured with, lose exactly the share set.
 
 Everything sits in one table of fabric's own per namespace, `netdev fabric_impair`,
 one chain per interface (`loss_IFNAME`), and the rule's comment carries the setting

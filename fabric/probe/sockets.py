@@ -80,7 +80,10 @@ def icmp_errors(watch: socket.socket) -> Iterable[packets.IcmpError]:
 def _tap(ifname: str) -> socket.socket:
     # SOCK_DGRAM packet sockets hand over the frame without its link header (the
     # address says the ethertype), so any link type (ethernet, veth, tun) reads alike.
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    # Protocol 0 at creation, ETH_P_ALL only at bind: a socket made with ETH_P_ALL
+    # hooks into every interface at once, and moving that hook at bind waits for an
+    # RCU grace period (16 ms here).
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, TAP_BUFFER)
         s.bind((ifname, ETH_P_ALL))   # resolved in this thread's namespace
