@@ -45,7 +45,8 @@ def dot(lab: model.Lab, now: Live | None = None) -> str:
                    f'fillcolor="#f5ecd7" label="{label}"];')
     for h in lab.hosts:
         out.append(f"  subgraph cluster_{_id(h.name)} {{")
-        settings = ", ".join(f"{k}={v}" for k, v in h.settings)
+        settings = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                             for k, v in h.settings)
         out.append(f'    label="host {h.name}{chr(92) + "n" + settings if settings else ""}";'
                    ' style=rounded;')
         hid = _id("host", h.name)

@@ -4,6 +4,7 @@ each host, container and segment lives, to aim probes and resolve names to addre
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 
 from fabric.client.http import ApiError, Client, DaemonUnavailable
 from fabric.errors import FabricError
@@ -43,6 +44,13 @@ class Live:
         doc = self.docs.get(name) or {}
         nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
         return {n: v.get("IPAddress") for n, v in nets.items() if v.get("IPAddress")}
+
+    def local_subnets(self, name: str) -> list[IPv4Network]:
+        """The subnets a container is attached to (its own side of each network)."""
+        doc = self.docs.get(name) or {}
+        nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
+        return [IPv4Network(f"{v['IPAddress']}/{v.get('IPPrefixLen') or 32}", strict=False)
+                for v in nets.values() if v.get("IPAddress")]
 
     def netns(self, name: str) -> str:
         """The namespace of a container (its SandboxKey) or of a host."""
