@@ -139,10 +139,29 @@ def _host(lab: model.Lab, h: model.Host, st: state.State, say: Say) -> None:
         _cluster_settings(host.root.settings, st, h)
         say(h.name, "starting its daemon")
         host.start_daemon()
+        if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
+            _default_bridge(lab.name, h.name, host.root.daemon_log)
     except Exception as e:
         say(h.name, f"FAILED: {live.daemon_error(e)}")
         raise UpFailed(f"host {h.name}: {live.daemon_error(e)}") from e
     say(h.name, "up")
+
+
+def _default_bridge(lab: str, host: str, log: str) -> None:
+    """The host's containers want its default bridge: say why the daemon has none
+    (its log says it; a container's create would only say "not found")."""
+    r = live.client(lab, host).request("GET", f"/networks/{model.DEFAULT_NETWORK}")
+    r.read()
+    if r.status != 404:
+        return
+    why = "see " + log
+    try:
+        with open(log, errors="replace") as f:
+            said = [ln.strip() for ln in f if ln.lower().startswith("default bridge:")]
+        why = said[-1] if said else why
+    except OSError:
+        pass
+    raise UpFailed(f"its daemon made no default bridge: {why}")
 
 
 def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
