@@ -26,7 +26,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-import labhost
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fabric.host import hosts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -64,18 +66,14 @@ class Build:
 
 @contextmanager
 def lab_host(tag: str) -> Iterator[tuple[list[str], str]]:
-    """A throwaway lab host: a network namespace with its own root (its daemon starts on
-    the first command); yields the command prefix that runs inside it, and the root.
-    The one place this file makes hosts (labhost.make() names its namespace after this
-    process, so it cannot make two)."""
-    netns = f"fabcmp-{tag}-{os.getpid()}"
-    root = tempfile.mkdtemp(prefix=f"fabric-compare-{tag}-")
+    """A throwaway lab host made by this tree's fabric.host, with no daemon yet: each
+    build's own CLI starts its daemon inside the namespace on its first command. Yields
+    the command prefix that runs inside the namespace, and the host's root."""
+    host = hosts.add(f"cmp-{tag}-{os.getpid()}", start=False)
     try:
-        subprocess.run(["ip", "netns", "add", netns], check=True)
-        subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-        yield ["nsenter", f"--net=/run/netns/{netns}"], root
+        yield host.command([]), host.root.path
     finally:
-        labhost.remove(netns, root)
+        host.remove()
 
 
 def sources(rev: str, dest: str) -> None:

@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import (
     EndpointIntent,
+    FirewallFacts,
     FirewallIntent,
     LinkIntent,
     NetworkIntent,
@@ -97,7 +98,8 @@ def fake_ip(i: int) -> str:
 
 
 def intent(lab: Lab, links: int, ports: int, icc: bool = False) -> FirewallIntent:
-    net = NetworkIntent("bench", "bench", lab.bridge, (SUBNET,), ("10.240.0.1",), icc=icc)
+    net = NetworkIntent("bench", "bench", FirewallFacts((lab.bridge,), icc=icc), (SUBNET,),
+                        ("10.240.0.1",))
     eps = tuple(EndpointIntent("bench", f"c{k}", host_if, ip, mac)
                 for k, (_, host_if, ip, mac) in enumerate(lab.ctrs))
     (_, _, ip1, _), (_, _, ip2, _) = lab.ctrs

@@ -4,6 +4,7 @@ from fabric.cli import (  # noqa: F401
     containers,
     extra,
     firewall,
+    host,
     images,
     network,
     run,

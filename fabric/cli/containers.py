@@ -11,9 +11,6 @@ from fabric.cli.humanize import human_ago
 from fabric.cli.main import cli
 from fabric.cli.table import print_rows, render_format
 
-# network.py and firewall.py import it by this name; they move to fabric.cli.each.
-_each = each
-
 
 @cli.command(context_settings={"help_option_names": ["--help"]})
 @click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals.")

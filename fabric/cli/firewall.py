@@ -67,7 +67,7 @@ def firewall_ls(obj, quiet):
 @click.pass_obj
 def firewall_rm(obj, rules, explain, dry_run):
     """Remove rules by id (or by position number)."""
-    from fabric.cli.containers import _each
+    from fabric.cli.each import each
 
     def one(ref):
         doc = obj.client.call("DELETE", f"/fabric/firewall/rules/{ref}",
@@ -75,4 +75,4 @@ def firewall_rm(obj, rules, explain, dry_run):
         _explained(doc or {}, dry_run)
         if not dry_run:
             click.echo(ref)
-    _each(rules, one)
+    each(rules, one)

@@ -109,7 +109,7 @@ def network_inspect(obj, names, fmt):
 @click.pass_obj
 def network_rm(obj, names, explain, dry_run):
     """Remove networks."""
-    from fabric.cli.containers import _each
+    from fabric.cli.each import each
 
     def rm(n):
         r = obj.client.request("DELETE", f"/networks/{n}",
@@ -119,7 +119,7 @@ def network_rm(obj, names, explain, dry_run):
         doc = json.loads(body) if body else None
         if not _explain(doc, explain, dry_run):
             click.echo(n)
-    _each(names, rm)
+    each(names, rm)
 
 
 network.add_command(network_rm, "remove")

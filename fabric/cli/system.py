@@ -45,7 +45,7 @@ def info(obj, fmt):
         return
     click.echo("Client:")
     click.echo(f" Version:    {__version__}")
-    click.echo(f" Host:       unix://{obj.client.socket_path}")
+    click.echo(f" Host:       {obj.client.url}")
     click.echo("\nServer:")
     for k in ("Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped",
               "Images", "ServerVersion", "Driver", "LoggingDriver", "CgroupDriver",

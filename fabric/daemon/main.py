@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # another daemon serves this root
+    if os.path.exists(root.removing):
+        return  # the host is being torn down: an exit hook must not bring it back
     lock.seek(0)
     lock.truncate()
     lock.write(str(os.getpid()))

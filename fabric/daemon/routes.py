@@ -15,9 +15,6 @@ from fabric.daemon import (
 )
 from fabric.daemon.http import Router
 
-# routes_network reads `filters` from here; it moves to fabric.daemon.params.
-from fabric.daemon.params import filters as _filters  # noqa: F401
-
 
 def build(engine) -> Router:
     r = Router()

@@ -5,6 +5,7 @@ commands in an "Explain" list (Docker has no such field; its clients ignore it).
 """
 
 from fabric.daemon.http import Response
+from fabric.daemon.params import filters
 
 
 def _mode(req) -> str:
@@ -37,8 +38,6 @@ def _filtered(nets: list[dict], filters: dict[str, list[str]]) -> list[dict]:
 
 def add(r, engine) -> None:
     N = engine.network
-    if not hasattr(N, "create_network"):
-        return
 
     def explained(req, fn, status=200, body=None):
         with N.explaining(_mode(req)) as lines:
@@ -51,8 +50,7 @@ def add(r, engine) -> None:
 
     @r.route("GET", "/networks")
     def network_list(req):
-        from fabric.daemon.routes import _filters
-        return _filtered(N.list_networks(), _filters(req))
+        return _filtered(N.list_networks(), filters(req))
 
     @r.route("GET", "/networks/{id}")
     def network_inspect(req):

@@ -4,35 +4,35 @@ to every part instead of module-level singletons."""
 import os
 
 from fabric.engine.attach import AttachHub
-from fabric.engine.basic_network import BasicNetworking
 from fabric.engine.containers import Containers
 from fabric.engine.execs import Execs
+from fabric.engine.networking import Networking
 from fabric.engine.volumes import Volumes
 from fabric.images.store import ImageStore
+from fabric.network.context import HostContext
+from fabric.network.driver import DriverRegistry
 from fabric.paths import HostRoot
 from fabric.runtime.runc import Runc
 from fabric.store.db import Store
 
 
 class Engine:
-    def __init__(self, root: str):
+    def __init__(self, root: str, *, netns: str | None = None,
+                 drivers: DriverRegistry | None = None):
+        """`netns`: the namespace standing for this host when it is not the process's
+        own (in-process tests); `drivers`: the installed ones by default."""
         self.root = HostRoot(os.path.abspath(root))
         self.root.ensure()
         self.store = Store(self.root.db)
         self.runc = Runc(self.root.runc_root)
         self.images = ImageStore(self.root, self.store)
         self.volumes = Volumes(self.root, self.store)
+        self.host = HostContext.load(self.root, drivers or DriverRegistry.from_entry_points(),
+                                     netns=netns)
         self.containers = Containers(self)
         self.attach = AttachHub(self)
         self.execs = Execs(self)
-        self.network = self._network()
-
-    def _network(self):
-        try:
-            from fabric.network.manager import NetworkManager
-        except ImportError:
-            return BasicNetworking(self)
-        return NetworkManager(self)
+        self.network = Networking(self, self.host)
 
     def start(self) -> None:
         """Called once the daemon holds the root's lock."""
@@ -40,6 +40,5 @@ class Engine:
             # the host's identity in `info` (Docker's ID), kept for the root's lifetime
             import uuid
             self.store.kv_set("daemon-id", str(uuid.uuid4()))
-        if hasattr(self.network, "start"):
-            self.network.start()
+        self.network.start()
         self.containers.reconcile()

@@ -1,5 +1,10 @@
 """/etc/hosts, /etc/hostname and /etc/resolv.conf, written per container the way Docker
-writes them and bind-mounted into it, so fabric can rewrite them as peers change."""
+writes them and bind-mounted into it, so fabric can rewrite them as peers change.
+
+/etc/hosts in Docker's order: localhost lines, --add-host lines, then the names the
+network core says the container resolves (--link targets, peers on user-defined
+networks), then the container's own addresses.
+"""
 
 import os
 
@@ -12,21 +17,51 @@ ff02::2\tip6-allrouters
 """
 
 
-def _atomic_write(path: str, text: str) -> None:
-    # Rewrite in place: the file is bind-mounted, so a rename would leave the container
-    # looking at the old inode.
-    if os.path.exists(path):
-        with open(path, "r+") as f:
-            f.seek(0)
-            f.write(text)
-            f.truncate()
-    else:
+def _in_place(path: str, text: str) -> None:
+    # The file is bind-mounted: a rename would leave the container looking at the old
+    # inode, so its content is replaced where it is.
+    with open(path, "r+") as f:
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        _in_place(path, text)
+    except FileNotFoundError:
         with open(path, "w") as f:
             f.write(text)
 
 
-def hosts_text(own: list[tuple[str, list[str]]], extra: list[tuple[str, list[str]]]) -> str:
-    """own: this container's addresses with its names; extra: --add-host and links."""
+Line = tuple[str, list[str]]   # address, names
+
+
+def extra_hosts(specs: list[str] | None) -> list[Line]:
+    """--add-host HOST:IP (IPv6 as HOST:fe80::1 or HOST:[fe80::1])."""
+    out = []
+    for spec in specs or []:
+        host, _, ip = spec.partition(":")
+        if spec.count(":") > 1 and not ip.startswith("["):
+            host, ip = spec.split(":", 1)
+        out.append((ip.strip("[]"), [host]))
+    return out
+
+
+def merge(lines: list[Line]) -> list[Line]:
+    """Drop exact repeats, keep the first occurrence's place."""
+    seen, out = set(), []
+    for ip, names in lines:
+        key = (ip, tuple(names))
+        if key not in seen:
+            seen.add(key)
+            out.append((ip, names))
+    return out
+
+
+def hosts_text(own: list[Line], extra: list[Line]) -> str:
+    """own: this container's addresses with its names; extra: --add-host and the
+    names it resolves."""
     lines = [HOSTS_HEADER.rstrip("\n")]
     for ip, names in extra:
         lines.append(f"{ip}\t{' '.join(names)}")
@@ -65,10 +100,18 @@ def resolv_text(dns: list[str], search: list[str], options: list[str],
     return "\n".join(lines) + "\n"
 
 
+def rewrite_hosts(path: str, text: str) -> None:
+    """A running container's /etc/hosts, in place; nothing when it has none (yet)."""
+    try:
+        _in_place(path, text)
+    except FileNotFoundError:
+        pass
+
+
 def write(cdir: str, hostname: str, hosts: str, resolv: str) -> dict[str, str]:
     paths = {"hostname": os.path.join(cdir, "hostname"), "hosts": os.path.join(cdir, "hosts"),
              "resolv.conf": os.path.join(cdir, "resolv.conf")}
-    _atomic_write(paths["hostname"], hostname + "\n")
-    _atomic_write(paths["hosts"], hosts)
-    _atomic_write(paths["resolv.conf"], resolv)
+    _write(paths["hostname"], hostname + "\n")
+    _write(paths["hosts"], hosts)
+    _write(paths["resolv.conf"], resolv)
     return paths

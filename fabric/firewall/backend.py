@@ -1,6 +1,6 @@
 """The firewall backend interface, and the registry that picks one by name.
 
-The network manager builds one FirewallIntent from the store after every change and
+The network core builds one FirewallIntent from its records after every change and
 calls `apply`; a backend never reads the store and never edits rules one by one. Both
 backends own only what they create (their own tables or chains, tagged), so other
 firewalls on the host (Docker, ufw, firewalld) keep theirs.

@@ -1,30 +1,52 @@
 """What the firewall must enforce, as plain data rendered whole from the store.
 
-The network manager builds one `FirewallIntent` from the store after every change and
-hands it to the selected backend, which replaces fabric's own tables in one transaction.
-Backends never read the store and never edit rules one by one.
+The network core builds one `FirewallIntent` from its store after every change, each
+network's part from the facts its driver states, and hands it to the selected
+backend, which replaces fabric's own tables in one transaction. Backends never read
+the store and never edit rules one by one.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FirewallFacts:
+    """What the firewall must know of one network, as the network's driver states it
+    (`NetworkDriver.firewall_facts`); never read from one driver's own config."""
+    # Host interfaces the network's containers sit behind: a bridge driver's bridge, or
+    # a routing driver's per-container veths. Every rule that asks "is this fabric's
+    # traffic, and of which network" matches on these.
+    interfaces: tuple[str, ...]
+    # The interfaces are bridges whose ports are the containers' host veths
+    # (EndpointIntent.host_ifname): frames are checked per port (anti-spoofing), and
+    # the iptables backend has br_netfilter hand them to iptables. False: routed
+    # interfaces, one per container, seen by the inet table alone.
+    bridged: bool = True
+    icc: bool = True        # containers of this network may talk to each other
+    masquerade: bool = True  # SNAT traffic leaving the host from this network
+    # Subnets this network reaches, and is reached from, without NAT (a routing
+    # driver's peer slices): neither masqueraded on the way out nor dropped coming in.
+    unnatted: tuple[str, ...] = ()
+    # The host address a port published without one is bound to (Docker's
+    # host_binding_ipv4); the network core uses it when it chooses bindings.
+    publish_ip: str = "0.0.0.0"
 
 
 @dataclass(frozen=True)
 class NetworkIntent:
     id: str                 # network id (the store's)
     name: str
-    bridge: str             # kernel bridge name, e.g. fabric0 or fab-1a2b3c4d5e
+    facts: FirewallFacts    # what its driver says the firewall needs
     subnets: tuple[str, ...]  # CIDRs, e.g. ("10.88.0.0/16",)
     gateways: tuple[str, ...]  # gateway addresses on the bridge
-    icc: bool = True        # containers of this network may talk to each other
     internal: bool = False  # no traffic in or out of the network (Docker's --internal)
-    masquerade: bool = True  # SNAT traffic leaving the host from this network
 
 
 @dataclass(frozen=True)
 class EndpointIntent:
     network_id: str
     container_id: str
-    host_ifname: str        # host side of the veth, attached to the bridge
+    host_ifname: str        # host side of the container's veth (a bridge port if bridged)
     ipv4: str               # address without prefix
     mac: str                # lower-case aa:bb:..
 
@@ -73,4 +95,3 @@ class FirewallIntent:
     ports: tuple[PortIntent, ...] = ()
     user_rules: tuple[UserRule, ...] = ()
     enabled: bool = True    # the `iptables` setting: False means fabric installs no rules
-    extra: dict = field(default_factory=dict, hash=False, compare=False)

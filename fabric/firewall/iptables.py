@@ -65,76 +65,114 @@ def render(intent: FirewallIntent) -> dict[str, list[str]]:
     """Per table, the rule lines (iptables-restore syntax) of fabric's chains."""
     validate.intent(intent)
     nets = {n.id: n for n in intent.networks}
-    raw, flt, nat = [], [], []
+    raw: list[str] = []
     for e in intent.endpoints:
-        if e.network_id not in nets:
+        n = nets.get(e.network_id)
+        if n is None or not n.facts.bridged:
             continue
         dev = f"-m physdev --physdev-in {e.host_ifname}"
         raw.append(f"-A FABRIC-ANTISPOOF {dev} -m mac ! --mac-source {e.mac} -j DROP")
         raw.append(f"-A FABRIC-ANTISPOOF {dev} ! -s {e.ipv4}/32 -j DROP")
     for n in intent.networks:
-        # route_localnet must not let a container reach the host's loopback services
-        raw.append(f"-A FABRIC-ANTISPOOF -i {n.bridge} -d 127.0.0.0/8 -j DROP")
+        for b in n.facts.interfaces:
+            # route_localnet must not let a container reach the host's loopback services
+            raw.append(f"-A FABRIC-ANTISPOOF -i {b} -d 127.0.0.0/8 -j DROP")
+    return {"raw": raw, "filter": _filter(intent, nets), "nat": _nat(intent, nets)}
 
-    flt += [f"-A FABRIC-USER {_user(r)}" for r in intent.user_rules]
+
+def _filter(intent: FirewallIntent, nets: dict) -> list[str]:
+    flt = [f"-A FABRIC-USER {_user(r)}" for r in intent.user_rules]
     flt.append("-A FABRIC-USER -j RETURN")
     for n in intent.networks:
-        b = n.bridge
-        flt += [f"-A FABRIC-FORWARD -i {b} -j FABRIC-USER",
-                f"-A FABRIC-FORWARD -o {b} -j FABRIC-USER"]
+        for b in n.facts.interfaces:
+            flt += [f"-A FABRIC-FORWARD -i {b} -j FABRIC-USER",
+                    f"-A FABRIC-FORWARD -o {b} -j FABRIC-USER"]
     flt.append("-A FABRIC-FORWARD -j FABRIC-ISOLATION-STAGE-1")
     for n in intent.networks:
-        b = n.bridge
-        flt += [f"-A FABRIC-FORWARD -o {b} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-                f"-A FABRIC-FORWARD -o {b} -j FABRIC"]
-        if not n.internal:
-            flt.append(f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT")
-        flt.append(f"-A FABRIC-FORWARD -i {b} -o {b} -j {'ACCEPT' if n.icc else 'DROP'}")
-        flt.append(f"-A FABRIC-FORWARD -o {b} -j DROP")
+        ifs = n.facts.interfaces
+        for b in ifs:
+            flt += [f"-A FABRIC-FORWARD -o {b} -m conntrack --ctstate RELATED,ESTABLISHED "
+                    "-j ACCEPT", f"-A FABRIC-FORWARD -o {b} -j FABRIC"]
+        # within the network first (every in . out pair: one for a bridge), so what
+        # goes on below is traffic leaving the network or coming into it
+        flt += [f"-A FABRIC-FORWARD -i {i} -o {o} -j {'ACCEPT' if n.facts.icc else 'DROP'}"
+                for i in ifs for o in ifs]
+        for b in ifs:
+            if not n.internal:
+                flt.append(f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT")
+                flt += [f"-A FABRIC-FORWARD -s {u} -d {s} -o {b} -j ACCEPT"
+                        for s in n.subnets for u in n.facts.unnatted]
+            flt.append(f"-A FABRIC-FORWARD -o {b} -j DROP")
 
     # published connections may cross networks (as they could from anywhere); then
     # Docker's isolation, and its --internal rules
     flt.append("-A FABRIC-ISOLATION-STAGE-2 -m conntrack --ctstate DNAT -j RETURN")
     for n in intent.networks:
-        b = n.bridge
-        for s in n.subnets:
-            if n.internal:
-                flt += [f"-A FABRIC-ISOLATION-STAGE-1 ! -s {s} -o {b} -j DROP",
-                        f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -d {s} -j DROP"]
-        flt.append(f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -o {b} -j FABRIC-ISOLATION-STAGE-2")
-        flt.append(f"-A FABRIC-ISOLATION-STAGE-2 -o {b} -j DROP")
+        ifs = n.facts.interfaces
+        for b in ifs:
+            for s in n.subnets:
+                if n.internal:
+                    flt += [f"-A FABRIC-ISOLATION-STAGE-1 ! -s {s} -o {b} -j DROP",
+                            f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -d {s} -j DROP"]
+            flt += [f"-A FABRIC-ISOLATION-STAGE-1 -i {b} -o {o} -j RETURN"
+                    for o in ifs if o != b]
+            flt.append(f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -o {b} -j FABRIC-ISOLATION-STAGE-2")
+            flt.append(f"-A FABRIC-ISOLATION-STAGE-2 -o {b} -j DROP")
     flt += ["-A FABRIC-ISOLATION-STAGE-1 -j RETURN", "-A FABRIC-ISOLATION-STAGE-2 -j RETURN"]
 
     for lk in intent.links:
-        n = nets.get(lk.network_id)
-        if n is None:
+        ln = nets.get(lk.network_id)
+        if ln is None:
             continue
-        for proto, a, b in lk.ports:
-            flt.append(f"-A FABRIC -s {lk.consumer_ip}/32 -d {lk.target_ip}/32 -i {n.bridge} "
-                       f"-o {n.bridge} -p {proto} -m {proto} --dport {_ports(a, b)} -j ACCEPT")
+        for i in ln.facts.interfaces:
+            for o in ln.facts.interfaces:
+                for proto, first, last in lk.ports:
+                    flt.append(f"-A FABRIC -s {lk.consumer_ip}/32 -d {lk.target_ip}/32 "
+                               f"-i {i} -o {o} -p {proto} -m {proto} "
+                               f"--dport {_ports(first, last)} -j ACCEPT")
+    for p in intent.ports:
+        pn = nets.get(p.network_id)
+        if pn is None or pn.internal:
+            continue
+        for o in pn.facts.interfaces:
+            flt.append(f"-A FABRIC -d {p.container_ip}/32 -o {o} -p {p.proto} -m {p.proto} "
+                       f"--dport {_ports(p.container_port, p.container_port_end)} "
+                       f"-m conntrack --ctstate DNAT -j ACCEPT")
+    return flt
+
+
+def _nat(intent: FirewallIntent, nets: dict) -> list[str]:
+    nat = []
     for p in intent.ports:
         n = nets.get(p.network_id)
         if n is None or n.internal:
             continue
-        flt.append(f"-A FABRIC -d {p.container_ip}/32 -o {n.bridge} -p {p.proto} -m {p.proto} "
-                   f"--dport {_ports(p.container_port, p.container_port_end)} "
-                   f"-m conntrack --ctstate DNAT -j ACCEPT")
         dst = "" if (p.host_ip or "0.0.0.0") == "0.0.0.0" else f"-d {p.host_ip}/32 "
         for h, c in validate.host_pairs(p):
             nat.append(f"-A FABRIC {dst}-p {p.proto} -m {p.proto} --dport {h} "
                        f"-j DNAT --to-destination {p.container_ip}:{c}")
 
     for n in intent.networks:
-        b = n.bridge
-        nat.append(f"-A FABRIC-POSTROUTING -s 127.0.0.0/8 -o {b} -m conntrack --ctstate DNAT "
-                   f"-j MASQUERADE")
+        for b in n.facts.interfaces:
+            nat.append(f"-A FABRIC-POSTROUTING -s 127.0.0.0/8 -o {b} -m conntrack "
+                       "--ctstate DNAT -j MASQUERADE")
+            for s in n.subnets:
+                s = str(ipaddress.IPv4Network(s, strict=False))
+                nat.append(f"-A FABRIC-POSTROUTING -s {s} -o {b} -m conntrack --ctstate DNAT "
+                           f"-j MASQUERADE")
+        if not n.facts.masquerade or n.internal:
+            continue
         for s in n.subnets:
             s = str(ipaddress.IPv4Network(s, strict=False))
-            nat.append(f"-A FABRIC-POSTROUTING -s {s} -o {b} -m conntrack --ctstate DNAT "
-                       f"-j MASQUERADE")
-            if n.masquerade and not n.internal:
-                nat.append(f"-A FABRIC-POSTROUTING -s {s} ! -o {b} -j MASQUERADE")
-    return {"raw": raw, "filter": flt, "nat": nat}
+            nat += [f"-A FABRIC-POSTROUTING -s {s} -d {u} -j RETURN" for u in n.facts.unnatted]
+            if len(n.facts.interfaces) == 1:    # Docker's own form
+                nat.append(f"-A FABRIC-POSTROUTING -s {s} ! -o {n.facts.interfaces[0]} "
+                           "-j MASQUERADE")
+                continue
+            # one -o per rule: out of any of the network's interfaces is not leaving it
+            nat += [f"-A FABRIC-POSTROUTING -s {s} -o {b} -j RETURN" for b in n.facts.interfaces]
+            nat.append(f"-A FABRIC-POSTROUTING -s {s} -j MASQUERADE")
+    return nat
 
 
 def _ports(a: int, b: int) -> str:
@@ -191,8 +229,8 @@ class IptablesBackend(FirewallBackend):
         ns = self._ns(netns)
         if not intent.enabled:
             return [_in_ns(ns, "# (iptables off) fabric's chains are removed")]
-        out = [_in_ns(ns, f"ip link set {n.bridge} type bridge nf_call_iptables 1")
-               for n in intent.networks]
+        out = [_in_ns(ns, f"ip link set {b} type bridge nf_call_iptables 1")
+               for b in _bridges(intent)]
         out += [_in_ns(ns, f"sysctl -w net.ipv4.conf.{b}.route_localnet=1")
                 for b in sorted(localnet.wanted(intent))]
         body = restore_input(render(intent), JUMPS)
@@ -214,7 +252,7 @@ class IptablesBackend(FirewallBackend):
     # --- inside the namespace -------------------------------------------------------
 
     def _apply_here(self, intent: FirewallIntent, rules: dict) -> None:
-        _bridges_call_iptables([n.bridge for n in intent.networks])
+        _bridges_call_iptables(_bridges(intent))
         for b in localnet.wanted(intent):
             if localnet.read(b) == "0":
                 localnet.write(b, "1")
@@ -234,6 +272,10 @@ class IptablesBackend(FirewallBackend):
         nft.set_json_output(True)
         st.warnings = [w for w in coexist.foreign_drops(nft) if "ip filter FORWARD" not in w]
         return st
+
+
+def _bridges(intent: FirewallIntent) -> list[str]:
+    return [b for n in intent.networks if n.facts.bridged for b in n.facts.interfaces]
 
 
 def _in_ns(ns: str | None, cmd: str) -> str:

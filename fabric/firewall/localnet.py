@@ -23,15 +23,16 @@ def _path(bridge: str) -> str:
 
 
 def wanted(intent: FirewallIntent) -> set[str]:
-    """Bridges that carry a port published on every address or on a loopback one."""
+    """Interfaces (bridges) of networks that carry a port published on every address
+    or on a loopback one."""
     nets = {n.id: n for n in intent.networks if not n.internal}
-    out = set()
+    out: set[str] = set()
     for p in intent.ports:
         n = nets.get(p.network_id)
         # host_ip is a validated dotted quad: 127.0.0.0/8 is exactly "127.*"
-        if n is not None and n.bridge not in out and (
+        if n is not None and (
                 not p.host_ip or p.host_ip == "0.0.0.0" or p.host_ip.startswith("127.")):
-            out.add(n.bridge)
+            out.update(n.facts.interfaces)
     return out
 
 

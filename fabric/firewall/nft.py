@@ -20,6 +20,7 @@ The ruleset itself, and why it looks as it does, is in nftrender.py.
 import json
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from fabric.errors import FabricError
 from fabric.firewall import coexist, localnet, nftgen, nftrender, validate
@@ -51,6 +52,7 @@ class NftablesBackend(FirewallBackend):
         self._applied: dict[str | None, _Applied] = {}
         self._memo: dict[str | None, validate.Memo] = {}
         self._lock = threading.Lock()  # one change at a time per backend
+        self._here: Any = None   # the libnftables context of the process's own namespace
 
     # --- interface ----------------------------------------------------------------
 
@@ -101,9 +103,7 @@ class NftablesBackend(FirewallBackend):
             # self._lock). Freeing a context closes its netlink socket, and right after
             # a commit that deleted elements that close waits out an RCU grace period
             # (5-18 ms here), on every container's exit path.
-            if getattr(self, "_here", None) is None:
-                self._here = _ctx()
-            nft = self._here
+            nft = self._here = self._here or _ctx()
         else:
             nft = _ctx()
         last = self._applied.get(ns)
@@ -113,16 +113,16 @@ class NftablesBackend(FirewallBackend):
         if self.docker_user:
             rule = coexist.ensure(nft, last.docker_rule if last else set())
         gen = nftgen.genid()
-        fresh = last is not None and not force and last.genid == gen
-        recorded = (last.elements.get(("inet", "localnet"), frozenset()) if fresh
+        fresh = last if last is not None and not force and last.genid == gen else None
+        recorded = (fresh.elements.get(("inet", "localnet"), frozenset()) if fresh
                     else _read_set(nft, "inet", "localnet"))
         ours, on, off = localnet.plan(intent, recorded)
         rs.elements[("inet", "localnet")] = ours
         digest = rs.skeleton_digest()
         self._applied.pop(ns, None)  # until this commit is known to have landed
         committed = True
-        if fresh and last.digest == digest:
-            batch = delta_batch(rs, last.elements)
+        if fresh and fresh.digest == digest:
+            batch = delta_batch(rs, fresh.elements)
             if batch is None:
                 committed = False
             elif nft.json_cmd(batch)[0] != 0:
@@ -193,12 +193,12 @@ class NftablesBackend(FirewallBackend):
                     key = (family, o["rule"]["chain"])
                     rules[key] = rules.get(key, 0) + 1
         for c in rs.chains:
-            want = sum(1 for r in rs.rules if (r.family, r.chain) == (c.family, c.name))
-            got = rules.get((c.family, c.name))
-            if got is None:
+            expected = sum(1 for r in rs.rules if (r.family, r.chain) == (c.family, c.name))
+            count = rules.get((c.family, c.name))
+            if count is None:
                 out.append(f"{c.family} fabric: chain {c.name} is missing")
-            elif got != want:
-                out.append(f"{c.family} fabric {c.name}: {got} rules, expected {want}")
+            elif count != expected:
+                out.append(f"{c.family} fabric {c.name}: {count} rules, expected {expected}")
         return out
 
 
@@ -224,7 +224,7 @@ def full_batch(rs: Ruleset) -> dict:
         cmds.append({"add": {_kind(s): _set_json(s)}})
     for c in rs.chains:
         body = _obj(c.family, name=c.name)
-        if c.hook:
+        if c.hook and c.prio:
             body.update(type=c.type, hook=c.hook, prio=c.prio.value, policy=c.policy)
         cmds.append({"add": {"chain": body}})
     for r in rs.rules:
@@ -307,7 +307,7 @@ def script(rs: Ruleset) -> str:
             if c.family != family:
                 continue
             lines.append(f"\tchain {c.name} {{")
-            if c.hook:
+            if c.hook and c.prio:
                 lines.append(f"\t\ttype {c.type} hook {c.hook} priority {c.prio.text}; "
                              f"policy {c.policy};")
             for r in rs.rules:

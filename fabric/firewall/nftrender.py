@@ -131,10 +131,10 @@ def _update(state, change: validate.Change, keep, expand):
             if o.network_id in keep:
                 for e in expand(v):
                     counts[e] = counts.get(e, 0) + 1
-        sets: dict[str, set] = {}
+        fresh: dict[str, set] = {}
         for name, e in counts:
-            sets.setdefault(name, set()).add(e)
-        return counts, {k: frozenset(v) for k, v in sets.items()}
+            fresh.setdefault(name, set()).add(e)
+        return counts, {k: frozenset(v) for k, v in fresh.items()}
     counts = dict(state[0])
     gone, new = set(), set()
     for o, v in change.removed:
@@ -151,7 +151,7 @@ def _update(state, change: validate.Change, keep, expand):
                 new.add(e)
     if not gone and not new:
         return state
-    sets = dict(state[1])
+    sets: dict[str, frozenset] = dict(state[1])
     for name in {n for n, _ in gone | new}:
         sets[name] = ((sets.get(name, frozenset()) - {e for n, e in gone if n == name})
                       | {e for n, e in new if n == name})
@@ -167,7 +167,7 @@ PORT_MAPS = ("dnat_ip_addr", "dnat_ip_port", "dnat_any_addr", "dnat_any_port")
 
 def _port_elems(expanded) -> list[tuple[str, tuple]]:
     """A published port's map elements, as (map name, element)."""
-    out = []
+    out: list[tuple[str, tuple]] = []
     for host, proto, h, ip, c in expanded:
         if host == "0.0.0.0":
             out += [("dnat_any_addr", ((proto, h), ip)), ("dnat_any_port", ((proto, h), c))]
@@ -198,14 +198,18 @@ BRIDGE_SETS = [
 
 
 def _bridge_elements(intent, nets) -> dict:
-    eps = [e for e in intent.endpoints if e.network_id in nets]
-    open_ = [e for e in eps if nets[e.network_id].icc and not nets[e.network_id].internal]
+    # only bridge ports pass the bridge table; routed interfaces never appear there
+    eps = [e for e in intent.endpoints
+           if e.network_id in nets and nets[e.network_id].facts.bridged]
+    open_ = [e for e in eps
+             if nets[e.network_id].facts.icc and not nets[e.network_id].internal]
     f = BRIDGE
     return {
         (f, "ports"): frozenset(e.host_ifname for e in eps),
         (f, "port_mac"): frozenset((e.host_ifname, e.mac) for e in eps),
         (f, "port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps),
-        (f, "icc_deny"): frozenset(e.host_ifname for e in eps if not nets[e.network_id].icc),
+        (f, "icc_deny"): frozenset(e.host_ifname for e in eps
+                                   if not nets[e.network_id].facts.icc),
         (f, "icc_port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in open_),
         (f, "icc_dst"): frozenset((e.mac, e.ipv4) for e in open_),
     }
@@ -269,15 +273,18 @@ def _bridge_skeleton(rs: Ruleset, user_rules) -> None:
 
 # --- inet fabric -------------------------------------------------------------------------
 
+# The interface sets keep the names of the bridge-only days: for a bridge network the
+# one interface is its bridge, and the elements are what they always were.
 INET_SETS = [
-    SetSpec(INET, "bridges", ("ifname",)),                   # every network's bridge
-    SetSpec(INET, "same_bridge", ("ifname", "ifname")),      # (bridge, bridge): in == out
+    SetSpec(INET, "bridges", ("ifname",)),                   # every network's interfaces
+    SetSpec(INET, "same_bridge", ("ifname", "ifname")),      # in . out, one network's
     SetSpec(INET, "icc_bridges", ("ifname",)),
-    SetSpec(INET, "icc_same", ("ifname", "ifname")),         # (bridge, bridge), icc=true
+    SetSpec(INET, "icc_same", ("ifname", "ifname")),         # in . out, icc=true
     SetSpec(INET, "internal", ("ifname",)),
     SetSpec(INET, "links", LINK_TYPE, ("interval",)),
     SetSpec(INET, "masq_src", (IP4,), ("interval",)),        # subnets masqueraded outbound
-    SetSpec(INET, "hairpin", ("ifname", IP4), ("interval",)),  # bridge . its subnets
+    SetSpec(INET, "hairpin", ("ifname", IP4), ("interval",)),  # interface . its subnets
+    SetSpec(INET, "unnat", (IP4, IP4), ("interval",)),       # subnet . subnet it reaches as is
     SetSpec(INET, "localnet", ("ifname",)),                  # route_localnet fabric set
     SetSpec(INET, "dnat_ip_addr", DNAT_IP, (), (IP4,)),
     SetSpec(INET, "dnat_ip_port", DNAT_IP, (), ("inet_service",)),
@@ -289,15 +296,29 @@ INET_SETS = [
 def _network_elements(nets) -> dict:
     f = INET
     ns = nets.values()
+
+    def ifs(pick=lambda n: True) -> frozenset:
+        return frozenset(i for n in ns if pick(n) for i in n.facts.interfaces)
+
+    def pairs(pick=lambda n: True) -> frozenset:
+        # (in, out) within one network: one pair for a bridge; a network with an
+        # interface per container pays the square of their number
+        return frozenset((i, o) for n in ns if pick(n)
+                         for i in n.facts.interfaces for o in n.facts.interfaces)
+
     return {
-        (f, "bridges"): frozenset(n.bridge for n in ns),
-        (f, "same_bridge"): frozenset((n.bridge, n.bridge) for n in ns),
-        (f, "icc_bridges"): frozenset(n.bridge for n in ns if n.icc),
-        (f, "icc_same"): frozenset((n.bridge, n.bridge) for n in ns if n.icc),
-        (f, "internal"): frozenset(n.bridge for n in ns if n.internal),
+        (f, "bridges"): ifs(),
+        (f, "same_bridge"): pairs(),
+        (f, "icc_bridges"): ifs(lambda n: n.facts.icc),
+        (f, "icc_same"): pairs(lambda n: n.facts.icc),
+        (f, "internal"): ifs(lambda n: n.internal),
         (f, "masq_src"): frozenset(_prefixes(
-            s for n in ns if n.masquerade and not n.internal for s in n.subnets)),
-        (f, "hairpin"): frozenset((n.bridge, pre) for n in ns for pre in _prefixes(n.subnets)),
+            s for n in ns if n.facts.masquerade and not n.internal for s in n.subnets)),
+        (f, "hairpin"): frozenset((i, pre) for n in ns for pre in _prefixes(n.subnets)
+                                  for i in n.facts.interfaces),
+        (f, "unnat"): frozenset((a, b) for n in ns if not n.internal
+                                for a in _prefixes(n.subnets)
+                                for b in _prefixes(n.facts.unnatted)),
     }
 
 
@@ -340,6 +361,9 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
     r("forward", nx.match(iif, nx.ref("bridges")), nx.match(oif, nx.ref("bridges")), nx.DROP,
       comment="between networks")
     r("forward", nx.match(iif, nx.ref("bridges")), allow, comment="outbound")
+    r("forward", nx.match(oif, nx.ref("bridges")), nx.match(nx.concat(daddr, saddr),
+                                                             nx.ref("unnat")),
+      allow, comment="from a subnet reached without NAT")
     r("forward", nx.DROP, comment="inbound, neither published nor a reply")
 
     # same bridge in and out: bridged frames seen through br_netfilter, or a container
@@ -366,6 +390,7 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
     r("postrouting", dnat, nx.match(nx.concat(oif, saddr), nx.ref("hairpin")), nx.masquerade(),
       comment="hairpin")
     r("postrouting", nx.match(saddr, nx.ref("masq_src")), nx.match(oif, nx.ref("bridges"), "!="),
+      nx.match(nx.concat(saddr, daddr), nx.ref("unnat"), "!="),
       nx.masquerade(), comment="leaving the network")
 
 

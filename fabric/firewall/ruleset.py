@@ -131,11 +131,13 @@ def _key_text(key: Element, types: tuple[str, ...]) -> str:
 
 def element_json(spec: SetSpec, e: Element):
     if spec.map is not None:
+        assert isinstance(e, tuple)   # a map element is (key, value)
         return [_key_json(e[0]), _key_json(e[1])]
     return _key_json(e)
 
 
 def element_text(spec: SetSpec, e: Element) -> str:
     if spec.map is not None:
+        assert isinstance(e, tuple)
         return f"{_key_text(e[0], spec.type)} : {_key_text(e[1], spec.map)}"
     return _key_text(e, spec.type)

@@ -1,6 +1,6 @@
 """Check a FirewallIntent before anything is rendered or applied.
 
-Pure: no kernel access, so the network manager can validate a change (and the CLI can
+Pure: no kernel access, so the network core can validate a change (and the CLI can
 reject a bad user rule) before touching anything. Each problem is one clear line.
 """
 
@@ -14,6 +14,7 @@ from fabric.firewall.intent import (
     EndpointIntent,
     FirewallIntent,
     LinkIntent,
+    NetworkIntent,
     PortIntent,
     UserRule,
 )
@@ -169,6 +170,23 @@ def _diff(objs: tuple, old: tuple[tuple, list], check) -> Change:
     return Change(objs, vals, added, removed)
 
 
+def network(n: NetworkIntent, taken: set[str]) -> None:
+    """One network's facts; `taken` collects the interfaces of those checked before."""
+    what = f"network {n.name}"
+    if not n.facts.interfaces:
+        raise InvalidArgument(f"{what}: its driver names no interface for the firewall")
+    for i in n.facts.interfaces:
+        ifname(i, what)
+        if i in taken:
+            raise Conflict(f"{what}: interface {i} is used by another network")
+        taken.add(i)
+    for s in n.subnets + n.facts.unnatted:
+        cidr(s, what)
+    for g in n.gateways:
+        ipv4(g, f"{what} gateway")
+    ipv4(n.facts.publish_ip, f"{what} publishing address")
+
+
 def _endpoint(e: EndpointIntent) -> bool:
     what = f"endpoint of container {e.container_id[:12]}"
     ifname(e.host_ifname, what)
@@ -204,20 +222,14 @@ def intent(fi: FirewallIntent, memo: Memo | None = None) -> Checked:
     the memo's intent (everything, without a memo). The memo itself is not touched."""
     memo = memo or Memo()
     nets = {}
-    bridges = set()
+    taken: set[str] = set()
     for n in fi.networks:
-        ifname(n.bridge, f"network {n.name}")
-        if n.bridge in bridges:
-            raise Conflict(f"network {n.name}: bridge {n.bridge} is used by another network")
-        bridges.add(n.bridge)
-        for s in n.subnets:
-            cidr(s, f"network {n.name}")
-        for g in n.gateways:
-            ipv4(g, f"network {n.name} gateway")
+        network(n, taken)
         nets[n.id] = n
-    changes = {name: _diff(tuple(getattr(fi, name)), memo.results[name], check)
-               for name, check in (("endpoints", _endpoint), ("links", _link),
-                                   ("ports", _port))}
+    changes = {name: _diff(objs, memo.results[name], check)
+               for name, objs, check in (("endpoints", fi.endpoints, _endpoint),
+                                         ("links", fi.links, _link),
+                                         ("ports", fi.ports, _port))}
     owners: dict[str, str] = {}
     for e in fi.endpoints:
         if e.network_id not in nets:

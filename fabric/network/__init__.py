@@ -1,1 +1,25 @@
-"""Networks: the driver API, IPAM, and (in manager.py) what the engine calls."""
+"""The network core: networks, endpoints, names and published ports of one host.
+
+It imports nothing of the engine; the engine calls it (fabric/engine/networking.py).
+
+  core.py               NetworkCore: what the engine holds; built from a HostContext
+  context.py            HostContext (the host, as one typed value) and ClusterStore
+  service.py            NetworkService: settings, the one lock, plan modes, records, drivers
+  driver.py             the driver API (FirewallFacts included) and the driver registry
+  networks.py           create, remove, prune, reconcile; the default bridge
+  attachments.py        containers on networks: attach, detach, connect, disconnect
+  endpoints.py          one endpoint: recorded with its address, wired by its driver
+  allocator.py          AddressAllocator, and this host's own
+  ipam.py               subnets and addresses (pure)
+  names.py              the names a container resolves through /etc/hosts
+  publishing.py         -p/-P: host ports chosen, taken ones refused
+  docker_links.py       Docker's --link: hosts names, variables, ports (pure)
+  firewall_intent.py    the FirewallIntent, from records (pure)
+  firewall_rendering.py the intent through the host's firewall backend; users' rules
+  user_rules.py         users' firewall rules in the store
+  requests.py           what the engine asks, and gets back (plain values)
+  store.py              networks and endpoints in the host's SQLite store
+  model.py              networks and endpoints as drivers see them
+  settings.py           the daemon's network settings; options.py: their values
+  inspect.py            networks as Docker's Engine API shows them
+"""

@@ -1,30 +1,30 @@
-"""The network driver API.
+"""The network driver API and the registry of installed drivers.
 
-A driver is four planners and a validator; it never touches the kernel or the store.
-`validate` is pure and runs before anything is created; the `plan_*` methods return
-plans the engine's applier runs (and rolls back, and explains).
+A driver is four planners, a validator and a statement of what the firewall needs; it
+never touches the kernel or the store. `validate` is pure and runs before anything is
+created; the `plan_*` methods return plans the network core's applier runs (and rolls
+back, and explains); `firewall_facts` tells the firewall which interfaces the
+network's containers sit behind and how to treat them, so no backend ever reads one
+driver's config.
 
-Abilities only some drivers have are separate small protocols, checked with
-isinstance(): peers (multi-host drivers that build tunnels or routes to other hosts),
-remote endpoints (drivers that program FDB/ARP entries from the endpoint registry).
-The cluster-wide services those drivers need (an endpoint registry, an address pool)
-are protocols too, provided by the engine from its cluster store.
+`scope` says where a network's record lives ("local": this host's store; "global":
+the cluster store the hosts share), and `requires` what the host must offer (names
+such as "cluster-store" or "ovs", matched against HostContext.capabilities); the
+network core refuses a driver whose needs the host cannot meet, naming them.
+Abilities only multi-host drivers have (peers, remote endpoints) come with those
+drivers, as small protocols of their own.
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall.intent import FirewallFacts
 from fabric.network.model import Endpoint, Network
 from fabric.plan import Plan
 
 Scope = Literal["local", "global"]
-
-# What a driver may declare in `requires`; the engine refuses a driver whose needs it
-# cannot meet, with a message naming them.
-REQUIRES_CLUSTER_STORE = "cluster-store"
-REQUIRES_OVS = "ovs"
 
 ENTRY_POINT_GROUP = "fabric.drivers"
 
@@ -51,85 +51,25 @@ class NetworkDriver(Protocol):
         container stopped and nothing else lives in it), so the kernel removes what is
         in it, veth pairs with an end there included; plan only what outlives it."""
 
-
-# --- optional abilities --------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Peer:
-    """Another host of a global network, as the cluster store knows it."""
-    host: str                   # host name, unique in the cluster
-    underlay_ip: str            # where its tunnels end / its routes point
-    subnet: str | None = None   # its slice of the network (routing drivers)
-    vtep_mac: str | None = None  # its VXLAN device's MAC (mesh drivers)
-
-
-@runtime_checkable
-class PeerDriver(Protocol):
-    """Drivers that keep a tunnel or a route per peer host (ovs, routing, mesh)."""
-
-    def plan_peer_add(self, net: Network, peer: Peer) -> Plan: ...
-
-    def plan_peer_remove(self, net: Network, peer: Peer) -> Plan: ...
-
-
-@dataclass(frozen=True)
-class EndpointRecord:
-    """An endpoint as published cluster-wide."""
-    network_id: str
-    endpoint_id: str
-    host: str
-    ip: str                     # address without prefix
-    mac: str
-    name: str = ""              # container name, for name resolution across hosts
-    aliases: tuple[str, ...] = ()
-
-
-@runtime_checkable
-class RemoteEndpointDriver(Protocol):
-    """Drivers that program forwarding for endpoints living on other hosts
-    (FDB and neighbour entries, so nothing floods)."""
-
-    def plan_remote_add(self, net: Network, rec: EndpointRecord, peer: Peer) -> Plan: ...
-
-    def plan_remote_remove(self, net: Network, rec: EndpointRecord, peer: Peer) -> Plan: ...
-
-
-class EndpointRegistry(Protocol):
-    """Cluster-wide endpoint registry (embedded SQLite for a lab, etcd for machines)."""
-
-    def publish(self, rec: EndpointRecord) -> None: ...
-
-    def withdraw(self, network_id: str, endpoint_id: str) -> None: ...
-
-    def endpoints(self, network_id: str) -> list[EndpointRecord]: ...
-
-    def watch(self, network_id: str, since: int) -> tuple[int, list[EndpointRecord]]:
-        """Records changed after revision `since` (withdrawn ones with ip ""), and the
-        revision to pass next time."""
-
-
-class AddressPool(Protocol):
-    """Cluster-wide addresses: a subnet slice per host, or one flat pool across hosts
-    (weave-style), with the same errors as local IPAM."""
-
-    def allocate_subnet(self, network_id: str, owner: str, prefixlen: int) -> str: ...
-
-    def release_subnet(self, network_id: str, owner: str) -> None: ...
-
-    def allocate_address(self, network_id: str, owner: str,
-                         requested: str | None = None) -> str: ...
-
-    def release_address(self, network_id: str, address: str) -> None: ...
+    def firewall_facts(self, net: Network, endpoints: Sequence[Endpoint]
+                       ) -> FirewallFacts | None:
+        """What the firewall must know of `net`, whose endpoints on this host are
+        `endpoints`; None when the driver leaves the firewall out (its network gets
+        no rules, and publishing a port on it is refused). Pure."""
 
 
 # --- the registry ----------------------------------------------------------------------
+
+def _instantiate(ep) -> NetworkDriver:
+    return ep.load()()
+
 
 Factory = Callable[[], NetworkDriver]
 
 
 class DriverRegistry:
-    """Installed drivers by name. One per engine, never a module global, so tests and
-    lab hosts each get their own."""
+    """Installed drivers by name. One per host context, never a module global, so
+    tests and lab hosts each get their own."""
 
     def __init__(self) -> None:
         self._factories: dict[str, Factory] = {}
@@ -147,7 +87,7 @@ class DriverRegistry:
         reg = cls()
         for ep in entry_points(group=group):
             # the entry point names a class; load and instantiate only when used
-            reg.register(ep.name, lambda ep=ep: ep.load()())
+            reg.register(ep.name, functools.partial(_instantiate, ep))
         return reg
 
     def names(self) -> list[str]:
@@ -162,6 +102,7 @@ class DriverRegistry:
             raise InvalidArgument(
                 f"unknown network driver {name!r} (installed: {', '.join(self.names()) or 'none'})")
         drv = factory()
+        # a plugin is third-party code: check it speaks the API before trusting it
         if not isinstance(drv, NetworkDriver):
             raise InvalidArgument(f"network driver {name!r} does not implement the driver API")
         if drv.scope not in ("local", "global"):
@@ -171,6 +112,3 @@ class DriverRegistry:
 
     def __contains__(self, name: str) -> bool:
         return name in self._factories
-
-    def all(self) -> Iterable[NetworkDriver]:
-        return [self.get(n) for n in self.names()]

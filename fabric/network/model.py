@@ -5,7 +5,7 @@ store themselves.
 """
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 TAG_PREFIX = "fabric:"
@@ -60,7 +60,6 @@ class Endpoint:
     mac: str
     gateway: str | None = None  # None: no default route through this network
     aliases: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def ip(self) -> str:

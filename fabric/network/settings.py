@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, fields
 
 from fabric.errors import InvalidArgument
+from fabric.network.options import parse_bool
 
 DEFAULT_BRIDGE = "fabric0"
 DEFAULT_NETWORK = "bridge"
@@ -45,17 +46,6 @@ class Settings:
         return self.bridge == "none"
 
 
-def _bool(key: str, v) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise InvalidArgument(f"setting {key}: expected true or false, got {v!r}")
-
-
 def parse(raw: dict) -> Settings:
     known = {f.name.replace("_", "-"): f for f in fields(Settings)}
     out: dict = {}
@@ -67,7 +57,7 @@ def parse(raw: dict) -> Settings:
         if value is None:
             continue
         if f.type in (bool, "bool"):
-            out[f.name] = _bool(key, value)
+            out[f.name] = parse_bool(value, f"setting {key}")
         elif f.name == "mtu":
             try:
                 out[f.name] = int(value)

@@ -2,13 +2,17 @@
 
 A network's document keeps its intent (driver options, IPAM, flags), not the driver's
 parsed config, so a reconcile re-validates and re-plans from what the user asked for.
-An endpoint's address is chosen and inserted in one write transaction, so two
-containers starting at once can never get the same address.
+An endpoint's document is everything the network core knows of that container on that
+network: its names, its `--link`s, its exposed and published ports, so the firewall,
+/etc/hosts lines and link variables come from here and never from container
+documents. An endpoint's address is chosen and inserted in one write transaction, so
+two containers starting at once can never get the same address.
 """
 
 import json
 import sqlite3
 from collections.abc import Callable
+from typing import Protocol
 
 from fabric.errors import Conflict, NotFound
 from fabric.network import ipam
@@ -25,7 +29,31 @@ def subnets_of(doc: dict) -> tuple[SubnetConfig, ...]:
                  for s in doc.get("ipam", ()))
 
 
+def found(doc: dict | None, ref: str) -> dict:
+    """The network `ref` named, or NotFound."""
+    if doc is None:
+        raise NotFound(f"network {ref} not found")
+    return doc
+
+
+class NetworkRecords(Protocol):
+    """Where network records live: this host's store (NetworkStore), or for a global
+    network the cluster store (context.ClusterStore.networks)."""
+
+    def insert_network(self, doc: dict) -> None: ...
+
+    def update_network(self, doc: dict) -> None: ...
+
+    def find_network(self, ref: str) -> dict | None: ...
+
+    def list_networks(self) -> list[dict]: ...
+
+    def delete_network(self, network_id: str) -> None: ...
+
+
 class NetworkStore:
+    """This host's networks (NetworkRecords) and its endpoints."""
+
     def __init__(self, store: Store):
         self.store = store
 
@@ -70,10 +98,7 @@ class NetworkStore:
         return None
 
     def get_network(self, ref: str) -> dict:
-        doc = self.find_network(ref)
-        if doc is None:
-            raise NotFound(f"network {ref} not found")
-        return doc
+        return found(self.find_network(ref), ref)
 
     def list_networks(self) -> list[dict]:
         return [_doc(r) for r in self.store.query("SELECT doc FROM networks ORDER BY created")]
@@ -92,18 +117,14 @@ class NetworkStore:
                                f"active endpoints ({names})")
             c.execute("DELETE FROM networks WHERE id=?", (network_id,))
 
-    def subnets_in_use(self) -> list[ipam.InUse]:
-        return [ipam.InUse(s.subnet, f"network {d['name']}")
-                for d in self.list_networks() for s in subnets_of(d)]
-
     # --- endpoints -------------------------------------------------------------------
 
-    def create_endpoint(self, net: dict, container_id: str, requested_ip: str | None,
+    def create_endpoint(self, net: dict, container_id: str, choose: Callable[[list[str]], str],
                         make_doc: Callable[[str], dict]) -> dict:
-        """Allocate an address on `net` and insert the endpoint `make_doc(address)`
-        builds, atomically. Conflict when the container is already on the network or
-        the requested address is taken."""
-        subnets = subnets_of(net)
+        """Insert the endpoint `make_doc(address)` builds on `net`, the address being
+        `choose(addresses of the network's endpoints)`, both in one write transaction.
+        Conflict when the container is already on the network (or `choose` says the
+        address is taken)."""
         with self.store.tx() as c:
             if c.execute("SELECT 1 FROM endpoints WHERE network_id=? AND container_id=?",
                          (net["id"], container_id)).fetchone():
@@ -111,12 +132,7 @@ class NetworkStore:
                                f"network {net['name']}")
             used = [_doc(r)["address"] for r in
                     c.execute("SELECT doc FROM endpoints WHERE network_id=?", (net["id"],))]
-            if not subnets:
-                address = ""    # a network without IPAM (e.g. a driver's own)
-            else:
-                address = ipam.allocate(subnets[0], used, requested_ip,
-                                        network_name=net["name"])
-            doc = make_doc(address)
+            doc = make_doc(choose(used))
             c.execute("INSERT INTO endpoints(id, network_id, container_id, doc) "
                       "VALUES (?, ?, ?, ?)",
                       (doc["id"], net["id"], container_id, json.dumps(doc)))

@@ -16,8 +16,9 @@ def validate(body: dict) -> dict:
     action = str(body.get("action") or body.get("jump") or "").lower()
     if action not in ACTIONS:
         raise InvalidArgument(f"invalid action {action!r}: use -j ACCEPT, DROP or REJECT")
-    rule = {"action": ACTIONS[action], "src": None, "dst": None, "proto": None, "dport": None,
-            "comment": str(body.get("comment") or "")}
+    rule: dict[str, str | int | None] = {
+        "action": ACTIONS[action], "src": None, "dst": None, "proto": None, "dport": None,
+        "comment": str(body.get("comment") or "")}
     for key in ("src", "dst"):
         v = body.get(key)
         if v:
@@ -49,6 +50,8 @@ def validate(body: dict) -> dict:
 
 
 class UserRules:
+    """The rules in the host's store, in order."""
+
     def __init__(self, store):
         self.store = store
 
@@ -77,16 +80,20 @@ class UserRules:
                 c.execute("UPDATE firewall_rules SET position=? WHERE id=?", (i, rid))
         return rule
 
-    def remove(self, ref: str) -> dict:
+    def find(self, ref: str) -> dict:
         rows = self.list()
         # an exact id or position before an id prefix, as for containers
         hit = [r for r in rows if ref in (r["id"], str(r["position"]))] or \
             [r for r in rows if len(ref) >= 3 and r["id"].startswith(ref)]
         if len(hit) != 1:
             raise NotFound(f"no such firewall rule: {ref} (see `fabric firewall ls`)")
+        return hit[0]
+
+    def remove(self, ref: str) -> dict:
+        hit = self.find(ref)
         with self.store.tx() as c:
-            c.execute("DELETE FROM firewall_rules WHERE id=?", (hit[0]["id"],))
+            c.execute("DELETE FROM firewall_rules WHERE id=?", (hit["id"],))
             rest = c.execute("SELECT id FROM firewall_rules ORDER BY position").fetchall()
             for i, r in enumerate(rest, start=1):
                 c.execute("UPDATE firewall_rules SET position=? WHERE id=?", (i, r["id"]))
-        return hit[0]
+        return hit

@@ -21,6 +21,10 @@ def bridge(ns: str | None, *args: object) -> str:
     return _tool("bridge", ns, args)
 
 
+def tc(ns: str | None, *args: object) -> str:
+    return _tool("tc", ns, args)
+
+
 def _tool(tool: str, ns: str | None, args: tuple) -> str:
     if ns is None:
         return q(tool, *args)

@@ -8,14 +8,16 @@ made by hand (`-o bridge.name=br0` naming an existing one, or the engine's `brid
 setting) is used but never deleted.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fabric.errors import InvalidArgument
+from fabric.firewall.intent import FirewallFacts
 from fabric.net.links import IFNAMSIZ, valid_name
 from fabric.net.sysctl import conf_key
 from fabric.network.ipam import parse_address
 from fabric.network.model import Endpoint, Network
+from fabric.network.options import parse_bool
 from fabric.plan import (
     AddAddress,
     AddRoute,
@@ -32,18 +34,9 @@ from fabric.plan import (
 
 DOCKER = "com.docker.network.bridge."
 
-# option -> (field, parser); Docker's names are accepted beside fabric's short ones.
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off"}
-
 
 def _bool(key: str, value: str) -> bool:
-    v = value.strip().lower()
-    if v in _BOOL_TRUE:
-        return True
-    if v in _BOOL_FALSE:
-        return False
-    raise InvalidArgument(f"option {key}: expected true or false, got {value!r}")
+    return parse_bool(value, f"option {key}")
 
 
 def _mtu(key: str, value: str) -> int:
@@ -68,6 +61,7 @@ def _ipv4(key: str, value: str) -> str:
     return str(parse_address(value, f"option {key}"))
 
 
+# option -> (field, parser); Docker's names are accepted beside fabric's short ones.
 OPTIONS = {
     "bridge.name": ("bridge", _bridge_name),
     DOCKER + "name": ("bridge", _bridge_name),
@@ -128,6 +122,14 @@ class BridgeDriver:
         # 0x06: locally administered unicast, distinct from containers' 02:42:...
         h = net.id[:10]
         return "06:" + ":".join(h[i:i + 2] for i in range(0, 10, 2))
+
+    # --- what the firewall needs --------------------------------------------------------
+
+    def firewall_facts(self, net: Network, endpoints: Sequence[Endpoint]) -> FirewallFacts:
+        # every container sits behind the network's bridge, whatever their number
+        cfg: BridgeConfig = net.config
+        return FirewallFacts(interfaces=(self.bridge_name(net),), icc=cfg.icc,
+                             masquerade=cfg.masquerade, publish_ip=cfg.host_binding_ipv4)
 
     # --- plans -----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import FirewallIntent, LinkIntent, PortIntent, UserRule
-from fabric.firewall.ports import port_in_use
+from fabric.firewall.listening import port_in_use
 from fabric.net import nsexec
 
 from .topo import run, sysctl

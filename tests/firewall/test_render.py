@@ -7,6 +7,7 @@ from fabric.firewall import iptables, nft, nftrender
 from fabric.firewall.backend import get_backend
 from fabric.firewall.intent import (
     EndpointIntent,
+    FirewallFacts,
     FirewallIntent,
     LinkIntent,
     NetworkIntent,
@@ -18,10 +19,10 @@ from fabric.firewall.ruleset import PortRange, Prefix
 
 def sample(**kw) -> FirewallIntent:
     base = {
-        "networks": (NetworkIntent("n1", "one", "fabbr1", ("10.9.1.0/24",), ("10.9.1.1",),
-                                icc=False),
-                  NetworkIntent("n2", "two", "fabbr2", ("10.9.2.0/24",), ("10.9.2.1",),
-                                internal=True)),
+        "networks": (NetworkIntent("n1", "one", FirewallFacts(("fabbr1",), icc=False),
+                                   ("10.9.1.0/24",), ("10.9.1.1",)),
+                     NetworkIntent("n2", "two", FirewallFacts(("fabbr2",)), ("10.9.2.0/24",),
+                                   ("10.9.2.1",), internal=True)),
         "endpoints": (EndpointIntent("n1", "c1", "fabv1", "10.9.1.11", "02:00:00:00:01:11"),
                    EndpointIntent("n1", "c2", "fabv2", "10.9.1.12", "02:00:00:00:01:12"),
                    EndpointIntent("n2", "c3", "fabv3", "10.9.2.13", "02:00:00:00:02:13")),
@@ -114,8 +115,15 @@ def test_script_names_priorities():
      InvalidArgument, "bad MAC"),
     ({"endpoints": (EndpointIntent("nope", "c", "v", "10.9.1.5", "02:00:00:00:00:01"),)},
      InvalidArgument, "unknown network"),
-    ({"networks": (NetworkIntent("n1", "one", "a-bridge-name-too-long", ("10.9.1.0/24",),
-                                  ()),)}, InvalidArgument, "1-15 characters"),
+    ({"networks": (NetworkIntent("n1", "one", FirewallFacts(("a-bridge-name-too-long",)),
+                                  ("10.9.1.0/24",), ()),)}, InvalidArgument, "1-15 characters"),
+    ({"networks": (NetworkIntent("n1", "one", FirewallFacts(()), ("10.9.1.0/24",), ()),)},
+     InvalidArgument, "names no interface"),
+    ({"networks": (NetworkIntent("n1", "one", FirewallFacts(("b1",)), ("10.9.1.0/24",), ()),
+                   NetworkIntent("n2", "two", FirewallFacts(("b1",)), ("10.9.2.0/24",), ()))},
+     Conflict, "interface b1 is used by another network"),
+    ({"networks": (NetworkIntent("n1", "one", FirewallFacts(("b1",), unnatted=("10.1/x",)),
+                                  ("10.9.1.0/24",), ()),)}, InvalidArgument, "CIDR"),
     ({"links": (LinkIntent("n1", "10.9.1.11", "10.9.1.12", (("sctp", 1, 2),)),)},
      InvalidArgument, "protocol 'sctp'"),
     ({"ports": (PortIntent("c", "n1", "tcp", "0.0.0.0", 90, 80, "10.9.1.12", 80, 80),)},
@@ -180,8 +188,8 @@ def test_incremental_render_equals_a_fresh_one():
 
     from fabric.firewall import validate
     rnd = random.Random(7)
-    nets = [NetworkIntent(f"n{i}", f"net{i}", f"fabbr{i}", (f"10.7.{i}.0/24",), (),
-                          icc=bool(i % 2), internal=(i == 2)) for i in range(3)]
+    nets = [NetworkIntent(f"n{i}", f"net{i}", FirewallFacts((f"fabbr{i}",), icc=bool(i % 2)),
+                          (f"10.7.{i}.0/24",), (), internal=(i == 2)) for i in range(3)]
     links = [LinkIntent(f"n{rnd.randrange(3)}", f"10.7.0.{rnd.randrange(1, 20)}",
                         f"10.7.0.{rnd.randrange(1, 20)}", (("tcp", 80, 80 + rnd.randrange(3)),))
              for _ in range(30)]
@@ -211,3 +219,49 @@ def test_incremental_render_equals_a_fresh_one():
         assert nftrender.render(fi, memo=memo).elements == fresh.elements, step
         rendered += 1
     assert rendered > 150
+
+
+def _one_network(facts: FirewallFacts, **kw) -> FirewallIntent:
+    return FirewallIntent(
+        networks=(NetworkIntent("n1", "one", facts, ("10.9.1.0/24",), ("10.9.1.1",)),),
+        endpoints=(EndpointIntent("n1", "c1", "fv1", "10.9.1.11", "02:00:00:00:01:11"),
+                   EndpointIntent("n1", "c2", "fv2", "10.9.1.12", "02:00:00:00:01:12")), **kw)
+
+
+def test_unnatted_subnets_are_neither_masqueraded_nor_refused_coming_in():
+    fi = _one_network(FirewallFacts(("fabbr1",), unnatted=("10.50.0.0/16",)))
+    rs = nftrender.render(fi)
+    assert rs.elements[("inet", "unnat")] == {(Prefix("10.9.1.0", 24), Prefix("10.50.0.0", 16))}
+    assert nftrender.render(sample()).elements[("inet", "unnat")] == frozenset()
+    rules = iptables.render(fi)
+    nat = rules["nat"]
+    skip = nat.index("-A FABRIC-POSTROUTING -s 10.9.1.0/24 -d 10.50.0.0/16 -j RETURN")
+    assert skip < nat.index("-A FABRIC-POSTROUTING -s 10.9.1.0/24 ! -o fabbr1 -j MASQUERADE")
+    flt = rules["filter"]
+    come_in = flt.index("-A FABRIC-FORWARD -s 10.50.0.0/16 -d 10.9.1.0/24 -o fabbr1 -j ACCEPT")
+    assert come_in < flt.index("-A FABRIC-FORWARD -o fabbr1 -j DROP")
+
+
+def test_a_network_with_an_interface_per_container():
+    """What a routing driver would state: its containers sit behind their own veths, no
+    bridge. Every interface counts as the network's, pairs of them as within it."""
+    fi = _one_network(FirewallFacts(("fv1", "fv2"), bridged=False, icc=False),
+                      ports=(PortIntent("c1", "n1", "tcp", "0.0.0.0", 8080, 8080,
+                                        "10.9.1.11", 80, 80),))
+    el = nftrender.render(fi).elements
+    assert el[("inet", "bridges")] == {"fv1", "fv2"}
+    assert el[("inet", "same_bridge")] == {("fv1", "fv1"), ("fv1", "fv2"), ("fv2", "fv1"),
+                                           ("fv2", "fv2")}
+    assert el[("inet", "icc_same")] == frozenset()
+    assert el[("bridge", "ports")] == frozenset()   # no bridge ever sees their frames
+    rules = iptables.render(fi)
+    assert not any("physdev" in r for r in rules["raw"])
+    flt = rules["filter"]
+    assert flt.index("-A FABRIC-FORWARD -i fv1 -o fv2 -j DROP") < \
+        flt.index("-A FABRIC-FORWARD -i fv1 ! -o fv1 -j ACCEPT")
+    assert "-A FABRIC-ISOLATION-STAGE-1 -i fv1 -o fv2 -j RETURN" in flt
+    assert rules["nat"][-3:] == ["-A FABRIC-POSTROUTING -s 10.9.1.0/24 -o fv1 -j RETURN",
+                                 "-A FABRIC-POSTROUTING -s 10.9.1.0/24 -o fv2 -j RETURN",
+                                 "-A FABRIC-POSTROUTING -s 10.9.1.0/24 -j MASQUERADE"]
+    described = get_backend("iptables").describe(fi)
+    assert not any("nf_call_iptables" in line for line in described)

@@ -12,7 +12,7 @@ from polling import wait_for
 from fabric.firewall.intent import LinkIntent, PortIntent, UserRule
 
 from .conftest import make_lab
-from .topo import UPLINK_HOST, UPLINK_OUT
+from .topo import UPLINK_HOST, UPLINK_OUT, run
 from .traffic import arp_reply, parallel, ping, send_frames, tcp, udp, udp_frame
 
 BRNF = [pytest.param(True, id="brnf-on"), pytest.param(False, id="brnf-off")]
@@ -244,6 +244,32 @@ def test_internal_network_and_masquerade(topo, servers, applied, backend):
     for shut in ("internal outbound", "internal to other network",
                  "other network to internal", "unsolicited inbound"):
         assert got[shut] is None, shut
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_unnatted_subnets_are_reached_both_ways_as_they_are(topo, servers, applied, backend):
+    """A driver's `unnatted` subnets (a routing driver's peer slices): traffic to them
+    keeps the container's address, and traffic from them gets in unasked, where
+    anything else is masqueraded going out and dropped coming in."""
+    t = topo
+    t.build_host(br_netfilter=True)
+    t.add_net("a", "10.233.3.0/24", unnatted=(f"{UPLINK_OUT}/32",))
+    t.add_net("b", "10.233.4.0/24")
+    c1, c2 = t.add_ctr("c1", "a", 11), t.add_ctr("c2", "b", 11)
+    for c in (c1, c2):
+        servers.tcp(c.ns, 80)
+    servers.tcp(t.outside, 9000)
+    # the outside routes container subnets through the host, as a peer host would
+    assert run(t.outside, "ip", "route", "add", "10.233.0.0/16", "via", UPLINK_HOST).returncode == 0
+    applied(t.intent(), backend)
+    got = parallel({
+        "out, unnatted": (tcp, c1.ns, UPLINK_OUT, 9000),
+        "out, masqueraded": (tcp, c2.ns, UPLINK_OUT, 9000),
+        "in, unnatted": (tcp, t.outside, c1.ip, 80),
+        "in, unasked": (tcp, t.outside, c2.ip, 80),
+    })
+    assert got["out, unnatted"] == c1.ip and got["out, masqueraded"] == UPLINK_HOST
+    assert got["in, unnatted"] == UPLINK_OUT and got["in, unasked"] is None
 
 
 def _mac_of(ns: str, ifname: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pyroute2 import IPRoute
 
-from fabric.firewall.intent import EndpointIntent, FirewallIntent, NetworkIntent
+from fabric.firewall.intent import EndpointIntent, FirewallFacts, FirewallIntent, NetworkIntent
 from fabric.host.bare import Namespaces
 
 UPLINK_HOST = "198.51.100.1"
@@ -28,6 +28,7 @@ class Net:
     gateway: str
     icc: bool = True
     internal: bool = False
+    unnatted: tuple[str, ...] = ()
 
 
 @dataclass
@@ -75,10 +76,11 @@ class Topo:
             ipr.addr("add", index=i, address=UPLINK_OUT, prefixlen=24)
             ipr.link("set", index=i, state="up")
 
-    def add_net(self, key: str, subnet: str, icc: bool = True, internal: bool = False) -> Net:
+    def add_net(self, key: str, subnet: str, icc: bool = True, internal: bool = False,
+                unnatted: tuple[str, ...] = ()) -> Net:
         net = ipaddress.IPv4Network(subnet)
         n = Net(f"net-{key}-{self.uid}", f"{key}{self.uid}", f"fwb{self.uid}{key}", subnet,
-                str(net.network_address + 1), icc, internal)
+                str(net.network_address + 1), icc, internal, unnatted)
         with IPRoute(netns=self.host) as ipr:
             ipr.link("add", ifname=n.bridge, kind="bridge")
             i = ipr.link_lookup(ifname=n.bridge)[0]
@@ -117,8 +119,9 @@ class Topo:
     # --- intent ------------------------------------------------------------------------
 
     def intent(self, **kw) -> FirewallIntent:
-        nets = tuple(NetworkIntent(n.id, n.name, n.bridge, (n.subnet,), (n.gateway,),
-                                   icc=n.icc, internal=n.internal)
+        nets = tuple(NetworkIntent(n.id, n.name, FirewallFacts((n.bridge,), icc=n.icc,
+                                                               unnatted=n.unnatted),
+                                   (n.subnet,), (n.gateway,), internal=n.internal)
                      for n in self.nets.values())
         eps = tuple(EndpointIntent(c.net.id, f"ctr-{c.name}", c.host_if, c.ip, c.mac)
                     for c in self.ctrs.values())

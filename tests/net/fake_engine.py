@@ -1,5 +1,6 @@
-"""Just enough of the engine for the network manager: a root, a store and container
-documents shaped like the engine's, with no runc behind them."""
+"""Just enough of the engine for its networking (fabric/engine/networking.py): a root,
+a store and container documents shaped like the engine's, with no runc behind them.
+The network core itself needs none of this (test_core.py)."""
 
 import json
 import os

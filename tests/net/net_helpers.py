@@ -8,8 +8,11 @@ import subprocess
 
 import pytest
 
+from fabric.errors import InvalidArgument
 from fabric.network import ipam
+from fabric.network.driver import DriverRegistry
 from fabric.network.model import Endpoint, Network
+from fabric.plan import Plan
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (real kernel)")
 
@@ -60,3 +63,53 @@ def run_in(ns: str, *cmd: str, timeout: float = 10) -> subprocess.CompletedProce
 
 def ping(ns: str, addr: str) -> bool:
     return run_in(ns, "busybox", "ping", "-c", "1", "-W", "2", addr).returncode == 0
+
+
+class InertDriver:
+    """A driver registered only in tests: it plans nothing and states no firewall
+    facts. Subclasses vary what it declares (scope, requires)."""
+    name = "inert"
+    scope = "local"
+    requires: frozenset[str] = frozenset()
+
+    def validate(self, options):
+        if options:
+            raise InvalidArgument(f"unknown {self.name} driver option {next(iter(options))!r}")
+        return None
+
+    def plan_create(self, net):
+        return Plan((), title=f"create network {net.name}")
+
+    def plan_delete(self, net):
+        return Plan((), best_effort=True, title=f"remove network {net.name}")
+
+    def plan_join(self, net, ep, netns_path):
+        return Plan((), title=f"connect {ep.container_id[:12]} to {net.name}")
+
+    def plan_leave(self, net, ep, netns_path, sandbox_ending=False):
+        return Plan((), best_effort=True, title=f"disconnect {ep.container_id[:12]}")
+
+    def firewall_facts(self, net, endpoints):
+        return None
+
+
+class QuietDriver(InertDriver):
+    name = "quiet"
+
+
+class NeedyDriver(InertDriver):
+    name = "needy"
+    requires = frozenset({"ovs"})
+
+
+class WideDriver(InertDriver):
+    name = "wide"
+    scope = "global"
+
+
+def registry_with_test_drivers() -> DriverRegistry:
+    """The installed drivers plus the test-only ones above."""
+    reg = DriverRegistry.from_entry_points()
+    for cls in (QuietDriver, NeedyDriver, WideDriver):
+        reg.register(cls.name, cls)
+    return reg

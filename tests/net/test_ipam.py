@@ -6,6 +6,7 @@ import pytest
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
 from fabric.network import ipam
+from fabric.network.allocator import LocalAllocator
 from fabric.network.driver import DriverRegistry
 from fabric.network.ipam import InUse
 from fabric.network.store import NetworkStore
@@ -96,7 +97,6 @@ def test_network_rows_names_and_overlaps(nstore):
     assert nstore.get_network("a")["id"] == "a" * 64
     with pytest.raises(NotFound):
         nstore.get_network("zzz")
-    assert [u.subnet for u in nstore.subnets_in_use()] == ["10.1.0.0/24"]
 
 
 def _ep(net, cid):
@@ -104,6 +104,11 @@ def _ep(net, cid):
         return {"id": cid + net["id"][:8], "network_id": net["id"], "container_id": cid,
                 "container_name": "c" + cid, "address": address}
     return make
+
+
+def _assign(nstore, net, cid, requested=None):
+    """Through the allocator, as the network core asks for every address."""
+    return LocalAllocator(nstore).assign(net, cid, requested, _ep(net, cid))
 
 
 def test_concurrent_allocations_never_share_an_address(tmp_path):
@@ -115,8 +120,7 @@ def test_concurrent_allocations_never_share_an_address(tmp_path):
         try:
             ns = NetworkStore(Store(path))
             net = ns.get_network("a")
-            got.append(ns.create_endpoint(net, f"c{i:03d}", None, _ep(net, f"c{i:03d}"))
-                       ["address"])
+            got.append(_assign(ns, net, f"c{i:03d}")["address"])
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -131,12 +135,13 @@ def test_concurrent_allocations_never_share_an_address(tmp_path):
 def test_endpoints_block_network_removal(nstore):
     nstore.insert_network(_net("a", "10.1.0.0/24", "a"))
     net = nstore.get_network("a")
-    ep = nstore.create_endpoint(net, "x1", "10.1.0.9", _ep(net, "x1"))
+    ep = _assign(nstore, net, "x1", "10.1.0.9")
     assert ep["address"] == "10.1.0.9/24"
+    assert LocalAllocator(nstore).preview(net, None) == "10.1.0.2/24"
     with pytest.raises(Conflict, match="already connected"):
-        nstore.create_endpoint(net, "x1", None, _ep(net, "x1"))
+        _assign(nstore, net, "x1")
     with pytest.raises(Conflict, match="already in use"):
-        nstore.create_endpoint(net, "x2", "10.1.0.9", _ep(net, "x2"))
+        _assign(nstore, net, "x2", "10.1.0.9")
     with pytest.raises(Conflict, match="network a has active endpoints \\(cx1\\)"):
         nstore.delete_network(net["id"])
     nstore.delete_endpoint(ep["id"])

@@ -1,20 +1,36 @@
-"""The network manager driven the way the engine drives it, with a namespace as the
-host and one namespace per container: real veths, real traffic, real hosts files."""
+"""The engine's networking (fabric/engine/networking.py) driven the way the container
+lifecycle drives it, over a fake engine, with a namespace as the host and one namespace
+per container: real veths, real traffic, real hosts files."""
 
 import json
 import subprocess
 
 import pytest
 from fake_engine import FakeEngine
-from net_helpers import ping, root_only, snapshot
+from net_helpers import ping, registry_with_test_drivers, root_only, snapshot
 from polling import wait_for
 
+from fabric.engine.networking import Networking
 from fabric.errors import Conflict, InvalidArgument, NotFound
 from fabric.net import links, rtnl
 from fabric.network import settings as settingsmod
-from fabric.network.manager import NetworkManager
+from fabric.network.context import HostContext
+from fabric.network.driver import DriverRegistry
 
 pytestmark = root_only
+
+
+def networking(eng, host: str, settings: settingsmod.Settings | None = None,
+               drivers: DriverRegistry | None = None) -> Networking:
+    """As Engine.__init__ builds it, for a host that is the namespace `host`."""
+    ctx = HostContext.load(eng.root, drivers or DriverRegistry.from_entry_points(), netns=host)
+    return Networking(eng, ctx, settings)
+
+
+def delete_networks(svc) -> None:
+    for net in svc.list_networks():
+        if svc.has_driver(net):
+            svc.run(svc.driver(net["driver"]).plan_delete(svc.model(net)))
 
 
 @pytest.fixture
@@ -22,16 +38,14 @@ def env(tmp_path, make_ns):
     host = make_ns("host")
     before = snapshot(host)
     eng = FakeEngine(str(tmp_path / "root"))
-    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings())
+    mgr = networking(eng, host, settingsmod.Settings())
     mgr.start()
     box = {"eng": eng, "mgr": mgr, "host": host, "before": before, "make_ns": make_ns}
     yield box
     # whatever a test left running is stopped, then every network removed
     for doc in eng.containers.all():
-        mgr.detach(doc)
-    for net in mgr.nets.list_networks():
-        if mgr.svc.has_driver(net):
-            mgr.svc.run(mgr.svc.driver(net["driver"]).plan_delete(mgr.svc.model(net)))
+        box["mgr"].detach(doc)
+    delete_networks(box["mgr"].core.svc)
 
 
 def start(box, doc, role=None):
@@ -93,7 +107,7 @@ def test_links_on_the_default_bridge(env):
     with pytest.raises(Conflict, match="Cannot link to a non running container: "
                                        "/db AS /web/dbalias"):
         start(env, web, "web0")
-    assert env["mgr"].nets.endpoints(container_id=web["Id"]) == []
+    assert env["mgr"].core.svc.records.endpoints(container_id=web["Id"]) == []
     start(env, db)
     start(env, web)
     db, web = (env["eng"].containers.get(x) for x in ("db", "web"))
@@ -140,7 +154,7 @@ def test_user_defined_network_names_aliases_and_isolation(env):
     assert ping(na, bip) and ping(nb, aip)
     # Different networks are different bridges; that routed traffic between them is
     # dropped is the firewall's part (tested with the firewall backend).
-    bridges = {n.name: n.bridge for n in mgr.svc.intent().networks}
+    bridges = {n.name: n.facts.interfaces for n in mgr.core.firewall.intent().networks}
     assert bridges["app"] != bridges["bridge"]
     assert ping(nc, "10.88.0.1")
     insp = mgr.inspect_network("app")
@@ -197,10 +211,21 @@ def test_static_ip_mac_and_bad_endpoint_input(env):
 ])
 def test_bad_network_input_leaves_nothing(env, body, err, msg):
     before = snapshot(env["host"])
-    n = len(env["mgr"].nets.list_networks())
+    n = len(env["mgr"].core.svc.list_networks())
     with pytest.raises(err, match=msg):
         env["mgr"].create_network(body)
-    assert snapshot(env["host"]) == before and len(env["mgr"].nets.list_networks()) == n
+    assert snapshot(env["host"]) == before and len(env["mgr"].core.svc.list_networks()) == n
+
+
+def test_publishing_where_the_driver_states_no_facts_fails_at_create(env):
+    env["mgr"] = mgr = networking(env["eng"], env["host"], settingsmod.Settings(),
+                                  drivers=registry_with_test_drivers())
+    mgr.start()
+    mgr.create_network({"Name": "q", "Driver": "quiet"})
+    with pytest.raises(InvalidArgument) as e:
+        create(env, "p", network="q", bindings={"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+    assert "cannot publish ports on network q" in str(e.value) and e.value.exit_code == 125
+    create(env, "p", network="q", exposed={"80/tcp": {}})   # exposing alone is fine
 
 
 def test_connect_disconnect_running_container_and_prune(env):
@@ -234,7 +259,7 @@ def test_published_ports_are_chosen_and_conflicts_refused(env):
     p2 = create(env, "p2", bindings={"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
     with pytest.raises(Conflict, match="0.0.0.0:8080 failed: port is already allocated"):
         start(env, p2)
-    intent = env["mgr"].svc.intent()
+    intent = env["mgr"].core.firewall.intent()
     assert {(p.host_port, p.container_port) for p in intent.ports} == {(8080, 80),
                                                                        (32768, 81)}
     # a program listening on the host holds the port too
@@ -262,15 +287,14 @@ def test_teardown_leaves_the_host_as_it_was(env):
     for name in ("a", "b"):
         stop(env, env["eng"].containers.get(name))
     mgr.remove_network("t1")
-    default = mgr.nets.get_network("bridge")
-    mgr.svc.run(mgr.svc.driver("bridge").plan_delete(mgr.svc.model(default)))
+    delete_networks(mgr.core.svc)
     after = snapshot(env["host"])
     assert after["links"] == env["before"]["links"]
     assert after["addrs"] == env["before"]["addrs"]
     assert after["routes"] == env["before"]["routes"]
     with rtnl.rtnl(env["host"]) as ipr:
         assert links.tagged(ipr) == []
-    assert mgr.nets.endpoints() == []
+    assert mgr.core.svc.records.endpoints() == []
     json.dumps(mgr.list_networks())
 
 
@@ -282,10 +306,10 @@ def test_firewall_intent_is_built_from_the_store(env):
     q = create(env, "q", network="quiet")
     for d in (db, web, q):
         start(env, d)
-    it = mgr.svc.intent()
+    it = mgr.core.firewall.intent()
     by_name = {n.name: n for n in it.networks}
-    assert not by_name["quiet"].icc and by_name["quiet"].internal
-    assert by_name["bridge"].icc and by_name["bridge"].bridge == "fabric0"
+    assert not by_name["quiet"].facts.icc and by_name["quiet"].internal
+    assert by_name["bridge"].facts.icc and by_name["bridge"].facts.interfaces == ("fabric0",)
     dbip = env["eng"].containers.get("db")["NetworkSettings"]["IPAddress"]
     webip = env["eng"].containers.get("web")["NetworkSettings"]["IPAddress"]
     assert [(lk.consumer_ip, lk.target_ip, lk.ports) for lk in it.links] == \
@@ -294,17 +318,16 @@ def test_firewall_intent_is_built_from_the_store(env):
     assert eps[dbip].mac == "02:42:" + ":".join(f"{int(o):02x}" for o in dbip.split("."))
     assert it.enabled
     # iptables=false: the intent says so, the backend installs nothing
-    off = NetworkManager(env["eng"], host_ns=env["host"],
-                         settings=settingsmod.Settings(iptables=False))
-    assert not off.svc.intent().enabled
+    off = networking(env["eng"], env["host"], settingsmod.Settings(iptables=False))
+    assert not off.core.firewall.intent().enabled
 
 
 def test_daemon_options_override_the_settings_file(env, tmp_path):
     with open(env["eng"].root.settings, "w") as f:
         json.dump({"network": {"bip": "192.168.77.1/24", "icc": False}}, f)
-    mgr = NetworkManager(env["eng"], host_ns=env["host"])
+    mgr = networking(env["eng"], env["host"])
     mgr.configure({"mtu": 1400, "icc": None})
-    s = mgr.svc.settings
+    s = mgr.core.svc.settings
     assert (s.bip, s.icc, s.mtu) == ("192.168.77.1/24", False, 1400)
     with pytest.raises(InvalidArgument, match="unknown network setting"):
         mgr.configure({"colour": "blue"})
@@ -312,7 +335,7 @@ def test_daemon_options_override_the_settings_file(env, tmp_path):
 
 def test_default_bridge_follows_bip_and_an_existing_bridge(env, uid):
     eng, host = env["eng"], env["host"]
-    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings(
+    mgr = networking(eng, host, settingsmod.Settings(
         bip="192.168.77.1/24", fixed_cidr="192.168.77.128/25", mtu=1400, icc=False))
     mgr.start()   # no container uses the default bridge: it is re-made from the settings
     br = mgr.inspect_network("bridge")
@@ -327,7 +350,7 @@ def test_default_bridge_follows_bip_and_an_existing_bridge(env, uid):
     subprocess.run(["ip", "-n", host, "link", "add", brname, "type", "bridge"], check=True)
     subprocess.run(["ip", "-n", host, "addr", "add", "172.30.9.1/24", "dev", brname],
                    check=True)
-    mgr = NetworkManager(eng, host_ns=host, settings=settingsmod.Settings(bridge=brname))
+    mgr = networking(eng, host, settingsmod.Settings(bridge=brname))
     mgr.start()
     env["mgr"] = mgr
     br = mgr.inspect_network("bridge")
@@ -336,9 +359,9 @@ def test_default_bridge_follows_bip_and_an_existing_bridge(env, uid):
     ns = start(env, c)
     assert ping(ns, "172.30.9.1")
     stop(env, c)
-    default = mgr.nets.get_network("bridge")
+    default = mgr.core.svc.get_network("bridge")
     assert default["gateway_owned"] is False
-    mgr.svc.run(mgr.svc.driver("bridge").plan_delete(mgr.svc.model(default)))
+    mgr.core.svc.run(mgr.core.svc.driver("bridge").plan_delete(mgr.core.svc.model(default)))
     out = subprocess.run(["ip", "-n", host, "-o", "addr", "show", brname],
                          capture_output=True, text=True).stdout
     assert "172.30.9.1/24" in out   # the user's bridge and address stay

@@ -1,10 +1,12 @@
-"""Is a host port already used by another program in a namespace?
+"""Which host ports other programs hold in a namespace: fabric's one way to ask.
 
 Fabric publishes ports by DNAT, with no process listening, so a program that listens
-on the same port would silently stop receiving connections. The network manager asks
+on the same port would silently stop receiving connections. The network core asks
 before publishing and fails with a clear error. The answer comes from the kernel's
 socket tables (/proc/net/{tcp,tcp6,udp,udp6}) read inside the namespace: unlike a
-trial bind(), this neither races with the program nor needs the address to exist.
+trial bind(), this neither races with the program nor needs the address to exist,
+and one reading answers for every candidate port (an ephemeral port search tries
+many).
 """
 
 import ipaddress
@@ -51,15 +53,27 @@ def _clashes(want: ipaddress.IPv4Address, have) -> bool:
     return want.is_unspecified or have.is_unspecified or want == have
 
 
-def _scan(proto: str, ip: str, port: int) -> bool:
-    want = ipaddress.IPv4Address(ip or "0.0.0.0")
-    return any(p == port and _clashes(want, a) for a, p in _bound(proto))
+class Listening:
+    """The sockets bound in a namespace at one moment, by protocol."""
+
+    def __init__(self, bound: dict[str, list]):
+        self._bound = bound
+
+    @classmethod
+    def read(cls, netns: str | None = None) -> "Listening":
+        """Read the socket tables inside `netns` (None: this thread's namespace)."""
+        return nsexec.run(netns, lambda: cls({p: _bound(p) for p in ("tcp", "udp")}))
+
+    def holds(self, proto: str, ip: str, port: int) -> bool:
+        """True when a program listens on (tcp) or has bound (udp) `port` on `ip`, or
+        on every address; ip "0.0.0.0" clashes with a program on any address."""
+        validate.proto(proto, "port check")
+        validate.ipv4(ip or "0.0.0.0", "port check")
+        validate.port(port, "port check")
+        want = ipaddress.IPv4Address(ip or "0.0.0.0")
+        return any(p == port and _clashes(want, a) for a, p in self._bound[proto])
 
 
 def port_in_use(proto: str, ip: str, port: int, netns: str | None = None) -> bool:
-    """True when a program in `netns` listens on (tcp) or has bound (udp) `port` on
-    `ip`, or on every address; ip "0.0.0.0" clashes with a program on any address."""
-    validate.proto(proto, "port check")
-    validate.ipv4(ip or "0.0.0.0", "port check")
-    validate.port(port, "port check")
-    return nsexec.run(netns, _scan, proto, ip, port)
+    """One question, one reading: Listening.read(netns).holds(proto, ip, port)."""
+    return Listening.read(netns).holds(proto, ip, port)

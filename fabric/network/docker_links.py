@@ -1,7 +1,9 @@
-"""Docker's legacy links: the consumer's hosts line and environment variables.
+"""Docker's legacy `--link NAME[:ALIAS]`: the consumer's hosts line, its environment
+variables and the ports icc=false lets through (not to be confused with kernel links,
+fabric/net/links.py).
 
-Pure functions over container documents, following moby's daemon/links/links.go, so
-the output can be compared line by line with what Docker writes.
+Pure functions following moby's daemon/links/links.go, so the output can be compared
+line by line with what Docker writes.
 """
 
 from fabric.errors import InvalidArgument
@@ -83,5 +85,6 @@ def hosts_names(alias: str, target_hostname: str, target_name: str) -> list[str]
 
 
 def link_ports(exposed: dict | None) -> tuple[tuple[str, int, int], ...]:
-    """A target's exposed ports as (proto, first, last) for the firewall's link pairs."""
+    """A container's exposed ports as (proto, first, last): what a consumer linked to
+    it may reach through icc=false."""
     return tuple((proto, p, p) for p, proto in _ports(exposed))

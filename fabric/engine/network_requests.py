@@ -1,0 +1,72 @@
+"""Container documents turned into the network core's requests, and what comes back
+written into Docker's NetworkSettings. Pure: no store, no kernel."""
+
+from fabric.engine import network_modes
+from fabric.network import docker_links
+from fabric.network.requests import EndpointRequest, Member, Publish
+
+ENDPOINT_KEYS = ("IPAMConfig", "Links", "Aliases", "MacAddress")
+
+
+def member(doc: dict) -> Member:
+    cid = doc["Id"]
+    return Member(container_id=cid, name=doc["Name"].lstrip("/"),
+                  hostname=doc["Config"].get("Hostname") or cid[:12],
+                  links=tuple(docker_links.parse_link(s)
+                              for s in doc["HostConfig"].get("Links") or []),
+                  exposed=docker_links.link_ports(doc["Config"].get("ExposedPorts")))
+
+
+def endpoint_request(net: dict, es: dict) -> EndpointRequest:
+    """One entry of NetworkSettings.Networks (or of EndpointsConfig) for the core."""
+    return EndpointRequest(network=net["id"],
+                           ip=(es.get("IPAMConfig") or {}).get("IPv4Address") or None,
+                           mac=es.get("MacAddress") or None,
+                           aliases=tuple(es.get("Aliases") or ()))
+
+
+def publish(config: dict, host_config: dict) -> Publish:
+    return Publish(exposed=tuple(config.get("ExposedPorts") or ()),
+                   bindings=dict(host_config.get("PortBindings") or {}),
+                   all_exposed=bool(host_config.get("PublishAllPorts")))
+
+
+def settings_for(net: dict, es: dict) -> dict:
+    """The NetworkSettings.Networks entry a container gets for `net` at create or
+    connect, from what it asked for."""
+    s = network_modes.endpoint_settings()
+    s.update({k: es.get(k) for k in ENDPOINT_KEYS if es.get(k)})
+    s["NetworkID"] = net["id"]
+    return s
+
+
+def fill(doc: dict, net: dict, es: dict, ep: dict) -> None:
+    """What attaching gave the container on `net`; the default bridge's also at the top
+    level, as Docker shows it."""
+    ip, _, plen = ep["address"].partition("/")
+    es.update(NetworkID=net["id"], EndpointID=ep["id"], Gateway=ep["gateway"] or "",
+              IPAddress=ip, IPPrefixLen=int(plen or 0), MacAddress=ep["mac"])
+    if net.get("default"):
+        doc["NetworkSettings"].update(Gateway=es["Gateway"], IPAddress=ip,
+                                      IPPrefixLen=es["IPPrefixLen"],
+                                      MacAddress=ep["mac"], EndpointID=ep["id"])
+
+
+def clear(doc: dict) -> None:
+    """Off every network (stopped): addresses and ports go, what was asked for stays."""
+    ns = doc["NetworkSettings"]
+    for es in (ns.get("Networks") or {}).values():
+        es.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress=
+                  (es.get("MacAddress") if es.get("IPAMConfig") is None else "") or "")
+    for key in ("Gateway", "IPAddress", "EndpointID", "MacAddress"):
+        if key in ns:
+            ns[key] = ""
+    if "IPPrefixLen" in ns:
+        ns["IPPrefixLen"] = 0
+    ns["Ports"] = {}
+
+
+def clear_top(doc: dict) -> None:
+    """Off the default bridge: its top-level fields go."""
+    doc["NetworkSettings"].update(Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="",
+                                  EndpointID="")

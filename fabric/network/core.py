@@ -1,0 +1,94 @@
+"""The network core of one host: what the engine holds and calls, and nothing above it.
+
+It is built from a HostContext and the host's store, with no engine: networks
+(networks.py), containers on them (attachments.py), the firewall
+(firewall_rendering.py) and the names each container resolves (names.py) all work
+from the core's own records and from the plain requests the engine passes in
+(requests.py). The engine's adapter (fabric/engine/networking.py) turns container
+documents into those requests.
+"""
+
+import logging
+from collections.abc import Collection
+from contextlib import AbstractContextManager
+
+from fabric.errors import FabricError
+from fabric.network import names
+from fabric.network import settings as settingsmod
+from fabric.network.attachments import Attachments
+from fabric.network.context import HostContext
+from fabric.network.endpoints import Endpoints
+from fabric.network.firewall_rendering import FirewallRendering
+from fabric.network.names import Line
+from fabric.network.networks import Networks
+from fabric.network.service import BUILTIN, NetworkService
+from fabric.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class NetworkCore:
+    def __init__(self, host: HostContext, store: Store,
+                 settings: settingsmod.Settings | None = None):
+        self.svc = NetworkService(host, store, settings)
+        self.firewall = FirewallRendering(self.svc)
+        self.networks = Networks(self.svc, self.firewall)
+        self.endpoints = Endpoints(self.svc)
+        self.attachments = Attachments(self.svc, self.endpoints, self.firewall)
+
+    @property
+    def host(self) -> HostContext:
+        return self.svc.host
+
+    def start(self, containers: Collection[str]) -> None:
+        """At daemon start: built-in networks, the default bridge, the kernel made to
+        match the records, endpoints of containers that are gone (`containers`: the
+        ids that exist) dropped, the firewall rendered."""
+        with self.svc.lock:
+            self.networks.ensure_builtin()
+            try:
+                self.networks.ensure_default()
+            except FabricError as e:
+                # the daemon still serves; containers on the default bridge get this
+                # error when they start, other networks work
+                log.error("default bridge: %s", e)
+            self.networks.reconcile()
+            self.attachments.drop_orphans(containers)
+            self.firewall.render()
+
+    def configure(self, overrides: dict) -> None:
+        self.svc.configure(overrides)
+
+    def mode(self, mode: str = "explain") -> AbstractContextManager[list[str]]:
+        """`with core.mode("dry-run") as lines:` around any change."""
+        return self.svc.mode(mode)
+
+    def driver_names(self) -> list[str]:
+        return sorted(set(self.host.drivers.names()) | set(BUILTIN.values()))
+
+    # --- what a container sees -------------------------------------------------------------
+
+    def hosts_lines(self, container_id: str) -> tuple[list[Line], list[Line]]:
+        """(the container's own lines, the names it resolves) for its /etc/hosts."""
+        svc = self.svc
+        mine = sorted(svc.records.endpoints(container_id=container_id),
+                      key=lambda e: e["ifname"])
+        default = svc.default_network()
+        user_defined = set()
+        for nid in {e["network_id"] for e in mine}:
+            net = svc.find_network(nid)
+            if net is not None and not net.get("default"):
+                user_defined.add(nid)
+        lines = names.link_lines(svc.records, default["id"] if default else None, mine)
+        lines += names.peer_lines(svc.records, user_defined, mine)
+        return names.own_lines(mine), lines
+
+    def default_address(self, container_id: str) -> str | None:
+        """The container's address on the default bridge, if it is on it."""
+        default = self.svc.default_network()
+        if default is None:
+            return None
+        for ep in self.svc.records.endpoints(network_id=default["id"],
+                                             container_id=container_id):
+            return ep["address"].split("/")[0]
+        return None

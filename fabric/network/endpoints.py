@@ -1,0 +1,103 @@
+"""Endpoints: one container on one network, recorded and wired by its driver.
+
+An endpoint's address comes from its network's allocator in the same step that records
+it; the driver's join plan runs next, and when it fails the record goes again, so the
+store never keeps an endpoint the kernel lacks.
+"""
+
+import logging
+import secrets
+
+from fabric.errors import FabricError, InvalidArgument
+from fabric.network import ipam
+from fabric.network.model import Endpoint, host_ifname
+from fabric.network.requests import EndpointRequest, Member, Ports
+from fabric.network.service import NetworkService
+
+log = logging.getLogger(__name__)
+
+
+def as_model(rec: dict) -> Endpoint:
+    """An endpoint record as drivers see it."""
+    return Endpoint(id=rec["id"], network_id=rec["network_id"],
+                    container_id=rec["container_id"], ifname=rec["ifname"],
+                    address=rec["address"], mac=rec["mac"], gateway=rec.get("gateway"),
+                    aliases=tuple(rec.get("aliases") or ()))
+
+
+def check(net: dict, req: EndpointRequest) -> None:
+    """Docker's rules for per-network settings (--ip, --alias, --mac-address)."""
+    user_defined = not net.get("default")
+    if req.ip and not user_defined:
+        raise InvalidArgument("user specified IP address is supported on user defined "
+                              "networks only")
+    if req.aliases and not user_defined:
+        raise InvalidArgument("network-scoped alias is supported only for containers in "
+                              "user defined networks")
+    if req.ip:
+        addr = ipam.parse_address(req.ip, "--ip address")
+        subnets = net.get("ipam") or []
+        if subnets and addr not in ipam.parse_subnet(subnets[0]["subnet"]):
+            raise InvalidArgument(f"address {req.ip} is outside subnet "
+                                  f"{subnets[0]['subnet']} of network {net['name']}")
+    if req.mac:
+        ipam.parse_mac(req.mac)
+
+
+class Endpoints:
+    def __init__(self, svc: NetworkService):
+        self.svc = svc
+
+    def join(self, member: Member, net: dict, req: EndpointRequest, netns: str, ifname: str,
+             may_route: bool, ports: Ports) -> dict:
+        """Record the endpoint with its address, then have the driver wire it; in a dry
+        run nothing is recorded and the plan is only described."""
+        svc = self.svc
+        model = svc.model(net)
+        s = model.ipam[0] if model.ipam else None
+        route = may_route and s is not None and not model.internal
+        epid = secrets.token_hex(32)
+
+        def record(address: str) -> dict:
+            return {"id": epid, "network_id": net["id"], "container_id": member.container_id,
+                    "container_name": member.name, "hostname": member.hostname,
+                    "ifname": ifname, "address": address, "host_ifname": host_ifname(epid),
+                    "mac": ipam.parse_mac(req.mac) if req.mac
+                    else ipam.mac_from_ip(address) if address else "",
+                    "gateway": s.gateway if route and s else None,
+                    "aliases": list(req.aliases), "links": [list(x) for x in member.links],
+                    "exposed": [list(x) for x in member.exposed], "ports": ports}
+
+        allocator = svc.allocator_for(net)
+        if svc.dry_run:
+            ep = record(allocator.preview(net, req.ip))
+        else:
+            ep = allocator.assign(net, member.container_id, req.ip, record)
+        try:
+            svc.run(svc.driver(net["driver"]).plan_join(model, as_model(ep), netns))
+        except BaseException:
+            if not svc.dry_run:
+                allocator.release(net, epid)
+            raise
+        return ep
+
+    def leave(self, ep: dict, netns: str | None, quiet: bool = False,
+              sandbox_ending: bool = False) -> None:
+        """Unwire the endpoint and forget it; with `quiet`, a failing plan is logged and
+        the record goes anyway."""
+        svc = self.svc
+        net = svc.find_network(ep["network_id"])
+        try:
+            if net is not None and svc.has_driver(net):
+                svc.run(svc.driver(net["driver"]).plan_leave(
+                    svc.model(net), as_model(ep), netns or "", sandbox_ending))
+        except FabricError as e:
+            if not quiet:
+                raise
+            log.warning("leaving %s: %s", ep["host_ifname"], e)
+        finally:
+            if not svc.dry_run:
+                if net is None:
+                    svc.records.delete_endpoint(ep["id"])
+                else:
+                    svc.allocator_for(net).release(net, ep["id"])

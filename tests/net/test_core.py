@@ -1,0 +1,198 @@
+"""The network core with no engine at all: a HostContext, a store, plain requests in;
+records, /etc/hosts lines, firewall intent and kernel state out. Drivers registered
+only in a test registry prove what the host refuses."""
+
+import ast
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from net_helpers import ping, registry_with_test_drivers, root_only
+
+from fabric.errors import Conflict, InvalidArgument
+from fabric.firewall.intent import PortIntent
+from fabric.network import settings as settingsmod
+from fabric.network.context import HostContext, host_name
+from fabric.network.core import NetworkCore
+from fabric.network.driver import DriverRegistry
+from fabric.network.requests import AttachRequest, EndpointRequest, Member, Publish
+from fabric.paths import HostRoot
+from fabric.store.db import Store
+
+pytestmark = root_only
+
+
+class MemoryRecords:
+    """Network records kept the way a cluster store would keep them: not in this host's
+    store."""
+
+    def __init__(self):
+        self.docs: dict[str, dict] = {}
+
+    def insert_network(self, doc):
+        if any(d["name"] == doc["name"] for d in self.docs.values()):
+            raise Conflict(f"network with name {doc['name']} already exists")
+        self.docs[doc["id"]] = json.loads(json.dumps(doc))
+
+    def update_network(self, doc):
+        self.docs[doc["id"]] = json.loads(json.dumps(doc))
+
+    def find_network(self, ref):
+        return next((dict(d) for d in self.docs.values() if ref in (d["id"], d["name"])), None)
+
+    def list_networks(self):
+        return [dict(d) for d in self.docs.values()]
+
+    def delete_network(self, network_id):
+        self.docs.pop(network_id, None)
+
+
+class MemoryCluster:
+    def __init__(self):
+        self.networks = MemoryRecords()
+        self.allocator = None   # no global network gets an endpoint here
+
+
+def make_core(tmp_path, host: str | None, cluster=None) -> NetworkCore:
+    root = HostRoot(str(tmp_path / "root"))
+    root.ensure()
+    ctx = HostContext.load(root, registry_with_test_drivers(), netns=host, cluster=cluster)
+    return NetworkCore(ctx, Store(root.db), settingsmod.Settings())
+
+
+@pytest.fixture
+def core(tmp_path, make_ns):
+    c = make_core(tmp_path, make_ns("host"))
+    c.start(containers=())
+    yield c
+    for cid in {e["container_id"] for e in c.svc.records.endpoints()}:
+        c.attachments.detach(cid, None)
+    for net in c.svc.list_networks():
+        if c.svc.has_driver(net):
+            c.svc.run(c.svc.driver(net["driver"]).plan_delete(c.svc.model(net)))
+
+
+def member(name: str, **kw) -> Member:
+    return Member(container_id=secrets.token_hex(32), name=name, hostname=f"{name}-h", **kw)
+
+
+def ns_path(ns: str) -> str:
+    return f"/run/netns/{ns}"
+
+
+# --- no engine ------------------------------------------------------------------------
+
+def test_the_network_core_imports_nothing_of_the_engine():
+    import fabric.network
+    for folder in fabric.network.__path__:
+        for name in os.listdir(folder):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name)) as f:
+                    tree = ast.parse(f.read())
+                for node in ast.walk(tree):
+                    mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                        [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                    assert not any(m.startswith("fabric.engine") for m in mods), (name, mods)
+    code = ("import sys, fabric.network.core\n"
+            "print(sorted(m for m in sys.modules if m.startswith('fabric.engine')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "[]\n"
+
+
+def test_host_context_names_the_host_from_its_root(tmp_path):
+    root = HostRoot(str(tmp_path))
+    drivers = DriverRegistry()
+    ctx = HostContext.load(root, drivers)
+    assert (ctx.name, ctx.netns, ctx.underlay, ctx.cluster) == ("local", None, None, None)
+    assert ctx.capabilities == frozenset()
+    with open(root.host_file, "w") as f:
+        json.dump({"name": "lab1.h1", "lab": "lab1", "netns": "fabh-x", "created": 1}, f)
+    assert host_name(root) == "lab1.h1"
+    assert HostContext.load(root, drivers, cluster=MemoryCluster()).capabilities == \
+        {"cluster-store"}
+    with open(root.host_file, "w") as f:
+        f.write("{")
+    with pytest.raises(InvalidArgument, match="cannot read .*host.json"):
+        host_name(root)
+
+
+# --- requires and scope ------------------------------------------------------------------
+
+def test_a_driver_needing_what_the_host_lacks_is_refused(core):
+    before = core.svc.list_networks()
+    with pytest.raises(InvalidArgument) as e:
+        core.networks.create("n1", "needy")
+    assert str(e.value) == "network driver 'needy' needs ovs, which host local does not offer"
+    assert e.value.exit_code == 125
+    assert core.svc.list_networks() == before
+
+
+def test_a_global_driver_is_refused_where_no_cluster_store_is_shared(core):
+    before = core.svc.list_networks()
+    with pytest.raises(InvalidArgument, match="'wide' makes global networks, which live in a "
+                                              "cluster store, and host local shares none"):
+        core.networks.create("g1", "wide")
+    assert core.svc.list_networks() == before
+
+
+def test_a_global_network_is_recorded_in_the_cluster_store(tmp_path, make_ns):
+    cluster = MemoryCluster()
+    c = make_core(tmp_path, make_ns("host"), cluster=cluster)
+    doc = c.networks.create("g1", "wide", ipam_config=[{"Subnet": "10.142.0.0/24"}])
+    assert list(cluster.networks.docs) == [doc["id"]]
+    assert c.svc.records.find_network("g1") is None      # not in this host's store
+    assert c.networks.inspect("g1")["Scope"] == "global"
+    with pytest.raises(InvalidArgument, match="needs ovs"):
+        c.networks.create("n1", "needy")                   # a cluster store is not ovs
+    c.networks.remove("g1")
+    assert cluster.networks.docs == {}
+
+
+# --- containers on networks, from records alone ------------------------------------------
+
+def test_attach_names_ports_and_detach_without_an_engine(core, make_ns):
+    core.networks.create("app", ipam_config=[{"Subnet": "10.140.0.0/24"}])
+    app = core.svc.get_network("app")["id"]
+    a = member("a", exposed=(("tcp", 80, 80),))
+    b = member("b", links=(("a", "alpha"),))
+    na, nb = make_ns("a"), make_ns("b")
+    got = core.attachments.attach(AttachRequest(
+        a, ns_path(na), (EndpointRequest(app, aliases=("web",)),)))
+    assert got.endpoints[app]["address"] == "10.140.0.2/24" and got.affected == frozenset()
+    pub = Publish(exposed=("80/tcp",), bindings={"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+    got = core.attachments.attach(AttachRequest(b, ns_path(nb), (EndpointRequest(app),), pub))
+    assert got.affected == {a.container_id}     # a's /etc/hosts now names b
+    assert got.ports == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
+    assert core.hosts_lines(b.container_id) == ([("10.140.0.3", ["b-h"])],
+                                                [("10.140.0.2", ["a", "web", "alpha"])])
+    assert core.hosts_lines(a.container_id)[1] == [("10.140.0.3", ["b"])]
+    assert core.firewall.intent().ports == (
+        PortIntent(b.container_id, app, "tcp", "0.0.0.0", 8080, 8080, "10.140.0.3", 80, 80),)
+    assert ping(na, "10.140.0.3")
+    gone = core.attachments.detach(b.container_id, ns_path(nb))
+    assert gone.affected == {a.container_id} and gone.errors == ()
+    assert core.hosts_lines(a.container_id)[1] == []
+    assert core.firewall.intent().ports == ()
+
+
+def test_publishing_where_the_driver_states_no_facts_is_refused(core, make_ns):
+    core.networks.create("q", "quiet", ipam_config=[{"Subnet": "10.141.0.0/24"}])
+    q = core.svc.get_network("q")["id"]
+    ns = make_ns("c")
+    c = member("c")
+    pub = Publish(exposed=("80/tcp",), bindings={"80/tcp": [{"HostIp": "", "HostPort": "8081"}]})
+    with pytest.raises(InvalidArgument) as e:
+        core.attachments.attach(AttachRequest(c, ns_path(ns), (EndpointRequest(q),), pub))
+    assert "cannot publish ports on network q" in str(e.value) and e.value.exit_code == 125
+    assert core.svc.records.endpoints() == []
+    # exposing without publishing is fine; the network stays out of the firewall
+    got = core.attachments.attach(AttachRequest(c, ns_path(ns), (EndpointRequest(q),),
+                                                Publish(exposed=("80/tcp",))))
+    assert got.ports == {"80/tcp": None}
+    intent = core.firewall.intent()
+    assert "q" not in {n.name for n in intent.networks} and intent.endpoints == ()
+
