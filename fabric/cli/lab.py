@@ -47,6 +47,23 @@ def lab_group():
     reachability expected between them (labs/README.md)."""
 
 
+def _on_lab(name: str, *options):
+    """A command on one lab given as FILE|NAME (--name: the lab a file was brought up
+    as), with more options; errors as one line."""
+    def wrap(fn):
+        fn = _guarded(fn)
+        for opt in reversed([lab_group.command(name), click.argument("ref", metavar="FILE|NAME"),
+                             click.option("--name", default=None, help=NAME_HELP), *options]):
+            fn = opt(fn)
+        return fn
+    return wrap
+
+
+RESULTS = (click.option("--json", "as_json", is_flag=True, help="Results as JSON."),
+           click.option("--junit", default=None, metavar="FILE",
+                        help="Also write JUnit XML here."))
+
+
 @lab_group.command("up")
 @click.argument("file")
 @click.option("--name", default=None, help=NAME_HELP)
@@ -70,10 +87,7 @@ def lab_up(file, name, dry_run):
                f"container(s) in {progress.elapsed():.1f} s")
 
 
-@lab_group.command("down")
-@click.argument("ref", metavar="FILE|NAME")
-@click.option("--name", default=None, help=NAME_HELP)
-@_guarded
+@_on_lab("down")
 def lab_down(ref, name):
     """Remove a lab and everything it made (also one half made)."""
     from fabric.lab import labs, teardown
@@ -101,10 +115,7 @@ def lab_ls(quiet):
                [(k, k) for k in ("NAME", "STATE", "HOSTS", "DAEMONS", "FILE")])
 
 
-@lab_group.command("status")
-@click.argument("ref", metavar="FILE|NAME")
-@click.option("--name", default=None, help=NAME_HELP)
-@_guarded
+@_on_lab("status")
 def lab_status(ref, name):
     """Hosts (underlay addresses), containers (addresses per network) and their state."""
     from fabric.lab import labs, live, status
@@ -148,12 +159,7 @@ def _report(results, as_json: bool, junit: str | None, suite: str) -> None:
         sys.exit(1)
 
 
-@lab_group.command("test")
-@click.argument("ref", metavar="FILE|NAME")
-@click.option("--name", default=None, help=NAME_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Results as JSON.")
-@click.option("--junit", default=None, metavar="FILE", help="Also write JUnit XML here.")
-@_guarded
+@_on_lab("test", *RESULTS)
 def lab_test(ref, name, as_json, junit):
     """Run the lab's expectations; exit 0 only if every result was the expected one."""
     from fabric.lab import labs
@@ -165,12 +171,7 @@ def lab_test(ref, name, as_json, junit):
     _report(labs.test(found.lab), as_json, junit, found.lab.name)
 
 
-@lab_group.command("ping")
-@click.argument("ref", metavar="FILE|NAME")
-@click.option("--name", default=None, help=NAME_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Results as JSON.")
-@click.option("--junit", default=None, metavar="FILE", help="Also write JUnit XML here.")
-@_guarded
+@_on_lab("ping", *RESULTS)
 def lab_ping(ref, name, as_json, junit):
     """Every container pings every other (Mininet's pingall)."""
     from fabric.lab import labs
@@ -178,14 +179,11 @@ def lab_ping(ref, name, as_json, junit):
     _report(labs.ping(found.lab), as_json, junit, f"{found.lab.name}-ping")
 
 
-@lab_group.command("graph")
-@click.argument("ref", metavar="FILE|NAME")
-@click.option("--name", default=None, help=NAME_HELP)
-@click.option("-o", "--output", default=None, metavar="FILE",
-              help="Write here (.svg, .png, .mmd, .dot); default: standard output.")
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "mermaid", "dot"]),
-              default=None, help="Default: from the output's suffix, else mermaid.")
-@_guarded
+@_on_lab("graph",
+         click.option("-o", "--output", default=None, metavar="FILE",
+                      help="Write here (.svg, .png, .mmd, .dot); default: standard output."),
+         click.option("--format", "fmt", type=click.Choice(["svg", "png", "mermaid", "dot"]),
+                      default=None, help="Default: from the output's suffix, else mermaid."))
 def lab_graph(ref, name, output, fmt):
     """A picture of the lab: hosts, segments, networks, containers, addresses."""
     from fabric.lab import graph, labs, live

@@ -7,6 +7,7 @@ ones, and each host's slice of a lab-wide network).
 
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 
 from fabric.errors import FabricError
 from fabric.lab import model
@@ -19,6 +20,59 @@ def _id(*parts: str) -> str:
     return "_".join(p.replace("-", "_").replace(".", "_") for p in parts)
 
 
+@dataclass
+class Node:
+    id: str
+    kind: str                   # segment, network, host, bridge, container
+    lines: list[str]
+
+
+@dataclass
+class Edge:
+    a: str
+    b: str
+    label: str = ""
+    dashed: bool = False
+
+
+@dataclass
+class Picture:
+    """The lab as nodes (each host's in a group of its own) and edges, for either
+    output format."""
+    free: list[Node] = field(default_factory=list)
+    groups: list[tuple[str, list[Node]]] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+
+def picture(lab: model.Lab, now: Live | None = None) -> Picture:
+    pic = Picture()
+    for seg in lab.segments:
+        pic.free.append(Node(_id("seg", seg.name), "segment", [
+            x for x in (f"segment {seg.name}", str(seg.subnet or ""),
+                        seg.impair.text() if seg.impair else "") if x]))
+    for net in lab.networks:
+        pic.free.append(Node(_id("net", net.name), "network",
+                             [f"{net.name} ({net.driver})", str(net.subnet or "")]))
+    for h in lab.hosts:
+        settings = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+                             for k, v in h.settings)
+        nodes = [Node(_id("host", h.name), "host", [h.name])]
+        if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
+            nodes.append(Node(_id("bridge", h.name), "bridge", ["bridge"]))
+        nodes += [Node(_id("ctr", c.name), "container", _container_label(c, now))
+                  for c in lab.containers_on(h.name)]
+        pic.groups.append((" ".join(x for x in (f"host {h.name}", settings) if x), nodes))
+        pic.edges += [Edge(_id("host", h.name), _id("seg", nic.segment),
+                           f"{nic.carrier} {nic.address or ''}".strip()) for nic in h.nics]
+    for c in lab.containers:
+        pic.edges += [Edge(_id("ctr", c.name), _id("bridge", c.host)
+                           if n == model.DEFAULT_NETWORK else _id("net", n))
+                      for n in c.network_names]
+        pic.edges += [Edge(_id("ctr", c.name), _id("ctr", link.split(":")[0]), "link", True)
+                      for link in c.links]
+    return pic
+
+
 def _container_label(c: model.Container, now: Live | None) -> list[str]:
     addrs = now.addresses(c.name) if now else {}
     lines = [c.name]
@@ -28,70 +82,45 @@ def _container_label(c: model.Container, now: Live | None) -> list[str]:
     return lines
 
 
-def _network_label(net: model.Network) -> list[str]:
-    return [f"{net.name} ({net.driver})", str(net.subnet or "")]
+DOT_SHAPES = {"segment": 'shape=box style="rounded,filled" fillcolor="#dde8f5"',
+              "network": 'shape=hexagon style=filled fillcolor="#f5ecd7"',
+              "host": "shape=component", "bridge": "shape=hexagon", "container": "shape=box3d"}
+MERMAID_SHAPES = {"segment": ('[["', '"]]'), "network": ('{{"', '"}}'), "host": ('["', '"]'),
+                  "bridge": ('{{"', '"}}'), "container": ('["', '"]')}
 
 
 def dot(lab: model.Lab, now: Live | None = None) -> str:
+    pic = picture(lab, now)
+
+    def node(n: Node, indent: str) -> str:
+        label = "\\n".join(n.lines)      # DOT's own line break, written out
+        return f'{indent}{n.id} [{DOT_SHAPES[n.kind]} label="{label}"];'
+
     out = [f'graph "{lab.name}" {{', "  rankdir=TB; node [fontname=Helvetica fontsize=10];"]
-    for seg in lab.segments:
-        label = "\\n".join(x for x in (f"segment {seg.name}", str(seg.subnet or ""),
-                                       seg.impair.text() if seg.impair else "") if x)
-        out.append(f'  {_id("seg", seg.name)} [shape=box style="rounded,filled" '
-                   f'fillcolor="#dde8f5" label="{label}"];')
-    for net in lab.networks:
-        label = "\\n".join(x for x in _network_label(net) if x)
-        out.append(f'  {_id("net", net.name)} [shape=hexagon style=filled '
-                   f'fillcolor="#f5ecd7" label="{label}"];')
-    for h in lab.hosts:
-        out.append(f"  subgraph cluster_{_id(h.name)} {{")
-        settings = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
-                             for k, v in h.settings)
-        out.append(f'    label="host {h.name}{chr(92) + "n" + settings if settings else ""}";'
-                   ' style=rounded;')
-        hid = _id("host", h.name)
-        out.append(f'    {hid} [shape=component label="{h.name}"];')
-        if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
-            out.append(f'    {_id("bridge", h.name)} [shape=hexagon label="bridge"];')
-        for c in lab.containers_on(h.name):
-            label = "\\n".join(_container_label(c, now))
-            out.append(f'    {_id("ctr", c.name)} [shape=box3d label="{label}"];')
-        out.append("  }")
-        for nic in h.nics:
-            out.append(f'  {hid} -- {_id("seg", nic.segment)} '
-                       f'[label="{nic.carrier} {nic.address or ""}" fontsize=9];')
-    for c in lab.containers:
-        for n in c.network_names:
-            target = _id("bridge", c.host) if n == model.DEFAULT_NETWORK else _id("net", n)
-            out.append(f"  {_id('ctr', c.name)} -- {target};")
-        for link in c.links:
-            out.append(f'  {_id("ctr", c.name)} -- {_id("ctr", link.split(":")[0])} '
-                       f'[style=dashed label="link" fontsize=8];')
-    out.append("}")
-    return "\n".join(out) + "\n"
+    out += [node(n, "  ") for n in pic.free]
+    for i, (label, nodes) in enumerate(pic.groups):
+        out += [f'  subgraph cluster_{i} {{', f'    label="{label}"; style=rounded;']
+        out += [node(n, "    ") for n in nodes] + ["  }"]
+    for e in pic.edges:
+        attrs = " ".join(x for x in (f'label="{e.label}" fontsize=9' if e.label else "",
+                                     "style=dashed" if e.dashed else "") if x)
+        out.append(f"  {e.a} -- {e.b}" + (f" [{attrs}]" if attrs else "") + ";")
+    return "\n".join(out + ["}"]) + "\n"
 
 
 def mermaid(lab: model.Lab, now: Live | None = None) -> str:
-    out = ["flowchart TB"]
-    for seg in lab.segments:
-        out.append(f'  {_id("seg", seg.name)}[["segment {seg.name}<br/>{seg.subnet or ""}"]]')
-    for net in lab.networks:
-        out.append(f'  {_id("net", net.name)}{{{{"{"<br/>".join(_network_label(net))}"}}}}')
-    for h in lab.hosts:
-        out.append(f'  subgraph {_id("h", h.name)}["host {h.name}"]')
-        out.append(f'    {_id("host", h.name)}["{h.name}"]')
-        if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
-            out.append(f'    {_id("bridge", h.name)}{{{{"bridge"}}}}')
-        for c in lab.containers_on(h.name):
-            out.append(f'    {_id("ctr", c.name)}["{"<br/>".join(_container_label(c, now))}"]')
-        out.append("  end")
-        for nic in h.nics:
-            out.append(f'  {_id("host", h.name)} ---|"{nic.carrier} {nic.address or ""}"| '
-                       f'{_id("seg", nic.segment)}')
-    for c in lab.containers:
-        for n in c.network_names:
-            target = _id("bridge", c.host) if n == model.DEFAULT_NETWORK else _id("net", n)
-            out.append(f"  {_id('ctr', c.name)} --- {target}")
+    pic = picture(lab, now)
+
+    def node(n: Node, indent: str) -> str:
+        left, right = MERMAID_SHAPES[n.kind]
+        return f"{indent}{n.id}{left}{'<br/>'.join(n.lines)}{right}"
+
+    out = ["flowchart TB"] + [node(n, "  ") for n in pic.free]
+    for i, (label, nodes) in enumerate(pic.groups):
+        out += [f'  subgraph g{i}["{label}"]'] + [node(n, "    ") for n in nodes] + ["  end"]
+    for e in pic.edges:
+        line = "-.-" if e.dashed else "---"
+        out.append(f"  {e.a} {line}" + (f'|"{e.label}"|' if e.label else "") + f" {e.b}")
     return "\n".join(out) + "\n"
 
 

@@ -45,11 +45,11 @@ class Route:
 class Rule:
     """A user firewall rule on a host; src and dst are still as written (a container,
     a host or an address), resolved to addresses once the lab is up."""
-    action: str
-    src: str | None = None
-    dst: str | None = None
+    action: str                         # drop, reject, accept
     proto: str | None = None
     dport: int | None = None
+    src: str | None = None
+    dst: str | None = None
     comment: str = ""
 
 
