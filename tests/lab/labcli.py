@@ -1,6 +1,7 @@
 """Running `fabric lab ...` as a user does, against a labs directory of the tests' own,
 and what a lab may leave behind on this machine (it must leave nothing)."""
 
+import atexit
 import os
 import subprocess
 import sys
@@ -12,7 +13,12 @@ from fabric.host import registry
 FABRIC = [os.path.join(os.path.dirname(sys.executable), "fabric")]
 LABS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "labs")
-LABS_DIR = os.environ.setdefault("FABRIC_LABS_DIR", tempfile.mkdtemp(prefix="fl-", dir="/tmp"))
+if "FABRIC_LABS_DIR" not in os.environ:
+    os.environ["FABRIC_LABS_DIR"] = tempfile.mkdtemp(prefix="fl-", dir="/tmp")
+    # empty when every lab came down; a lab left behind keeps it, to be looked at
+    atexit.register(lambda d=os.environ["FABRIC_LABS_DIR"]: os.path.isdir(d) and
+                    not os.listdir(d) and os.rmdir(d))
+LABS_DIR = os.environ["FABRIC_LABS_DIR"]
 
 
 class Result:
