@@ -34,7 +34,7 @@ LAZY = {
                              "import", "load", "save")},
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
-    "firewall": "firewall", "network": "network", "host": "host",
+    "firewall": "firewall", "network": "network", "host": "host", "lab": "lab",
     **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 
