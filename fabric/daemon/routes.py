@@ -248,7 +248,8 @@ def build(engine) -> Router:
     routes_images.add(r, engine)
     routes_volumes.add(r, engine)
     for extra in ("fabric.daemon.routes_extra", "fabric.daemon.routes_network",
-                  "fabric.daemon.routes_firewall"):
+                  "fabric.daemon.routes_firewall", "fabric.daemon.routes_registry",
+                  "fabric.daemon.routes_build"):
         try:
             mod = __import__(extra, fromlist=["add"])
         except ImportError:
