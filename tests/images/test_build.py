@@ -243,3 +243,37 @@ def test_built_image_saves_and_loads(host, tmp_path):
     host.fab("rmi", "saved:1")
     assert host.fab("load", "-i", archive).out.strip() == "Loaded image: saved:1"
     assert _config(host, "saved:1")["Id"] == image_id
+
+
+def test_engine_api_build_with_chunked_context(host, tmp_path):
+    """POST /build as the docker CLI sends it: the context in chunked encoding, tags and
+    build args in the query; the answer Docker's JSON stream with the image's id."""
+    import socket
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tf:
+        data = b"FROM busybox\nARG WHO\nRUN echo hello $WHO\n"
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    body = ctx.getvalue()
+    host.fab("images")                                  # the daemon, up
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(host.root, "fabric.sock"))
+    s.sendall(b"POST /v1.41/build?t=api%3A1&buildargs=%7B%22WHO%22%3A%22api%22%7D HTTP/1.1\r\n"
+              b"Host: docker\r\nContent-Type: application/x-tar\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n")
+    for i in range(0, len(body), 4000):
+        part = body[i:i + 4000]
+        s.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+    s.sendall(b"0\r\n\r\n")
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    s.close()
+    head, _, stream = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    msgs = [json.loads(line) for line in stream.splitlines() if line.strip()]
+    text = "".join(m.get("stream", "") for m in msgs)
+    assert "hello api\n" in text and "Successfully tagged api:1" in text
+    ids = [m["aux"]["ID"] for m in msgs if "aux" in m]
+    assert ids == [_config(host, "api:1")["Id"]]
