@@ -252,8 +252,11 @@ def test_insecure_registries_setting(host):
         _image(host, ref)
         r = host.fab("push", ref, check=False)
         assert r.code == 125 and "server gave HTTP response to HTTPS client" in r.err, r
-        with open(os.path.join(host.root, "settings.json"), "w") as f:
-            json.dump({"insecure-registries": ["10.254.0.0/16"]}, f)
+        path = os.path.join(host.root, "settings.json")
+        settings = json.load(open(path)) if os.path.exists(path) else {}
+        settings["insecure-registries"] = ["10.254.0.0/16"]      # read at each pull/push
+        with open(path, "w") as f:
+            json.dump(settings, f)
         host.fab("push", ref)
     finally:
         reg.stop()
