@@ -8,15 +8,15 @@ import tempfile
 
 import click
 
-from fabric.cli.images import _with, image
+from fabric.cli.images import image, with_options
 from fabric.cli.main import cli
 
 
 def _context_tar(context: str, dockerfile: str | None, out) -> str:
     """Tar the context into `out` (a file), .dockerignore applied; returns the name of
     the Dockerfile inside it."""
-    from fabric.build.ignore import FILE as IGNORE_FILE
-    from fabric.build.ignore import Ignore
+    from fabric.builder.ignore import FILE as IGNORE_FILE
+    from fabric.builder.ignore import Ignore
     ignore = Ignore.of_context(context)
     keep_always = {IGNORE_FILE}
     df_name = "Dockerfile"
@@ -120,7 +120,7 @@ def _build(obj, context, tags, dockerfile, build_args, no_cache, target, labels,
 
 
 @cli.command("build", context_settings={"help_option_names": ["--help"]})
-@_with(_opts)
+@with_options(_opts)
 @click.argument("context", metavar="PATH | -")
 @click.pass_obj
 def build(obj, context, **o):
@@ -129,7 +129,7 @@ def build(obj, context, **o):
 
 
 @image.command("build")
-@_with(_opts)
+@with_options(_opts)
 @click.argument("context", metavar="PATH | -")
 @click.pass_obj
 def image_build(obj, context, **o):

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from fabric.cli.images import _with, image
+from fabric.cli.images import image, with_options
 from fabric.cli.main import cli
 
 
@@ -68,7 +68,7 @@ _pull_opts = [click.option("-q", "--quiet", is_flag=True, help="Suppress verbose
 
 
 @cli.command("pull", context_settings={"help_option_names": ["--help"]})
-@_with(_pull_opts)
+@with_options(_pull_opts)
 @click.argument("ref", metavar="NAME[:TAG|@DIGEST]")
 @click.pass_obj
 def pull(obj, quiet, platform, ref):
@@ -77,7 +77,7 @@ def pull(obj, quiet, platform, ref):
 
 
 @image.command("pull")
-@_with(_pull_opts)
+@with_options(_pull_opts)
 @click.argument("ref", metavar="NAME[:TAG|@DIGEST]")
 @click.pass_obj
 def image_pull(obj, quiet, platform, ref):
@@ -108,7 +108,7 @@ _push_opts = [click.option("-q", "--quiet", is_flag=True, help="Suppress verbose
 
 
 @cli.command("push", context_settings={"help_option_names": ["--help"]})
-@_with(_push_opts)
+@with_options(_push_opts)
 @click.argument("ref", metavar="NAME[:TAG]")
 @click.pass_obj
 def push(obj, quiet, ref):
@@ -117,7 +117,7 @@ def push(obj, quiet, ref):
 
 
 @image.command("push")
-@_with(_push_opts)
+@with_options(_push_opts)
 @click.argument("ref", metavar="NAME[:TAG]")
 @click.pass_obj
 def image_push(obj, quiet, ref):

@@ -20,8 +20,6 @@ from fabric.daemon.http import Router
 
 def build(engine) -> Router:
     r = Router()
-    # routes_registry after routes_images: its POST /images/create takes pulls and hands
-    # imports (fromSrc) to the one routes_images defined
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
                    routes_firewall):

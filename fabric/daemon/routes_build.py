@@ -7,7 +7,7 @@ import os
 import posixpath
 
 from fabric.daemon.json_stream import JsonStream
-from fabric.daemon.routes_images import _multi, _upload
+from fabric.daemon.params import read_body, repeated
 from fabric.errors import InvalidArgument, NotFound
 from fabric.images.registry_access import Credentials
 
@@ -43,7 +43,7 @@ def _registry_config(req) -> dict[str, Credentials]:
 def add(r, engine) -> None:
     @r.route("POST", "/build")
     def build(req):
-        from fabric.build import builder, context, dockerfile
+        from fabric.builder import builder, context, dockerfile
         from fabric.images.archive import Work
         from fabric.images.pull import pull
         from fabric.images.reference import parse
@@ -55,13 +55,13 @@ def add(r, engine) -> None:
         def pull_base(ref: str, emit) -> str:
             creds = auths.get(parse(ref).domain, Credentials())
             return pull(engine.images, ref, creds, emit)
-        opts = builder.Options(tags=_multi(req, "t"), build_args=_json_map(req, "buildargs"),
+        opts = builder.Options(tags=repeated(req, "t"), build_args=_json_map(req, "buildargs"),
                                no_cache=req.flag("nocache"), target=req.query.get("target", ""),
                                labels=_json_map(req, "labels"),
                                pull=pull_base)
         with Work(engine.root, "build") as w:
             ctx = w.path("context")
-            _upload(req, lambda body: context.extract(body, ctx))
+            read_body(req, lambda body: context.extract(body, ctx))
             path = os.path.join(ctx, name)
             try:
                 with open(path, encoding="utf-8") as f:
