@@ -6,6 +6,7 @@ behind; the document it returns is what `inspect` shows and what `start` runs fr
 
 import re
 
+from fabric.engine.signals import signal_number
 from fabric.errors import InvalidArgument
 from fabric.runtime.spec import valid_cap
 
@@ -93,6 +94,8 @@ def validate_config(cfg: dict) -> dict:
     if wd and not wd.startswith("/"):
         raise InvalidArgument(f"the working directory {wd!r} is invalid: it needs to be an "
                               "absolute path")
+    if cfg.get("StopSignal"):
+        signal_number(cfg["StopSignal"])   # Docker refuses a bad one at create
     return cfg
 
 
