@@ -26,3 +26,14 @@ def test_stop_signal_checked_at_create(host):
     time.sleep(0.3)  # the trap is set
     host.fab("stop", "u")
     assert host.fab("inspect", "-f", "{{.State.ExitCode}}", "u").out == "3\n"
+
+
+def test_mount_over_root_refused(host, tmp_path):
+    says = "destination can't be '/'"
+    for spec in ("-v", f"{tmp_path}:/"), ("-v", f"{tmp_path}:/x/../.."), \
+            ("--mount", f"type=bind,source={tmp_path},target=/"):
+        _refused(host, "run", "--rm", *spec, "busybox", "true", says=says)
+    # a destination is kept as Docker keeps it: cleaned
+    host.fab("create", "--name", "m", "-v", f"{tmp_path}:/a/./b/../c/", "busybox")
+    assert host.fab("inspect", "-f", "{{range .Mounts}}{{.Destination}}{{end}}", "m").out == \
+        "/a/c\n"
