@@ -41,17 +41,33 @@ def _cpus(value: str | None) -> int:
 
 
 def _env_file(paths: tuple[str, ...]) -> list[str]:
+    """Docker's reading of an env file: blank lines and comments skipped, leading blanks
+    dropped, a name with blanks in it refused, the value passed through as written, and
+    a bare NAME taking the client's own value (or left out when it has none)."""
     out = []
     for p in paths:
         try:
-            with open(p) as f:
-                for ln in f:
-                    ln = ln.strip()
-                    if not ln or ln.startswith("#"):
-                        continue
-                    out.append(ln if "=" in ln else f"{ln}={os.environ.get(ln, '')}")
+            with open(p, encoding="utf-8", newline="") as f:
+                lines = [ln.removesuffix("\r") for ln in f.read().split("\n")]
         except OSError as e:
             raise click.ClickException(f"cannot read --env-file {p}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise click.ClickException(f"env file {p} contains invalid utf8 bytes") from None
+        for ln in lines:
+            ln = ln.lstrip()
+            if not ln or ln.startswith("#"):
+                continue
+            name, eq, value = ln.partition("=")
+            if any(c.isspace() for c in name):
+                raise click.ClickException(f"poorly formatted environment: variable '{name}' "
+                                           "contains whitespaces")
+            if not name:
+                raise click.ClickException("poorly formatted environment: no variable name on "
+                                           f"line '{ln}'")
+            if eq:
+                out.append(f"{name}={value}")
+            elif name in os.environ:
+                out.append(f"{name}={os.environ[name]}")
     return out
 
 
@@ -59,6 +75,9 @@ def _env(values: tuple[str, ...]) -> list[str]:
     # Docker: `-e NAME` without a value takes the client's own variable, or drops it.
     out = []
     for v in values:
+        if not v.partition("=")[0]:
+            raise click.ClickException(f'invalid argument "{v}" for "-e, --env" flag: invalid '
+                                       f"environment variable: {v}")
         if "=" in v:
             out.append(v)
         elif v in os.environ:

@@ -80,6 +80,19 @@ def validate_host_config(hc: dict) -> dict:
     return hc
 
 
+def validate_addresses(host_config: dict, networking: dict) -> None:
+    """An address of one's choosing needs a network of one's choosing: Docker refuses
+    it with no network, the host's, or another container's."""
+    mode = host_config.get("NetworkMode") or "default"
+    if mode not in ("none", "host") and not mode.startswith("container:"):
+        return
+    for ep in ((networking or {}).get("EndpointsConfig") or {}).values():
+        ipam = (ep or {}).get("IPAMConfig") or {}
+        if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
+            raise InvalidArgument("user specified IP address is supported on user defined "
+                                  "networks only")
+
+
 def validate_config(cfg: dict) -> dict:
     cfg = dict(cfg or {})
     if not cfg.get("Image"):

@@ -3,7 +3,7 @@ racing `rm -f`. Each refusal is one line, exit 125, and leaves nothing behind.""
 
 import time
 
-from helpers import status, wait_for
+from helpers import assert_clean, status, wait_for
 
 
 def _refused(host, *args: str, says: str) -> None:
@@ -37,3 +37,30 @@ def test_mount_over_root_refused(host, tmp_path):
     host.fab("create", "--name", "m", "-v", f"{tmp_path}:/a/./b/../c/", "busybox")
     assert host.fab("inspect", "-f", "{{range .Mounts}}{{.Destination}}{{end}}", "m").out == \
         "/a/c\n"
+
+
+def test_loose_environment_refused(host, tmp_path):
+    _refused(host, "run", "--rm", "-e", "", "busybox", "true",
+             says='invalid argument "" for "-e, --env" flag: invalid environment variable: ')
+    _refused(host, "run", "--rm", "-e", "=x", "busybox", "true",
+             says="invalid environment variable: =x")
+    envf = tmp_path / "env"
+    envf.write_text("OK=1\nA B=1\n")
+    _refused(host, "run", "--rm", "--env-file", str(envf), "busybox", "true",
+             says="poorly formatted environment: variable 'A B' contains whitespaces")
+    # Docker's reading otherwise: values are passed through untrimmed, leading blanks
+    # before a name go, a bare name takes the client's own value or is left out
+    envf.write_text("  LEAD=x  \nFROM_CLIENT\nNOT_SET_ANYWHERE_X\n# comment\n")
+    out = host.fab("run", "--rm", "--env-file", str(envf), "busybox", "sh", "-c",
+                   'echo "[$LEAD]"; echo "${FROM_CLIENT:-unset}"; env | grep -c NOT_SET || true',
+                   input=None).out
+    assert out.splitlines()[0] == "[x  ]"
+    assert out.splitlines()[2] == "0"
+
+
+def test_ip_without_a_user_network_refused(host):
+    _refused(host, "run", "--rm", "--network", "none", "--ip", "10.88.0.50", "busybox", "true",
+             says="user specified IP address is supported on user defined networks only")
+    _refused(host, "run", "--rm", "--network", "host", "--ip", "10.88.0.50", "busybox", "true",
+             says="user specified IP address is supported on user defined networks only")
+    assert_clean(host)
