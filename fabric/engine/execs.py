@@ -127,7 +127,10 @@ class Execs:
         e.running = True
         try:
             if detach:
-                p = subprocess.run(base + ["--detach", e.cid], capture_output=True)
+                # No pipes: the detached process would hold them, and reading them to
+                # their end would wait for it to exit. runc's own failure is in its log.
+                p = subprocess.run(base + ["--detach", e.cid], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 e.exit_code = p.returncode
                 self._check_started(e, log, p.returncode)
                 return

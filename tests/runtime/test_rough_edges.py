@@ -64,3 +64,15 @@ def test_ip_without_a_user_network_refused(host):
     _refused(host, "run", "--rm", "--network", "host", "--ip", "10.88.0.50", "busybox", "true",
              says="user specified IP address is supported on user defined networks only")
     assert_clean(host)
+
+
+def test_exec_detached_returns_at_once(host):
+    host.fab("run", "-d", "--name", "e", "busybox", "sleep", "300")
+    t0 = time.monotonic()
+    r = host.fab("exec", "-d", "e", "sh", "-c", "echo out; echo err >&2; sleep 20", timeout=30)
+    took = time.monotonic() - t0
+    assert (r.code, r.out, r.err) == (0, "", ""), r
+    assert took < 5, took
+    assert "sleep 20" in host.fab("exec", "e", "ps", "-o", "args").out
+    r = host.fab("exec", "-d", "e", "nosuchcmd", check=False)
+    assert r.code == 126 or r.code == 127 or "executable file not found" in r.err, r
