@@ -1,6 +1,7 @@
 """Rough edges a hostile test found (issue 10): loose input Docker refuses, `exec -d`,
 racing `rm -f`. Each refusal is one line, exit 125, and leaves nothing behind."""
 
+import threading
 import time
 
 from helpers import assert_clean, status, wait_for
@@ -76,3 +77,37 @@ def test_exec_detached_returns_at_once(host):
     assert "sleep 20" in host.fab("exec", "e", "ps", "-o", "args").out
     r = host.fab("exec", "-d", "e", "nosuchcmd", check=False)
     assert r.code == 126 or r.code == 127 or "executable file not found" in r.err, r
+
+
+def test_parallel_force_removal_one_success(host):
+    """Eight `rm -f` at once through the API, then through the CLI: exactly one
+    succeeds, as with Docker, and every error names the container as it was typed."""
+    api = host.api()
+
+    def remove(barrier: threading.Barrier, answers: list[tuple[int, str]]) -> None:
+        barrier.wait()
+        resp = api.request("DELETE", "/containers/r", {"force": True})
+        answers.append((resp.status, resp.read().decode()))
+    for round_ in range(3):
+        cid = host.fab("run", "-d", "--name", "r", "busybox", "sleep", "300").out.strip()
+        barrier = threading.Barrier(8)
+        answers: list[tuple[int, str]] = []
+        threads = [threading.Thread(target=remove, args=(barrier, answers)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(s for s, _ in answers).count(204) == 1, (round_, answers)
+        for s, body in answers:
+            assert s in (204, 404, 409), answers
+            if s != 204:
+                assert cid not in body and ("No such container: r" in body or
+                                            "removal of container r is already in progress"
+                                            in body), answers
+    host.fab("run", "-d", "--name", "r", "busybox", "sleep", "300")
+    procs = [host.popen("rm", "-f", "r", stdout=-1, stderr=-1, text=True) for _ in range(8)]
+    results = [(p.wait(30), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in results].count(0) == 1, results
+    for code, out, err in results:
+        assert (out == "r\n") if code == 0 else (code == 1 and out == "" and ": r" in err), results
+    assert_clean(host)
