@@ -13,7 +13,7 @@ host (inside that host's namespace); never for a socket or address given outrigh
 
 import os
 
-from fabric.client.http import Client, DaemonUnavailable, TcpTransport
+from fabric.client.http import Client, DaemonUnavailable, PermissionDenied, TcpTransport
 from fabric.errors import FabricError
 from fabric.paths import HostRoot
 
@@ -46,6 +46,9 @@ def resolve(host: str | None, root: str) -> Target:
         rec = registry.find(host)
     except FabricError as e:
         raise SystemExit(f"Error: {e.message}") from None
+    except PermissionError as e:
+        raise SystemExit(f"Got permission denied while trying to find host {host}: "
+                         f"{e.filename}: permission denied") from None
     return Target(Client(rec.root.socket), rec.root, rec.netns)
 
 
@@ -63,9 +66,16 @@ def reach(target: Target, timeout: float = 20.0) -> Client:
         if target.root is None:
             raise SystemExit(f"Error: cannot connect to the fabric daemon at {client.url}. "
                              "Is it running?") from None
+    except PermissionDenied as e:
+        raise SystemExit(str(e)) from None
     from fabric.host import daemon
     try:
         daemon.start(target.root, target.netns, timeout)
     except FabricError as e:
         raise SystemExit(f"Error: {e.message}") from None
+    except PermissionError as e:
+        # No daemon answers and this user may not start one (not root).
+        why = f"starting its daemon needs root ({e.filename or target.root.path}: " \
+              "permission denied)"
+        raise SystemExit(str(PermissionDenied(client.url, why))) from None
     return client

@@ -43,11 +43,30 @@ class DaemonUnavailable(Exception):
     pass
 
 
+class PermissionDenied(Exception):
+    """The socket is there but this user may not use it (or may not start a daemon)."""
+
+    def __init__(self, url: str, why: str = "connect: permission denied"):
+        super().__init__(f"Got permission denied while trying to connect to the fabric "
+                         f"daemon socket at {url}: {why}")
+
+
+def _gone(e: OSError) -> DaemonUnavailable:
+    """A daemon that dies while it serves a request resets or closes the connection."""
+    return DaemonUnavailable(f"the connection was lost ({e.strerror or e})")
+
+
 class Response:
     def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
         self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
 
     def read(self) -> bytes:
+        try:
+            return self._read()
+        except ConnectionError as e:
+            raise _gone(e) from None
+
+    def _read(self) -> bytes:
         length = self.headers.get("content-length")
         buf = bytearray(self._rest)
         self._rest = b""
@@ -72,7 +91,10 @@ class Response:
             yield self._rest
             self._rest = b""
         while True:
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionError as e:
+                raise _gone(e) from None
             if not chunk:
                 break
             yield chunk
@@ -112,6 +134,9 @@ class UnixTransport:
         except (FileNotFoundError, ConnectionRefusedError) as e:
             s.close()
             raise DaemonUnavailable(str(e)) from None
+        except PermissionError:
+            s.close()
+            raise PermissionDenied(self.url) from None
         return s
 
 
@@ -181,16 +206,20 @@ class Client:
         hdrs.update(headers or {})
         s = self.connect()
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
-        s.sendall(head.encode() + b"\r\n" + (data or b""))
-        if upload is not None:
-            # Stream a body of unknown length, then half-close so the daemon sees its end.
-            while True:
-                chunk = upload.read(1 << 20)
-                if not chunk:
-                    break
-                s.sendall(chunk)
-            s.shutdown(socket.SHUT_WR)
-        return self._read_head(s)
+        try:
+            s.sendall(head.encode() + b"\r\n" + (data or b""))
+            if upload is not None:
+                # Stream a body of unknown length, then half-close so the daemon sees its end.
+                while True:
+                    chunk = upload.read(1 << 20)
+                    if not chunk:
+                        break
+                    s.sendall(chunk)
+                s.shutdown(socket.SHUT_WR)
+            return self._read_head(s)
+        except ConnectionError as e:
+            s.close()
+            raise _gone(e) from None
 
     @staticmethod
     def _read_head(s: socket.socket) -> Response:
