@@ -2,7 +2,6 @@
 reconcile run, and forgetting a container whose creation failed half-way."""
 
 import os
-import shutil
 import threading
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ from fabric.engine.containers.part import Part
 from fabric.engine.containers.records import ACTIVE
 from fabric.engine.containers.teardown import best_effort
 from fabric.errors import Conflict, FabricError, NotFound
+from fabric.fsutil import rmtree
 from fabric.runtime import conmon, rootfs
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Removal(Part):
         self.records.delete(cid)
         if doc:
             self.drop_anonymous_volumes(doc)
-        shutil.rmtree(self.records.cdir(cid), ignore_errors=True)
+        rmtree(self.records.cdir(cid), ignore_errors=True)
 
     def drop_anonymous_volumes(self, doc: dict) -> None:
         volumes = self.engine.volumes
