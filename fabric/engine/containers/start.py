@@ -151,7 +151,10 @@ class Starting(Part):
             pids_limit=max(0, hc.get("PidsLimit") or 0),
             readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
             privileged=bool(hc.get("Privileged")))
-        with open(os.path.join(self.records.cdir(doc["Id"]), "config.json"), "w") as f:
+        # 0600: the process's environment is in it
+        path = os.path.join(self.records.cdir(doc["Id"]), "config.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             json.dump(spec.to_oci(), f)
 
     @staticmethod
