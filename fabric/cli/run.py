@@ -1,5 +1,6 @@
 """`run` and `create`: Docker's flags turned into an Engine API create body."""
 
+import json
 import os
 import sys
 
@@ -85,6 +86,32 @@ def _env(values: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _security_opts(values: tuple[str, ...]) -> list[str]:
+    """Docker's CLI reading: a seccomp profile is a file here, sent as its JSON."""
+    out = []
+    for opt in values:
+        key, eq, value = opt.partition("=")
+        if not eq and key != "no-new-privileges":
+            if ":" not in opt:
+                raise click.ClickException(f"Invalid --security-opt: {json.dumps(opt)}")
+            key, _, value = opt.partition(":")
+        if key == "seccomp" and value not in ("unconfined", "builtin"):
+            try:
+                with open(value, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise click.ClickException(f"opening seccomp profile ({value}) failed: open "
+                                           f"{value}: {(e.strerror or str(e)).lower()}") from None
+            try:
+                compact = json.dumps(json.loads(text), separators=(",", ":"))
+            except ValueError as e:
+                raise click.ClickException(f"compacting json for seccomp profile ({value}) "
+                                           f"failed: {e}") from None
+            opt = f"seccomp={compact}"
+        out.append(opt)
+    return out
+
+
 def container_options(f):
     opts = [
         click.option("-e", "--env", multiple=True, help="Set an environment variable."),
@@ -119,6 +146,8 @@ def container_options(f):
         click.option("--cap-add", multiple=True, help="Add a Linux capability."),
         click.option("--cap-drop", multiple=True, help="Drop a Linux capability."),
         click.option("--privileged", is_flag=True, help="Every capability and device."),
+        click.option("--security-opt", multiple=True,
+                     help="seccomp=unconfined|FILE, no-new-privileges."),
         click.option("--read-only", is_flag=True, help="Read-only root filesystem."),
         click.option("--stop-signal", default=None, help="Signal to stop the container."),
         click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL."),
@@ -198,6 +227,7 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
             "ExtraHosts": list(o["add_host"]) or None,
             "CapAdd": list(o["cap_add"]) or None, "CapDrop": list(o["cap_drop"]) or None,
             "Privileged": o["privileged"],
+            "SecurityOpt": _security_opts(o["security_opt"]) or None,
             "ReadonlyRootfs": o["read_only"],
         },
     }

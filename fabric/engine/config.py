@@ -4,10 +4,12 @@ Validation is pure and runs before anything is written, so bad input leaves noth
 behind; the document it returns is what `inspect` shows and what `start` runs from.
 """
 
+import json
 import re
 
 from fabric.engine.signals import signal_number
 from fabric.errors import InvalidArgument
+from fabric.runtime import seccomp
 from fabric.runtime.spec import valid_cap
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -69,6 +71,7 @@ def validate_host_config(hc: dict) -> dict:
     for c in (hc.get("CapAdd") or []) + (hc.get("CapDrop") or []):
         if not valid_cap(c):
             raise InvalidArgument(f"unknown capability {c!r}: use names like NET_ADMIN")
+    security_options(hc.get("SecurityOpt"))
     hc.setdefault("NetworkMode", "default")
     hc.setdefault("Binds", None)
     hc.setdefault("Mounts", None)
@@ -78,6 +81,42 @@ def validate_host_config(hc: dict) -> dict:
     hc.setdefault("PortBindings", {})
     hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
     return hc
+
+
+_TRUE, _FALSE = ("1", "t", "T", "true", "TRUE", "True"), ("0", "f", "F", "false", "FALSE",
+                                                           "False")
+
+
+def security_options(opts: list[str] | None) -> dict:
+    """Docker's --security-opt as its daemon reads them: {"seccomp": None (the default
+    profile) | "unconfined" | a profile's JSON, "no_new_privileges": bool}. AppArmor and
+    SELinux labels are accepted only as their "off" values: fabric applies neither."""
+    out: dict = {"seccomp": None, "no_new_privileges": False}
+    for opt in opts or []:
+        if opt == "no-new-privileges":
+            out["no_new_privileges"] = True
+            continue
+        if opt == "disable":
+            continue
+        sep = "=" if "=" in opt else ":" if ":" in opt else None
+        if sep is None:
+            raise InvalidArgument(f"invalid --security-opt 1: {json.dumps(opt)}")
+        key, value = opt.split(sep, 1)
+        if key == "seccomp":
+            out["seccomp"] = None if value == "builtin" else value
+        elif key == "no-new-privileges" and value in _TRUE + _FALSE:
+            out["no_new_privileges"] = value in _TRUE
+        elif (key, value) in (("apparmor", "unconfined"), ("label", "disable")):
+            pass
+        elif key in ("apparmor", "label"):
+            raise InvalidArgument(f"--security-opt {opt}: fabric applies no AppArmor or "
+                                  "SELinux profile; only apparmor=unconfined and "
+                                  "label=disable are accepted")
+        else:
+            raise InvalidArgument(f"invalid --security-opt 2: {json.dumps(opt)}")
+    if out["seccomp"] not in (None, "unconfined"):
+        seccomp.load(out["seccomp"])
+    return out
 
 
 def validate_addresses(host_config: dict, networking: dict) -> None:

@@ -105,8 +105,8 @@ class Execs:
             uid, gid, extra, _home = resolve_user(os.path.join(cdir, "rootfs"), b["User"])
             proc["user"] = {"uid": uid, "gid": gid, **({"additionalGids": extra} if extra else {})}
         if b.get("Privileged"):
-            from fabric.runtime.spec import ALL_CAPS
-            proc["capabilities"] = {k: list(ALL_CAPS) for k in
+            from fabric.runtime.spec import available_caps
+            proc["capabilities"] = {k: available_caps() for k in
                                     ("bounding", "effective", "permitted", "ambient")}
         return proc
 
