@@ -148,6 +148,8 @@ def container_options(f):
         click.option("--privileged", is_flag=True, help="Every capability and device."),
         click.option("--security-opt", multiple=True,
                      help="seccomp=unconfined|FILE, no-new-privileges."),
+        click.option("--log-opt", multiple=True,
+                     help="Log options: max-size=20m, max-file=5 (the defaults)."),
         click.option("--read-only", is_flag=True, help="Read-only root filesystem."),
         click.option("--stop-signal", default=None, help="Signal to stop the container."),
         click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL."),
@@ -228,6 +230,9 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
             "CapAdd": list(o["cap_add"]) or None, "CapDrop": list(o["cap_drop"]) or None,
             "Privileged": o["privileged"],
             "SecurityOpt": _security_opts(o["security_opt"]) or None,
+            **({"LogConfig": {"Type": "", "Config": dict(opt.partition("=")[::2]
+                                                          for opt in o["log_opt"])}}
+               if o["log_opt"] else {}),
             "ReadonlyRootfs": o["read_only"],
         },
     }

@@ -79,8 +79,53 @@ def validate_host_config(hc: dict) -> dict:
     hc.setdefault("AutoRemove", False)
     hc.setdefault("Privileged", False)
     hc.setdefault("PortBindings", {})
-    hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    hc["LogConfig"] = validate_log_config(hc.get("LogConfig"))
     return hc
+
+
+# Docker's local driver's cap, applied when the user sets none: 20 MB files, 5 of them.
+LOG_MAX_SIZE, LOG_MAX_FILE = 20 << 20, 5
+LOG_DRIVERS = ("", "k8s-file", "json-file", "local")
+
+
+def validate_log_config(lc: dict | None) -> dict:
+    """conmon's k8s-file log, whatever driver name the caller uses for a file log; only
+    the options fabric applies (max-size, max-file), checked as Docker checks them."""
+    lc = dict(lc or {})
+    kind = lc.get("Type") or ""
+    if kind not in LOG_DRIVERS:
+        raise InvalidArgument(f"logging driver {kind!r} is not supported: fabric keeps "
+                              "conmon's k8s-file log (options max-size, max-file)")
+    opts = {str(k): str(v) for k, v in (lc.get("Config") or {}).items()}
+    for k in opts:
+        if k not in ("max-size", "max-file"):
+            raise InvalidArgument(f"unknown log opt '{k}' for k8s-file log driver")
+    log_limits(opts)
+    return {"Type": "k8s-file", "Config": opts}
+
+
+def container_log_limits(hc: dict) -> tuple[int, int]:
+    """(max-size, max-file) of a container's HostConfig."""
+    return log_limits((hc.get("LogConfig") or {}).get("Config") or {})
+
+
+def log_limits(opts: dict) -> tuple[int, int]:
+    """(max-size in bytes, max-file) of a container's log options, defaults filled in."""
+    size, files = LOG_MAX_SIZE, LOG_MAX_FILE
+    if "max-size" in opts:
+        try:
+            size = parse_bytes(opts["max-size"], "max-size")
+        except InvalidArgument:
+            size = 0
+        if size <= 0:
+            raise InvalidArgument(f"invalid max-size {opts['max-size']!r}: use a positive "
+                                  "size with an optional unit k, m or g, e.g. 10m")
+    if "max-file" in opts:
+        value = opts["max-file"]
+        if not value.isdigit() or int(value) < 1:
+            raise InvalidArgument("max-file must be a positive number")
+        files = int(value)
+    return size, files
 
 
 _TRUE, _FALSE = ("1", "t", "T", "true", "TRUE", "True"), ("0", "f", "F", "false", "FALSE",

@@ -34,6 +34,7 @@ from fabric.engine.containers.restart_policy import RestartPolicy
 from fabric.engine.containers.start import Starting
 from fabric.engine.containers.teardown import Teardown
 from fabric.engine.containers.wait import Waits
+from fabric.engine.logwatch import LogKeeper
 
 if TYPE_CHECKING:
     import threading
@@ -54,6 +55,7 @@ class Containers:
         self.teardown = Teardown(self)
         self.waits = Waits(self)
         self.reconciler = Reconciler(self)
+        self.logs = LogKeeper()         # keeps the log files conmon rotates away
 
     # ---- the store -------------------------------------------------------------------
     def get(self, ref: str) -> dict:

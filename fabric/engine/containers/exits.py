@@ -7,6 +7,7 @@ import select
 import threading
 import time
 
+from fabric.engine.config import container_log_limits
 from fabric.engine.containers.part import Part
 from fabric.engine.timefmt import now_iso
 from fabric.errors import NotFound
@@ -94,6 +95,8 @@ class Exits(Part):
                                     FinishedAt=now_iso())
                 doc["Fabric"].pop("Killed", None)
                 records.save(doc)
+                self.ctrs.logs.unwatch(records.cdir(cid),
+                                       container_log_limits(doc["HostConfig"])[1])
                 if auto_remove:
                     self.ctrs.waits.remember(cid, code)
                     self.ctrs.removal.remove_locked(doc, volumes=True)

@@ -4,6 +4,7 @@ filesystem say happened while no daemon was up."""
 import os
 import sys
 
+from fabric.engine.config import container_log_limits
 from fabric.engine.containers.part import Part
 from fabric.engine.containers.records import ACTIVE
 from fabric.runtime import rootfs, sandbox
@@ -30,6 +31,8 @@ class Reconciler(Part):
                     live = self.engine.runc.state(cid)
                     if live and live.get("status") in ("running", "paused"):
                         ctrs.exits.watch(cid, live["pid"])
+                        ctrs.logs.watch(records.cdir(cid),
+                                        container_log_limits(doc["HostConfig"])[1])
                         continue
                     if st == "restarting":
                         doc["State"]["Status"] = "exited"

@@ -99,13 +99,18 @@ class Starting(Part):
             # Placeholders to bind-mount; their content waits for the addresses.
             etcfiles.write(cdir, config["Hostname"], "", "")
             self._write_spec(doc, rfs, netns)
+            log_size, log_files = cfgmod.container_log_limits(doc["HostConfig"])
+            self.ctrs.logs.start_fresh(cdir, log_files, log_size)
             pid = conmon.create(
                 cid=cid, name=doc["Name"].lstrip("/"), cdir=cdir, runc_root=root.runc_root,
                 exits_dir=root.exits, log_path=doc["LogPath"], tty=bool(config.get("Tty")),
                 stdin=bool(config.get("OpenStdin")),
                 stdin_once=bool(config.get("StdinOnce")) and not config.get("Tty"),
-                exit_command=exithook.command(sys.executable, root.path, cid))
+                exit_command=exithook.command(sys.executable, root.path, cid),
+                log_size_max=log_size)
             undo.append(lambda: runc.delete(cid, force=True))
+            self.ctrs.logs.watch(cdir, log_files)
+            undo.append(lambda: self.ctrs.logs.unwatch(cdir, log_files))
             if net_join is not None:
                 net_join.result()
                 net_join = None
