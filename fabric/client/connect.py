@@ -13,7 +13,7 @@ host (inside that host's namespace); never for a socket or address given outrigh
 
 import os
 
-from fabric.client.http import Client, DaemonUnavailable, PermissionDenied, TcpTransport
+from fabric.client.http import Client, DaemonUnavailable, TcpTransport
 from fabric.errors import FabricError
 from fabric.paths import HostRoot
 
@@ -46,9 +46,6 @@ def resolve(host: str | None, root: str) -> Target:
         rec = registry.find(host)
     except FabricError as e:
         raise SystemExit(f"Error: {e.message}") from None
-    except PermissionError as e:
-        raise SystemExit(f"Got permission denied while trying to find host {host}: "
-                         f"{e.filename}: permission denied") from None
     return Target(Client(rec.root.socket), rec.root, rec.netns)
 
 
@@ -66,8 +63,8 @@ def reach(target: Target, timeout: float = 20.0) -> Client:
         if target.root is None:
             raise SystemExit(f"Error: cannot connect to the fabric daemon at {client.url}. "
                              "Is it running?") from None
-    except PermissionDenied as e:
-        raise SystemExit(str(e)) from None
+    except PermissionError:
+        raise SystemExit(_denied(client.url, "connect: permission denied")) from None
     from fabric.host import daemon
     try:
         daemon.start(target.root, target.netns, timeout)
@@ -75,7 +72,13 @@ def reach(target: Target, timeout: float = 20.0) -> Client:
         raise SystemExit(f"Error: {e.message}") from None
     except PermissionError as e:
         # No daemon answers and this user may not start one (not root).
-        why = f"starting its daemon needs root ({e.filename or target.root.path}: " \
-              "permission denied)"
-        raise SystemExit(str(PermissionDenied(client.url, why))) from None
+        raise SystemExit(_denied(client.url, "starting its daemon needs root "
+                                 f"({e.filename or target.root.path}: permission denied)")) \
+            from None
     return client
+
+
+def _denied(url: str, why: str) -> str:
+    """Docker's words for a socket or root this user may not use."""
+    return f"Got permission denied while trying to connect to the fabric daemon socket at " \
+           f"{url}: {why}"

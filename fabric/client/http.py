@@ -33,6 +33,23 @@ def _query(q: dict) -> str:
     return urlencode(q)
 
 
+class _DaemonSocket(socket.socket):
+    """A socket to a daemon: a connection the daemon drops under a request (it died) is
+    DaemonLost, which the CLI says in one line, not a traceback."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        try:
+            return super().recv(bufsize, flags)
+        except ConnectionError as e:
+            raise DaemonLost(e.errno, f"the connection was lost ({e.strerror})") from None
+
+    def sendall(self, data, flags: int = 0) -> None:
+        try:
+            super().sendall(data, flags)
+        except ConnectionError as e:
+            raise DaemonLost(e.errno, f"the connection was lost ({e.strerror})") from None
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, kind: str = ""):
         super().__init__(message)
@@ -43,30 +60,11 @@ class DaemonUnavailable(Exception):
     pass
 
 
-class PermissionDenied(Exception):
-    """The socket is there but this user may not use it (or may not start a daemon)."""
-
-    def __init__(self, url: str, why: str = "connect: permission denied"):
-        super().__init__(f"Got permission denied while trying to connect to the fabric "
-                         f"daemon socket at {url}: {why}")
-
-
-def _gone(e: OSError) -> DaemonUnavailable:
-    """A daemon that dies while it serves a request resets or closes the connection."""
-    return DaemonUnavailable(f"the connection was lost ({e.strerror or e})")
-
-
 class Response:
     def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
         self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
 
     def read(self) -> bytes:
-        try:
-            return self._read()
-        except ConnectionError as e:
-            raise _gone(e) from None
-
-    def _read(self) -> bytes:
         length = self.headers.get("content-length")
         buf = bytearray(self._rest)
         self._rest = b""
@@ -91,10 +89,7 @@ class Response:
             yield self._rest
             self._rest = b""
         while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionError as e:
-                raise _gone(e) from None
+            chunk = self.sock.recv(65536)
             if not chunk:
                 break
             yield chunk
@@ -128,15 +123,12 @@ class UnixTransport:
         self.url = f"unix://{path}"
 
     def connect(self) -> socket.socket:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _DaemonSocket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(self.path)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             s.close()
             raise DaemonUnavailable(str(e)) from None
-        except PermissionError:
-            s.close()
-            raise PermissionDenied(self.url) from None
         return s
 
 
@@ -206,20 +198,16 @@ class Client:
         hdrs.update(headers or {})
         s = self.connect()
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
-        try:
-            s.sendall(head.encode() + b"\r\n" + (data or b""))
-            if upload is not None:
-                # Stream a body of unknown length, then half-close so the daemon sees its end.
-                while True:
-                    chunk = upload.read(1 << 20)
-                    if not chunk:
-                        break
-                    s.sendall(chunk)
-                s.shutdown(socket.SHUT_WR)
-            return self._read_head(s)
-        except ConnectionError as e:
-            s.close()
-            raise _gone(e) from None
+        s.sendall(head.encode() + b"\r\n" + (data or b""))
+        if upload is not None:
+            # Stream a body of unknown length, then half-close so the daemon sees its end.
+            while True:
+                chunk = upload.read(1 << 20)
+                if not chunk:
+                    break
+                s.sendall(chunk)
+            s.shutdown(socket.SHUT_WR)
+        return self._read_head(s)
 
     @staticmethod
     def _read_head(s: socket.socket) -> Response:
@@ -252,3 +240,11 @@ class Client:
 
     def delete(self, path: str, **query) -> Any:
         return self.call("DELETE", path, query)
+
+
+class DaemonLost(DaemonUnavailable, ConnectionResetError):
+    """The daemon dropped the connection mid-request. Still a ConnectionResetError for
+    the stream pumps that end on one."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
