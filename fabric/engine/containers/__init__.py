@@ -24,6 +24,7 @@ one another, and keeps the methods the rest of the engine and the daemon call:
 
 from typing import TYPE_CHECKING
 
+from fabric.engine import logwatch
 from fabric.engine.containers.create import Creation
 from fabric.engine.containers.exits import Exits
 from fabric.engine.containers.lifecycle import Lifecycle
@@ -34,7 +35,6 @@ from fabric.engine.containers.restart_policy import RestartPolicy
 from fabric.engine.containers.start import Starting
 from fabric.engine.containers.teardown import Teardown
 from fabric.engine.containers.wait import Waits
-from fabric.engine.logwatch import LogKeeper
 
 if TYPE_CHECKING:
     import threading
@@ -55,7 +55,7 @@ class Containers:
         self.teardown = Teardown(self)
         self.waits = Waits(self)
         self.reconciler = Reconciler(self)
-        self.logs = LogKeeper()         # keeps the log files conmon rotates away
+        self.logs = logwatch.LogKeeper()   # keeps the log files conmon rotates away
 
     # ---- the store -------------------------------------------------------------------
     def get(self, ref: str) -> dict:

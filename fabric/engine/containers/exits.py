@@ -87,6 +87,9 @@ class Exits(Part):
                 if code is None:
                     code = 137 if doc["Fabric"].get("Killed") else 255
                 oom = self._oom_killed(cid)
+                # conmon is gone: its last rename is kept, its directory no longer watched
+                self.ctrs.logs.unwatch(records.cdir(cid),
+                                       container_log_limits(doc["HostConfig"])[1])
                 auto_remove = doc["HostConfig"].get("AutoRemove")
                 if not auto_remove:
                     self.ctrs.teardown.runtime(doc)   # removal below tears down otherwise
@@ -95,8 +98,6 @@ class Exits(Part):
                                     FinishedAt=now_iso())
                 doc["Fabric"].pop("Killed", None)
                 records.save(doc)
-                self.ctrs.logs.unwatch(records.cdir(cid),
-                                       container_log_limits(doc["HostConfig"])[1])
                 if auto_remove:
                     self.ctrs.waits.remember(cid, code)
                     self.ctrs.removal.remove_locked(doc, volumes=True)
