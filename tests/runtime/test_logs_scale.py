@@ -142,8 +142,8 @@ def test_rotation_keeps_every_line_once(host):
     files = _files(host, cid)
     assert len(files) > 10 and max(files.values()) <= 8 << 10, files
     assert host.fab("logs", "rot").out == out
-    assert json.loads(host.fab("inspect", "-f", "{{json .HostConfig.LogConfig}}", "rot").out) \
-        == {"Type": "k8s-file", "Config": {"max-size": "8k", "max-file": "100"}}
+    assert json.loads(host.fab("inspect", "-f", "{{json .HostConfig.LogConfig.Config}}",
+                               "rot").out) == {"max-size": "8k", "max-file": "100"}
     # fewer files: the oldest go, what is left is the end, whole and in order
     cid = host.fab("run", "--name", "few", "--log-opt", "max-size=8k", "--log-opt",
                    "max-file=3", "busybox", "sh", "-c", script).out
