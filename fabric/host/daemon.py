@@ -58,6 +58,7 @@ def spawn(root: HostRoot, netns: str | None = None):
         # runs in between, and its threads and children are all in the namespace
         cmd = ["nsenter", f"--net={ns_path}", *cmd]
     os.makedirs(root.path, mode=0o711, exist_ok=True)
+    os.close(os.open(root.daemon_log, os.O_WRONLY | os.O_CREAT, 0o600))  # it may quote secrets
     with open(root.daemon_log, "ab") as log:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/",
                                 start_new_session=True, close_fds=True)
