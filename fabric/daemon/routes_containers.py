@@ -1,9 +1,13 @@
 """Container routes (Docker's /containers/..., besides logs, exec, top, stats, archive
 and changes, which have modules of their own) and fabric's exit notification."""
 
+import json
+
 from fabric.daemon.http import Request, Response, Router, close_hijacked
 from fabric.daemon.params import filters
 from fabric.engine.listing import inspect_doc, list_containers
+from fabric.errors import FabricError, InvalidArgument, NotFound
+from fabric.socketwatch import peer_gone
 
 
 def add(r: Router, engine) -> None:
@@ -11,7 +15,15 @@ def add(r: Router, engine) -> None:
 
     @r.route("POST", "/containers/create")
     def create(req: Request) -> Response:
-        doc = C.create(req.json(), req.query.get("name"))
+        body = req.json()
+        try:
+            doc = C.create(body, req.query.get("name"))
+        except NotFound as e:
+            # The docker CLI takes any 404 from create for a missing image and pulls it:
+            # a missing network or link target must not look like one.
+            if not _image_known(engine, body):
+                raise
+            raise InvalidArgument(e.message) from None
         if req.flag("dry_run"):
             # `run --dry-run`: what starting it would run; the container is not kept.
             try:
@@ -74,8 +86,29 @@ def add(r: Router, engine) -> None:
         return Response(204)
 
     @r.route("POST", "/containers/{id}/wait")
-    def wait(req: Request) -> dict:
-        return C.wait(req.params["id"], req.query.get("condition") or "not-running")
+    def wait(req: Request) -> Response:
+        # Docker answers the head at once and the body when the condition holds: the
+        # docker CLI asks before it starts the container and only starts it once the
+        # head has arrived (a later head is `docker run` hanging after create).
+        condition = req.query.get("condition") or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        ref = req.params["id"]
+        try:
+            C.get(ref)
+        except NotFound:
+            return Response(200, C.wait(ref, condition))  # a --rm one's code, or 404
+        conn = req.handler.connection
+
+        def body():
+            try:
+                doc = C.wait(ref, condition, gone=lambda: peer_gone(conn))
+            except FabricError as e:
+                if peer_gone(conn):
+                    return
+                doc = {"StatusCode": -1, "Error": {"Message": e.message}}
+            yield json.dumps(doc).encode() + b"\n"
+        return Response(200, stream=body())
 
     @r.route("POST", "/containers/{id}/resize")
     def resize(req: Request) -> Response:
@@ -110,3 +143,11 @@ def add(r: Router, engine) -> None:
             return Response(204)
         C.on_exit(cid)
         return Response(204)
+
+
+def _image_known(engine, body: dict) -> bool:
+    try:
+        engine.images.resolve(str(body.get("Image") or ""))
+        return True
+    except FabricError:
+        return False

@@ -37,6 +37,7 @@ from fabric.engine.containers.wait import Waits
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
 
     from fabric.engine.engine import Engine
 
@@ -106,8 +107,8 @@ class Containers:
         self.removal.remove(ref, force, volumes)
 
     def wait(self, ref: str, condition: str = "not-running",
-             timeout: float | None = None) -> dict:
-        return self.waits.wait(ref, condition, timeout)
+             timeout: float | None = None, gone: "Callable[[], bool] | None" = None) -> dict:
+        return self.waits.wait(ref, condition, timeout, gone)
 
     def on_exit(self, cid: str, settle: bool = False) -> None:
         self.exits.on_exit(cid, settle)
