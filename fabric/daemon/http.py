@@ -65,7 +65,7 @@ class Request:
         """The whole body, for JSON: refused when over bodies.MAX_JSON_BODY."""
         if self._body is None:
             n = self.header("Content-Length")
-            if n and n.isdigit() and int(n) > bodies.MAX_JSON_BODY:
+            if n.isdigit() and int(n) > bodies.MAX_JSON_BODY:
                 raise bodies.TooLarge(f"request body of {n} bytes is over the limit of "
                                       f"{bodies.MAX_JSON_BODY >> 20} MiB")
             self._body = bodies.read_all(self.body_stream())
@@ -76,7 +76,7 @@ class Request:
         client streaming an upload of unknown length) read until the client half-closes."""
         if self._stream is None:
             h = self.handler
-            n = self.header("Content-Length")
+            n = h.headers.get("Content-Length")
             if "chunked" in self.header("Transfer-Encoding").lower():
                 self._stream = bodies.Chunked(h.rfile)
             elif n is not None:

@@ -4,6 +4,7 @@ their own; `build` adds them all."""
 
 from fabric.daemon import (
     routes_containers,
+    routes_events,
     routes_exec,
     routes_extra,
     routes_firewall,
@@ -19,6 +20,7 @@ from fabric.daemon.http import Router
 def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
-                   routes_volumes, routes_extra, routes_network, routes_firewall):
+                   routes_volumes, routes_extra, routes_network, routes_firewall, routes_events):
         module.add(r, engine)
+    routes_events.observe_networks(r, engine)
     return r

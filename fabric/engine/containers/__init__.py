@@ -34,6 +34,7 @@ from fabric.engine.containers.restart_policy import RestartPolicy
 from fabric.engine.containers.start import Starting
 from fabric.engine.containers.teardown import Teardown
 from fabric.engine.containers.wait import Waits
+from fabric.engine.events import Events
 
 if TYPE_CHECKING:
     import threading
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 class Containers:
     def __init__(self, engine: "Engine"):
         self.engine = engine
+        self.events = Events()   # the engine's event stream (GET /events)
         self.records = Records(engine)
         self.creation = Creation(self)
         self.starting = Starting(self)

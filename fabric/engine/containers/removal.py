@@ -58,6 +58,7 @@ class Removal(Part):
         self.ctrs.teardown.network(doc)
         self.engine.network.removed(doc)
         self.records.delete(cid)
+        self.ctrs.events.container("destroy", doc)
         if volumes:
             self.drop_anonymous_volumes(doc)
         try:
