@@ -52,36 +52,61 @@ class Response:
     def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
         self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
 
-    def read(self) -> bytes:
-        length = self.headers.get("content-length")
-        buf = bytearray(self._rest)
-        self._rest = b""
-        if length is not None:
-            n = int(length)
-            while len(buf) < n:
-                chunk = self.sock.recv(max(65536, n - len(buf)))
-                if not chunk:
-                    break
-                buf += chunk
-        else:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        self.sock.close()
-        return bytes(buf)
-
-    def chunks(self) -> Iterator[bytes]:
+    def _raw(self) -> Iterator[bytes]:
+        """The bytes after the head as they arrive, until the daemon closes."""
         if self._rest:
             yield self._rest
             self._rest = b""
+        while chunk := self.sock.recv(65536):
+            yield chunk
+
+    def _dechunked(self) -> Iterator[bytes]:
+        """A chunked body's data (the daemon chunks streams, as Go's server does)."""
+        buf = b""
+        raw = self._raw()
         while True:
-            chunk = self.sock.recv(65536)
+            while b"\r\n" not in buf:
+                more = next(raw, b"")
+                if not more:
+                    return
+                buf += more
+            size_line, buf = buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                return
+            while len(buf) < size + 2:
+                more = next(raw, b"")
+                if not more:
+                    if buf:
+                        yield buf[:size]
+                    return
+                buf += more
+            yield buf[:size]
+            buf = buf[size + 2:]
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            if "chunked" in self.headers.get("transfer-encoding", ""):
+                yield from self._dechunked()
+            else:
+                yield from self._raw()
+        finally:
+            self.sock.close()
+
+    def read(self) -> bytes:
+        length = self.headers.get("content-length")
+        if length is None:
+            return b"".join(self.chunks())
+        buf = bytearray(self._rest)
+        self._rest = b""
+        n = int(length)
+        while len(buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(buf)))
             if not chunk:
                 break
-            yield chunk
+            buf += chunk
         self.sock.close()
+        return bytes(buf)
 
     def json(self) -> Any:
         data = self.read()

@@ -126,20 +126,13 @@ class Request:
 
     def start_stream(self, content_type: str = "application/octet-stream"
                      ) -> Callable[[bytes], None]:
+        """Send the head of a 200 answer now; the returned function writes the body on
+        (the server ends it when the route returns)."""
         h = self.handler
         h.connection.settimeout(None)
-        h.send_response(200)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Api-Version", API_VERSION)
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.wfile.flush()
+        h.head(200, content_type, stream=True)
         h.hijacked = True
-
-        def write(data: bytes) -> None:
-            h.wfile.write(data)
-            h.wfile.flush()
-        return write
+        return h.write_chunk
 
 
 def close_hijacked(s: socket.socket) -> None:
@@ -213,6 +206,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self.hijacked = False
+        self.streaming = False
         self.close_connection = True
         url = urlsplit(self.path)
         path = url.path
@@ -230,11 +224,15 @@ class Handler(BaseHTTPRequestHandler):
                 return
             req = Request(self, self.command, path, query, params, version)
             result = fn(req)
+            if self.streaming:
+                self.end_stream()
             if self.hijacked:
                 return
             if not isinstance(result, Response):
                 result = Response(200 if result is not None else 204, result)
             self._send(result)
+            if self.streaming:
+                self.end_stream()
         except FabricError as e:
             self._fail(req, e.status, {"message": e.message, "kind": type(e).__name__}, path)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -246,7 +244,9 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _dispatch
 
     def _fail(self, req: Request | None, status: int, body: dict, path: str) -> None:
-        if self.hijacked:
+        # Once a head is out the answer cannot change: a stream just stops, with no
+        # final chunk, so that the client sees it was cut short.
+        if self.hijacked or self.streaming:
             sys.stderr.write(f"api: {self.command} {path}: {body['message']}\n")
             return
         try:
@@ -256,20 +256,48 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def head(self, status: int, content_type: str, length: int | None = None,
+             headers: dict[str, str] | None = None, stream: bool = False) -> None:
+        """A response's head. A stream's body is chunked for HTTP/1.1 clients, as Go's
+        server sends it (docker-py reads a stream that is not chunked as one document)."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.send_header("Api-Version", API_VERSION)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.chunked = stream and self.request_version == "HTTP/1.1"
+        if self.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if stream:
+            self.wfile.flush()
+            self.streaming = True
+
+    def write_chunk(self, data: bytes) -> None:
+        if not data:
+            return
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+        self.wfile.flush()
+
+    def end_stream(self) -> None:
+        self.streaming = False
+        if self.chunked:
+            try:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:
+                pass
+
     def _send(self, r: Response) -> None:
         if r.stream is not None:
             self._send_stream(r)
             return
         data = r.raw if r.raw is not None else (
             b"" if r.status in (204, 304) else json.dumps(r.body).encode())
-        self.send_response(r.status)
-        self.send_header("Content-Type", r.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Api-Version", API_VERSION)
-        for k, v in r.headers.items():
-            self.send_header(k, v)
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self.head(r.status, r.content_type, len(data), r.headers)
         if self.command != "HEAD":
             self.wfile.write(data)
 
@@ -277,20 +305,11 @@ class Handler(BaseHTTPRequestHandler):
         assert r.stream is not None
         it = iter(r.stream)
         self.connection.settimeout(None)
-        self.send_response(r.status)
-        self.send_header("Content-Type", r.content_type)
-        self.send_header("Api-Version", API_VERSION)
-        for k, v in r.headers.items():
-            self.send_header(k, v)
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.flush()
-        self.hijacked = True     # the head is out: an error now can only end the stream
+        self.head(r.status, r.content_type, headers=r.headers, stream=True)
         try:
             for chunk in it:
                 if chunk:
-                    self.wfile.write(chunk)
-                    self.wfile.flush()
+                    self.write_chunk(chunk)
                 elif peer_gone(self.connection):
                     return
         finally:

@@ -12,6 +12,7 @@ from fabric.daemon import (
     routes_logs,
     routes_network,
     routes_system,
+    routes_unsupported,
     routes_volumes,
 )
 from fabric.daemon.http import Router
@@ -23,4 +24,5 @@ def build(engine) -> Router:
                    routes_volumes, routes_extra, routes_network, routes_firewall, routes_events):
         module.add(r, engine)
     routes_events.observe_networks(r, engine)
+    routes_unsupported.add(r, engine)   # last: any module's own route wins
     return r

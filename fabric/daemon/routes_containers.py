@@ -38,9 +38,28 @@ def add(r: Router, engine) -> None:
         return list_containers(engine, all_=req.flag("all"), limit=req.int("limit"),
                                size=req.flag("size"), filters=filters(req))
 
+    @r.route("POST", "/containers/prune")
+    def prune(req: Request) -> dict:
+        want = {k: v for k, v in filters(req).items() if k == "label"}
+        gone = []
+        for row in list_containers(engine, all_=True, limit=None, size=False,
+                                   filters={**want, "status": ["created", "exited", "dead"]}):
+            try:
+                C.remove(row["Id"])
+                gone.append(row["Id"])
+            except FabricError:
+                pass     # started or removed meanwhile: not ours to prune any more
+        return {"ContainersDeleted": gone, "SpaceReclaimed": 0}
+
     @r.route("GET", "/containers/{id}/json")
     def inspect(req: Request) -> dict:
-        return inspect_doc(engine, C.get(req.params["id"]))
+        doc = inspect_doc(engine, C.get(req.params["id"]))
+        log = doc.get("HostConfig", {}).get("LogConfig") or {}
+        if log.get("Type") in ("", "k8s-file"):
+            # conmon's log reads back through the API as json-file's does, and clients
+            # go by the name: docker-py's run() returns the output only for json-file.
+            doc["HostConfig"]["LogConfig"] = {**log, "Type": "json-file"}
+        return doc
 
     @r.route("POST", "/containers/{id}/start")
     def start(req: Request) -> Response:

@@ -62,7 +62,12 @@ def add(r, engine) -> None:
 
     @named("GET", "/images/{name}/json")
     def image_inspect(req):
-        return images.inspect(req.params["name"])
+        doc = images.inspect(req.params["name"])
+        meta = doc.get("Metadata") or {}
+        if not meta.get("LastTagTime"):
+            # Go clients parse it as a time: never tagged is Go's zero time, not "".
+            doc["Metadata"] = {**meta, "LastTagTime": "0001-01-01T00:00:00Z"}
+        return doc
 
     @named("GET", "/images/{name}/history")
     def image_history(req):
