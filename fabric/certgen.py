@@ -9,6 +9,7 @@ understood by Go's TLS (the docker CLI) and OpenSSL alike.
 import datetime as dt
 import ipaddress
 import os
+import secrets
 import socket
 
 from cryptography import x509
@@ -93,7 +94,10 @@ def init(directory: str, hosts: list[str] | None = None, days: int = 365,
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # clocks drift
     until = now + dt.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _sign("fabric CA", ca_key, _name("fabric CA"), ca_key, now, until, [
+    # Each CA its own name: peers look a CA up by name, and two CAs of one name make a
+    # certificate of the other fail as a bad signature instead of an unknown CA.
+    ca_name = f"fabric CA {secrets.token_hex(4)}"
+    ca = _sign(ca_name, ca_key, _name(ca_name), ca_key, now, until, [
         (x509.BasicConstraints(ca=True, path_length=0), True),
         (_usage(key_cert_sign=True, crl_sign=True, digital_signature=True), True),
         (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)])

@@ -90,6 +90,8 @@ _REASONS = {
                                          "the certificate folder)",
     "TLSV1_ALERT_UNKNOWN_CA": "the daemon does not trust the client certificate's CA",
     "SSLV3_ALERT_BAD_CERTIFICATE": "the daemon refused the client certificate",
+    "TLSV1_ALERT_DECRYPT_ERROR": "the daemon refused the client certificate (signed by "
+                                 "another CA of the same name?)",
     "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the daemon refused the client certificate: expired",
     "SSLV3_ALERT_HANDSHAKE_FAILURE": "the TLS handshake failed",
     "WRONG_VERSION_NUMBER": "the daemon does not speak TLS there (plain HTTP?)",
@@ -100,6 +102,8 @@ def explain(e: OSError) -> str:
     """One line saying why a TLS connection failed."""
     if isinstance(e, ssl.SSLCertVerificationError):
         return f"the daemon's certificate is not trusted: {e.verify_message}"
+    if isinstance(e, ssl.SSLEOFError):
+        return "the daemon ended the TLS handshake (does it require a client certificate?)"
     if isinstance(e, ssl.SSLError):
         reason = e.reason or ""
         return _REASONS.get(reason, f"TLS error: {reason or e}")

@@ -71,21 +71,38 @@ def _tls_accept(conn: socket.socket, ctx: "ssl.SSLContext", peer) -> "ssl.SSLSoc
         if first and first[0] != 0x16:     # not a TLS handshake record: plain HTTP?
             conn.sendall(_PLAIN_ON_TLS)
             _log(peer, "sent plain HTTP to the TLS port")
-            # Read the request away before closing: unread data would make the close a
-            # reset, and the client would see that instead of the answer.
-            conn.shutdown(socket.SHUT_WR)
-            conn.settimeout(1.0)
-            while conn.recv(65536):
-                pass
+            _drain(conn)
             return None
         if not first:
             return None
-        return ctx.wrap_socket(conn, server_side=True)
+        tls = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+    except OSError as e:
+        _log(peer, f"TLS handshake failed: {e.strerror or e}")
+        return None
+    try:
+        tls.do_handshake()
+        return tls
     except ssl.SSLError as e:
         _log(peer, f"TLS handshake failed: {e.reason or e}")
     except OSError as e:
         _log(peer, f"TLS handshake failed: {e.strerror or e}")
+    # TLS 1.3 clients send their request before they learn of the refusal: read it away,
+    # or the close would be a reset that overtakes the alert saying why.
+    _drain(tls)
+    tls.close()
     return None
+
+
+def _drain(s: socket.socket) -> None:
+    """Read what the client sent, briefly, before the connection closes: unread data
+    makes the close a reset, and the client would see that instead of the answer."""
+    try:
+        s.settimeout(1.0)
+        socket.socket.shutdown(s, socket.SHUT_WR)
+        while socket.socket.recv(s, 65536):
+            pass
+    except OSError:
+        pass
 
 
 def _log(peer, what: str) -> None:
