@@ -65,6 +65,16 @@ class Target:
         self.client, self.root, self.netns = client, root, netns
 
 
+def remote(url: str, cert_path: str | None = None) -> Client:
+    """A client of a daemon on another machine, as a lab's `remote: {url, cert-path}`
+    names it: tcp:// with mutual TLS from the folder's ca.pem, cert.pem and key.pem
+    (plain TCP when no folder is given, for a daemon told --insecure-tcp)."""
+    if not url.startswith("tcp://"):
+        raise ValueError(f"bad remote URL {url!r}: use tcp://ADDR:PORT")
+    tls = TlsOptions(verify=True, cert_path=cert_path) if cert_path else None
+    return Client(transport_for(url, tls))
+
+
 def resolve(host: str | None, root: str, tls: TlsOptions | None = None) -> Target:
     host = host or os.environ.get("FABRIC_HOST")
     if not host or host == "local":

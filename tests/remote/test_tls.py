@@ -102,6 +102,12 @@ def test_mutual_tls_accepts_good_clients_and_refuses_the_others(host, certs):
     # plain HTTP on the TLS port: Go's answer, as dockerd gives it
     assert refused() == "Error response from daemon: Client sent an HTTP request to an " \
                         "HTTPS server."
+    # a lab host on another machine is a URL and a certificate folder
+    code = ("from fabric.client.connect import remote; import sys; "
+            "print(remote(sys.argv[1], sys.argv[2]).get('/containers/json')[0]['Names'])")
+    r = subprocess.run(host.prefix + [sys.executable, "-c", code, URL, good],
+                       capture_output=True, text=True, timeout=30, env=clean_env())
+    assert r.stdout == "['/srv']\n", r
     # and the daemon serves on, over TLS and on its socket
     r = remote(host, "ps", "-q", FABRIC_TLS_VERIFY="yes", FABRIC_CERT_PATH=good)
     assert r.returncode == 0 and len(r.stdout.split()) == 1
