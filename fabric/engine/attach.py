@@ -116,7 +116,8 @@ class AttachHub:
                             return
                 if client_open and client in r:
                     try:
-                        data = client.recv(4096)
+                        # a whole TLS record: select() cannot see one left half read
+                        data = client.recv(65536)
                     except OSError:
                         data = b""
                     if not data:

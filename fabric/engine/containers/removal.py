@@ -31,6 +31,7 @@ class Removal(Part):
                         active = False
                     records.save(doc)
                     if active:
+                        self.ctrs.events.container("kill", doc, signal=9)
                         runc.kill(cid, "KILL", all_procs=True)
                         if doc["State"]["Status"] == "paused":
                             runc.resume(cid)
