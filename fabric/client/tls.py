@@ -27,7 +27,11 @@ class TlsTransport(TcpTransport):
         if opts.verify and not files.ca:
             raise ValueError(f"--tlsverify needs a CA certificate: --tlscacert, or "
                              f"{tlsconf.CA} in {folder}")
-        return cls(host, port, tlsconf.client_context(files, opts.verify))
+        try:
+            return cls(host, port, tlsconf.client_context(files, opts.verify))
+        except (ssl.SSLError, OSError) as e:   # a file that holds no certificate or key
+            raise ValueError(f"cannot load the TLS files ({files.ca}, {files.cert}, "
+                             f"{files.key}): {e}") from None
 
     def connect(self) -> socket.socket:
         raw = self.open()

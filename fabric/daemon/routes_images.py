@@ -5,6 +5,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from fabric.daemon.http import Response
+from fabric.daemon.params import filters
+from fabric.engine.events import labels_match
 from fabric.errors import InvalidArgument
 
 
@@ -39,6 +41,37 @@ def _json_lines(docs: list[dict]) -> Response:
     return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
+def _familiar(ref: str) -> str:
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
+def _filtered_images(rows: list[dict], flt: dict[str, list[str]]) -> list[dict]:
+    """Docker's image filters: reference (a pattern on name[:tag], which also narrows
+    the tags shown), dangling, label."""
+    from fnmatch import fnmatchcase
+    out = []
+    for row in rows:
+        tags = row.get("RepoTags") or []
+        refs = flt.get("reference")
+        if refs:
+            tags = [t for t in tags for pat in refs
+                    if fnmatchcase(_familiar(t), pat if ":" in pat else pat + ":*")]
+            if not tags:
+                continue
+            row = {**row, "RepoTags": tags}
+        dangling = {v.lower() for v in flt.get("dangling", [])}
+        untagged = not tags or tags == ["<none>:<none>"]
+        if dangling and (("true" in dangling or "1" in dangling) != untagged):
+            continue
+        if not labels_match(row.get("Labels") or {}, flt.get("label", [])):
+            continue
+        out.append(row)
+    return out
+
+
 def _slashed(r):
     """Like r.route, but {name} may hold slashes (example.org/team/app:1), as in
     Docker's router; the plain router stops a parameter at the first slash."""
@@ -54,11 +87,12 @@ def _slashed(r):
 
 def add(r, engine) -> None:
     images = engine.images
+    events = engine.containers.events
     named = _slashed(r)
 
     @r.route("GET", "/images/json")
     def image_list(req):
-        return images.list()
+        return _filtered_images(images.list(), filters(req))
 
     @named("GET", "/images/{name}/json")
     def image_inspect(req):
@@ -76,13 +110,22 @@ def add(r, engine) -> None:
     @named("POST", "/images/{name}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
+        new = repo + (":" + tag if tag else "")
         with images.lock:
-            images.tag(req.params["name"], repo + (":" + tag if tag else ""))
+            images.tag(req.params["name"], new)
+        events.image("tag", images.resolve(new), new)
         return Response(201, None)
 
     @named("DELETE", "/images/{name}")
     def image_remove(req):
-        return images.remove(req.params["name"], force=req.flag("force"))
+        image_id = images.resolve(req.params["name"])
+        out = images.remove(req.params["name"], force=req.flag("force"))
+        for item in out:
+            if item.get("Untagged"):
+                events.image("untag", image_id, item["Untagged"])
+            if item.get("Deleted"):
+                events.image("delete", item["Deleted"])
+        return out
 
     @r.route("POST", "/images/prune")
     def image_prune(req):

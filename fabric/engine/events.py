@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 HISTORY = 1000  # what a follower asking `since` a while ago can still get
 
 
-def _labels_match(attrs: dict, specs: list[str]) -> bool:
+def labels_match(attrs: dict, specs: list[str]) -> bool:
+    """Docker's label filters: each KEY or KEY=VALUE must hold."""
     for spec in specs:
         k, eq, v = spec.partition("=")
         if k not in attrs or (eq and attrs[k] != v):
@@ -36,7 +37,7 @@ def matches(ev: dict, filters: dict[str, list[str]]) -> bool:
         if key == "event" and not any(ev["Action"] == v or ev["Action"].startswith(v + ":")
                                       for v in values):
             return False
-        if key == "label" and not _labels_match(attrs, values):
+        if key == "label" and not labels_match(attrs, values):
             return False
         if key in ("container", "network", "volume", "image"):
             if ev["Type"] != key and not (key == "image" and ev["Type"] == "container"):
@@ -80,6 +81,12 @@ class Events:
         if container:
             attrs["container"] = container
         self.emit("network", action, net_id, attrs)
+
+    def image(self, action: str, image_id: str, name: str = "") -> None:
+        self.emit("image", action, image_id, {"name": name} if name else {})
+
+    def volume(self, action: str, name: str, driver: str = "local") -> None:
+        self.emit("volume", action, name, {"driver": driver})
 
     def _networks(self, action: str, doc: dict) -> None:
         for name, es in (doc.get("NetworkSettings", {}).get("Networks") or {}).items():

@@ -95,6 +95,7 @@ def test_images_ls_tag_save_load_rm(docker, tmp_path):
     rows = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").out.split("\n")
     ids = {line.split()[0]: line.split()[1] for line in rows if line}
     assert ids["lab/box:1"] == ids["busybox:latest"]
+    assert docker("image", "ls", "--format", "{{.Repository}}", "lab/*").out == "lab/box\n"
     tar = str(tmp_path / "box.tar")
     docker("image", "save", "-o", tar, "lab/box:1")
     assert docker("image", "rm", "lab/box:1").out == "Untagged: lab/box:1\n"

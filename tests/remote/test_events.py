@@ -28,6 +28,16 @@ def test_events_past_and_live(host):
     out = run([DOCKER, "events", "--since", t0, "--until", t1, "-f", "type=container",
                "-f", "label=team=a", "--format", "{{.Action}}"], env).out.split()
     assert out == ["create", "start", "kill", "die", "destroy"]
+    # volumes and images too
+    host.fab("volume", "create", "evvol")
+    host.fab("volume", "rm", "evvol")
+    host.fab("tag", "busybox", "evimg:1")
+    host.fab("rmi", "evimg:1")
+    out = run([DOCKER, "events", "--since", t1, "--until", str(time.time()), "--format",
+               "{{.Type}} {{.Action}} {{.Actor.ID}}"], env).out.splitlines()
+    assert [" ".join(line.split()[:2]) for line in out] == \
+        ["volume create", "volume destroy", "image tag", "image untag"]
+    assert out[0].endswith(" evvol")
     # following: an event arrives while the command waits
     follow = host.popen("events", "-f", "event=start", "--format", "{{.Actor.Attributes.name}}",
                         stdout=subprocess.PIPE, text=True)
