@@ -99,8 +99,6 @@ def read(settings_path: str) -> dict:
     for k in ("tlscacert", "tlscert", "tlskey"):
         if k in out:
             out[k] = os.path.join(base, os.path.expanduser(str(out[k])))
-    if isinstance(out.get("hosts"), str):
-        out["hosts"] = [out["hosts"]]
     return out
 
 
@@ -108,6 +106,15 @@ def load(settings_path: str, overrides: dict | None = None) -> ApiSettings:
     """Settings, then options; the daemon refuses TCP without mutual TLS unless told."""
     raw = read(settings_path)
     raw.update({k: v for k, v in (overrides or {}).items() if v not in (None, [], False)})
+    return parse(raw)
+
+
+def parse(raw: dict) -> ApiSettings:
+    """The API keys of a settings dict (others are ignored: the network's are read by
+    fabric.network.settings); InvalidArgument for what the daemon would refuse."""
+    raw = {k: v for k, v in raw.items() if k in KEYS}
+    if isinstance(raw.get("hosts"), str):
+        raw["hosts"] = [raw["hosts"]]
     verify = _flag("tlsverify", raw.get("tlsverify", False))
     tls = verify or _flag("tls", raw.get("tls", False))
     listen = [parse_host(h, tls) for h in raw.get("hosts") or []]

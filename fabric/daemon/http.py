@@ -210,19 +210,20 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         url = urlsplit(self.path)
         path = url.path
-        req: Request | None = None
+        req = Request(self, self.command, path, {}, {})
         try:
-            version = API_VERSION
             mo = _VERSION_PREFIX.match(path)
             if mo:
-                version, path = check_version(mo.group(1), mo.group(2)), mo.group(3)
-            query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+                req.version, path = check_version(mo.group(1), mo.group(2)), mo.group(3)
+            req.path = path
+            req.query = {k: v[-1] for k, v in
+                         parse_qs(url.query, keep_blank_values=True).items()}
             fn, params = self.router.match(self.command, path)
             if fn is None:
-                status = 405 if params else 404
-                self._send(Response(status, {"message": f"page not found: {self.command} {path}"}))
+                self._fail(req, 405 if params else 404,
+                           {"message": f"page not found: {self.command} {path}"}, path)
                 return
-            req = Request(self, self.command, path, query, params, version)
+            req.params = params
             result = fn(req)
             if self.streaming:
                 self.end_stream()
@@ -243,18 +244,33 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = do_HEAD = _dispatch
 
-    def _fail(self, req: Request | None, status: int, body: dict, path: str) -> None:
+    def _fail(self, req: Request, status: int, body: dict, path: str) -> None:
         # Once a head is out the answer cannot change: a stream just stops, with no
         # final chunk, so that the client sees it was cut short.
         if self.hijacked or self.streaming:
             sys.stderr.write(f"api: {self.command} {path}: {body['message']}\n")
             return
+        # A body the route did not read is read away (up to a limit), before the answer
+        # or, when it is too large to wait for, after: closing on unread data resets the
+        # connection, and a client still sending (docker build's context) would see that
+        # instead of the answer.
+        framed = "Content-Length" in self.headers or \
+            "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         try:
+            if framed and status != 413:
+                self._read_away(req)
             self._send(Response(status, body))
-            if req is not None and status in (400, 413) and req._stream is not None:
-                bodies.discard(req._stream)
+            if framed and status == 413:
+                self._read_away(req)
         except OSError:
             pass
+
+    @staticmethod
+    def _read_away(req: Request) -> None:
+        try:
+            bodies.discard(req.body_stream())
+        except FabricError:
+            pass     # a body that cannot be framed (bad Content-Length): nothing to read
 
     def head(self, status: int, content_type: str, length: int | None = None,
              headers: dict[str, str] | None = None, stream: bool = False) -> None:
