@@ -61,19 +61,27 @@ class Request:
         return self.handler.headers.get(name, default)
 
     @property
+    def framed(self) -> bool:
+        """Whether the request says where its body ends (a length, or chunks)."""
+        h = self.handler.headers
+        return "Content-Length" in h or "chunked" in h.get("Transfer-Encoding", "").lower()
+
+    @property
     def body(self) -> bytes:
-        """The whole body, for JSON: refused when over bodies.MAX_JSON_BODY."""
+        """The whole body, for JSON: refused when over bodies.MAX_JSON_BODY; empty when
+        the request does not frame one (fabric's client sends no length for no body)."""
         if self._body is None:
             n = self.header("Content-Length")
             if n.isdigit() and int(n) > bodies.MAX_JSON_BODY:
                 raise bodies.TooLarge(f"request body of {n} bytes is over the limit of "
                                       f"{bodies.MAX_JSON_BODY >> 20} MiB")
-            self._body = bodies.read_all(self.body_stream())
+            self._body = bodies.read_all(self.body_stream()) if self.framed else b""
         return self._body
 
     def body_stream(self):
-        """The request body as a file: length-delimited, chunked, or (fabric's own
-        client streaming an upload of unknown length) read until the client half-closes."""
+        """The request body as a file: length-delimited, chunked, or, for an upload that
+        frames neither, read until the client half-closes (fabric's client before it
+        sent uploads chunked)."""
         if self._stream is None:
             h = self.handler
             n = h.headers.get("Content-Length")
@@ -111,7 +119,6 @@ class Request:
         try:
             return int(v)
         except ValueError:
-            from fabric.errors import InvalidArgument
             raise InvalidArgument(f"query parameter {name}={v!r} is not a number") from None
 
     def hijack(self) -> socket.socket:
@@ -254,13 +261,11 @@ class Handler(BaseHTTPRequestHandler):
         # or, when it is too large to wait for, after: closing on unread data resets the
         # connection, and a client still sending (docker build's context) would see that
         # instead of the answer.
-        framed = "Content-Length" in self.headers or \
-            "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         try:
-            if framed and status != 413:
+            if req.framed and status != 413:
                 self._read_away(req)
             self._send(Response(status, body))
-            if framed and status == 413:
+            if req.framed and status == 413:
                 self._read_away(req)
         except OSError:
             pass
