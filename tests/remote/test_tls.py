@@ -122,9 +122,14 @@ def test_tcp_without_tls_is_refused_unless_insecure_tcp(host, tmp_path):
     assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, r
     assert "refusing to listen on tcp://127.0.0.1:2375 without mutual TLS" in r.stderr
     assert not os.path.exists(os.path.join(host.root, "fabric.sock"))  # nothing started
+    extra = os.path.join(host.root, "extra.sock")
     with open(os.path.join(host.root, "settings.json"), "w") as f:
-        json.dump({"hosts": ["tcp://127.0.0.1:2375"], "insecure-tcp": True}, f)
+        json.dump({"hosts": ["tcp://127.0.0.1:2375", f"unix://{extra}"], "insecure-tcp": True},
+                  f)
     host.fab("ps")
+    r = subprocess.run([FABRIC, "-H", f"unix://{extra}", "ps", "-q"], capture_output=True,
+                       text=True, timeout=30, env=clean_env())
+    assert (r.returncode, r.stdout) == (0, ""), r
     r = subprocess.run(host.prefix + [FABRIC, "-H", "tcp://127.0.0.1:2375", "ps", "-q"],
                        capture_output=True, text=True, timeout=30, env=clean_env())
     assert (r.returncode, r.stdout) == (0, ""), r
