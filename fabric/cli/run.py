@@ -110,6 +110,8 @@ def container_options(f):
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
         click.option("--name", default=None, help="Container name."),
+        click.option("--pull", type=click.Choice(["missing", "always", "never"]),
+                     default="missing", help="Pull image before running."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -205,7 +207,13 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
 def create_container(c, image: str, command, o: dict, detach: bool) -> str:
     body = build_body(image, command, o, detach)
     q = {"name": o["name"], "dry_run": o.get("dry_run") or None}
+    if o.get("pull") == "always":
+        from fabric.cli.registry import pull_image
+        pull_image(c, image, out=sys.stderr)
     r = c.request("POST", "/containers/create", q, body)
+    if r.status == 404 and o.get("pull") == "missing":
+        from fabric.cli.registry import pull_missing
+        r = pull_missing(c, image, r, lambda: c.request("POST", "/containers/create", q, body))
     r.raise_for_status()
     doc = r.json()
     for w in doc.get("Warnings") or []:

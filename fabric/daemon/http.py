@@ -172,8 +172,11 @@ class Router:
         self.routes: list[Route] = []
 
     def add(self, method: str, pattern: str, fn: Callable[[Request], Any]) -> None:
-        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-        self.routes.append((method, rx, fn))
+        """`{name}` matches one path segment; `{name:path}` may hold slashes, as image
+        names do (registry.example.org:5000/team/app:1), like Docker's router."""
+        rx = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
+        rx = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", rx)
+        self.routes.append((method, re.compile("^" + rx + "$"), fn))
 
     def route(self, method: str, pattern: str):
         def deco(fn):

@@ -3,6 +3,7 @@
 their own; `build` adds them all."""
 
 from fabric.daemon import (
+    routes_build,
     routes_containers,
     routes_events,
     routes_exec,
@@ -11,6 +12,7 @@ from fabric.daemon import (
     routes_images,
     routes_logs,
     routes_network,
+    routes_registry,
     routes_system,
     routes_unsupported,
     routes_volumes,
@@ -21,7 +23,8 @@ from fabric.daemon.http import Router
 def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
-                   routes_volumes, routes_extra, routes_network, routes_firewall, routes_events):
+                   routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
+                   routes_firewall, routes_events):
         module.add(r, engine)
     routes_events.observe_networks(r, engine)
     routes_unsupported.add(r, engine)   # last: any module's own route wins

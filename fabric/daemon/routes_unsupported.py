@@ -46,9 +46,6 @@ def add(r: Router, engine) -> None:
     r.add("POST", "/containers/{id}/update",
           refuse("changing a running container's resources (docker update)"))
     r.add("GET", "/images/search", refuse("searching registries"))
-    r.add("POST", "/build", refuse("building images"))
-    r.add("POST", "/images/{name}/push", refuse("pushing images"))
-    r.add("POST", "/auth", refuse("registry logins"))
     for method, path in (("POST", "/containers/{id}/checkpoints"),
                          ("GET", "/containers/{id}/checkpoints")):
         r.add(method, path, refuse("checkpoints"))

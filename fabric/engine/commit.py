@@ -27,7 +27,7 @@ IMAGE_KEYS = ("User", "ExposedPorts", "Env", "Cmd", "Entrypoint", "WorkingDir", 
 KIND = {"C": 0, "A": 1, "D": 2}
 
 
-def _excluder(doc: dict):
+def excluder(doc: dict):
     mounts = {m.get("Destination", "").strip("/") for m in doc.get("Mounts") or []}
 
     def excluded(rel: str) -> bool:
@@ -89,7 +89,7 @@ def changes(engine, ref: str) -> list[dict]:
         return []
     lowers = engine.images.layer_dirs(doc["Image"])
     found: dict[str, str] = {}
-    for rel, full, st in _walk(upper, _excluder(doc)):
+    for rel, full, st in _walk(upper, excluder(doc)):
         if _whiteout(st):
             found[rel] = "D"
             continue
@@ -166,7 +166,7 @@ def commit(engine, ref: str, repo: str = "", tag: str = "", comment: str = "",
         with Work(engine.root, "commit") as w:
             tar = w.path("layer.tar")
             try:
-                write_layer(_upper(engine, doc), tar, _excluder(doc))
+                write_layer(_upper(engine, doc), tar, excluder(doc))
             except OSError as e:
                 raise FabricError(f"cannot read the container's changes: {e}") from None
             if paused_here:       # the snapshot is taken: let the container run again
