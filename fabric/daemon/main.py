@@ -1,4 +1,6 @@
-"""`fabric daemon`: serve one host root's engine on its unix socket.
+"""`fabric daemon`: serve one host root's engine on its unix socket, and on the other
+sockets `-H` (or settings.json's `hosts`) names: TCP only with mutual TLS, unless told
+`--insecure-tcp` (fabric.daemon.api_settings).
 
 The daemon takes the root's lock before anything else; a second daemon for the same
 root (two CLIs racing to start one) finds it held and exits quietly.
@@ -10,11 +12,16 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
+from fabric.errors import FabricError
 from fabric.paths import HostRoot, default_root
 
+if TYPE_CHECKING:
+    from fabric.daemon.listeners import TcpHTTPServer, UnixHTTPServer
 
-def main(argv: list[str] | None = None) -> None:
+
+def _options() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fabric daemon")
     ap.add_argument("--root", default=default_root())
     ap.add_argument("--socket", default=None)
@@ -27,8 +34,33 @@ def main(argv: list[str] | None = None) -> None:
     for flag in ("icc", "ip-forward", "ip-masq", "iptables"):
         ap.add_argument(f"--{flag}", default=None, choices=("true", "false"))
     ap.add_argument("--firewall-backend", default=None, choices=("nftables", "iptables"))
-    args = ap.parse_args(argv)
+    # dockerd's API options (and fabric's --insecure-tcp), also settings.json keys.
+    ap.add_argument("-H", "--host", dest="hosts", action="append", default=[],
+                    help="also serve here: unix:///PATH or tcp://ADDR:PORT (repeatable)")
+    ap.add_argument("--tlsverify", action="store_true", default=None,
+                    help="TCP clients need a certificate signed by --tlscacert")
+    ap.add_argument("--tls", action="store_true", default=None,
+                    help="TLS without checking clients (needs --insecure-tcp)")
+    ap.add_argument("--tlscacert", default=None)
+    ap.add_argument("--tlscert", default=None)
+    ap.add_argument("--tlskey", default=None)
+    ap.add_argument("--insecure-tcp", action="store_true", default=None,
+                    help="allow TCP without mutual TLS: whoever reaches it is root here")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    from fabric.daemon import api_settings
+    args = _options().parse_args(argv)
     root = HostRoot(os.path.abspath(args.root))
+    try:
+        api = api_settings.load(root.settings, {
+            "hosts": args.hosts, "tls": args.tls, "tlsverify": args.tlsverify,
+            "insecure-tcp": args.insecure_tcp,
+            **{k: os.path.abspath(v) for k in ("tlscacert", "tlscert", "tlskey")
+               if (v := getattr(args, k))}})
+    except FabricError as e:
+        sys.exit(f"fabric daemon: {e.message}")
     os.makedirs(root.path, mode=0o711, exist_ok=True)
     lock = open(root.lock, "a+")
     try:
@@ -47,14 +79,20 @@ def main(argv: list[str] | None = None) -> None:
     for k in ("icc", "ip-forward", "ip-masq", "iptables"):
         if overrides[k] is not None:
             overrides[k] = overrides[k] == "true"
-    serve(root, args.socket or root.socket, overrides)
+    try:
+        serve(root, args.socket or root.socket, overrides, api)
+    except FabricError as e:
+        sys.exit(f"fabric daemon: {e.message}")
 
 
-def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None:
-    from fabric.daemon.http import Handler, UnixHTTPServer
+def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=None) -> None:
+    from fabric.daemon import listeners
+    from fabric.daemon.api_settings import ApiSettings
+    from fabric.daemon.http import Handler
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
 
+    api = api or ApiSettings()
     engine = Engine(root.path)
     if overrides:
         engine.network.configure(overrides)
@@ -62,36 +100,45 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})
     try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
-    # Bind under a temporary name and rename, so a client never sees a socket that
-    # does not accept yet.
-    tmp = sock_path + f".{os.getpid()}"
-    server = UnixHTTPServer(tmp, handler, bind_and_activate=False)
-    server.server_bind()
-    server.server_activate()
-    os.chmod(tmp, 0o660)
-    os.rename(tmp, sock_path)
-    server.server_address = sock_path
+        # The other listeners first: when one cannot bind, no socket of ours appears.
+        extra = listeners.open_extra(api, sock_path, handler)
+    except FabricError:
+        engine.network.stop()
+        raise
+    server = listeners.bind_unix(sock_path, handler)
+    servers = [server, *extra]
 
     def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        def down():
+            for srv in servers:
+                srv.shutdown()
+        threading.Thread(target=down, daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"fabric daemon {os.getpid()} serving unix://{sock_path}", file=sys.stderr, flush=True)
+    for srv in extra:
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.5},
+                         daemon=True).start()
+    urls = [f"unix://{sock_path}"] + [_url(srv) for srv in extra]
+    print(f"fabric daemon {os.getpid()} serving {' '.join(urls)}", file=sys.stderr, flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
-        try:
-            if os.path.exists(sock_path) and os.stat(sock_path).st_ino == os.fstat(
-                    server.socket.fileno()).st_ino:
-                os.unlink(sock_path)
-        except OSError:
-            pass
+        for srv in servers:
+            if isinstance(srv, listeners.UnixHTTPServer):
+                listeners.unlink_if_ours(srv)
         engine.network.stop()
         # Containers keep running: conmon holds them, not the daemon.
-        server.server_close()
+        for srv in servers:
+            srv.server_close()
+
+
+def _url(srv: "UnixHTTPServer | TcpHTTPServer") -> str:
+    from fabric.daemon import listeners
+    if isinstance(srv, listeners.TcpHTTPServer):
+        host, port = srv.socket.getsockname()[:2]
+        how = "" if srv.tls is None else " (TLS)"
+        return f"tcp://{f'[{host}]' if ':' in host else host}:{port}{how}"
+    return f"unix://{srv.path}"
 
 
 if __name__ == "__main__":
