@@ -8,9 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 venv="$here/.venv"
 
 apt_packages=(runc conmon nftables libnftables1 iproute2 busybox-static iptables
-              python3 python3-venv python3-pip util-linux procps graphviz skopeo
-              docker-registry openssl)
-apt_packages+=(docker.io docker-compose)  # clients for tests/remote (dockerd unused)
+              python3 python3-venv python3-pip util-linux procps graphviz skopeo openssl)
+# The test job also runs a registry and Docker's clients against fabric (no dockerd).
+if [ "${1:-}" = test ]; then
+    apt_packages+=(docker-registry docker.io docker-compose)
+fi
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -18,8 +20,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # fabric needs these packages' programs, not their system services: keep apt from
+    # starting dockerd, a registry on :5000 and the like (a policy-rc.d answering 101
+    # is Debian's way; systemd's deb-systemd-invoke honours it too).
+    policy=/usr/sbin/policy-rc.d ours=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && ours=1
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$ours" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 
 # Debian's own Python: built with PGO and LTO, it starts the CLI a third faster than an
@@ -32,7 +43,7 @@ fi
 # A regular (not editable) install: the editable finder alone adds 20 ms to every CLI
 # call. Reinstall whenever a source file is newer than the last install.
 if [ ! -f "$stamp" ] || [ -n "$(find "$here/fabric" "$here/plugins" "$here/pyproject.toml" \
-        -newer "$stamp" -name '*.py' -o -newer "$stamp" -name '*.toml' | head -1)" ]; then
+        \( -name '*.py' -o -name '*.toml' -o -name '*.json' \) -newer "$stamp" | head -1)" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check "$here[test]"
     touch "$stamp"
 fi
