@@ -11,6 +11,7 @@ container:NAME) are the engine's own (network_modes.py).
 Locks: a container's lock, then the network core's, never the other way round.
 """
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
@@ -46,7 +47,21 @@ class Networking:
         self.core.configure(overrides)
 
     def start(self) -> None:
-        self.core.start({d["Id"] for d in self.engine.containers.all()})
+        """Before the daemon serves, and before the container reconcile: the core's
+        networks and endpoints made to agree with the container documents and the
+        kernel (fabric/network/reconcile.py), and each document made to show what its
+        container then holds."""
+        docs = self.engine.containers.all()
+        wanted = {d["Id"]: self._entries(d)[0] for d in docs}
+        got = self.core.start([
+            rq.membership(d, wanted[d["Id"]], d["State"]["Status"] in RUNNING,
+                          d["NetworkSettings"].get("SandboxKey") or None
+                          if self.owns_sandbox(d) else None) for d in docs])
+        for d in docs:
+            if rq.show(d, wanted[d["Id"]], got.endpoints.get(d["Id"], {}),
+                       d["State"]["Status"] in RUNNING):
+                self.engine.containers.save(d)
+        self.hosts.refresh(got.affected)
 
     def stop(self) -> None:
         """Nothing to undo: containers keep their networks while no daemon runs, and
@@ -73,12 +88,17 @@ class Networking:
         return {"Id": doc["id"], "Warning": ""}
 
     def remove_network(self, ref: str) -> None:
-        self.core.networks.remove(ref)
+        self.core.networks.remove(ref, users=self._users)
 
     def prune_networks(self) -> list[str]:
-        used = {name for doc in self.engine.containers.all()
-                for name in doc["NetworkSettings"].get("Networks") or {}}
-        return self.core.networks.prune(used)
+        return self.core.networks.prune(users=self._users)
+
+    def _users(self, net: dict) -> list[str]:
+        """The containers whose documents name `net`, running or not: a network goes
+        only when none does, or starting them would fail on a network not found."""
+        return [doc["Name"].lstrip("/") for doc in self.engine.containers.all()
+                if any(es.get("NetworkID") == net["id"] or name == net["name"]
+                       for name, es in (doc["NetworkSettings"].get("Networks") or {}).items())]
 
     def list_networks(self) -> list[dict]:
         return self.core.networks.list_json()
@@ -158,15 +178,23 @@ class Networking:
         """(network, its NetworkSettings.Networks entry) for each network with a driver."""
         if not doc["NetworkSettings"].get("Networks"):
             self.created(doc)   # a container made before networks were recorded
-        out = []
+        out, missing = self._entries(doc)
+        if missing:
+            raise NotFound(f"network {missing[0]} not found")
+        return out
+
+    def _entries(self, doc: dict) -> tuple[list[tuple[dict, dict]], list[str]]:
+        """(network, its entry) for the networks with a driver the document names, and
+        the names of those that do not exist."""
+        out, missing = [], []
         for name, es in (doc["NetworkSettings"].get("Networks") or {}).items():
             net = self.core.svc.find_network(es.get("NetworkID") or name) or \
                 self.core.svc.find_network(name)
             if net is None:
-                raise NotFound(f"network {name} not found")
-            if self.core.svc.has_driver(net):
+                missing.append(name)
+            elif self.core.svc.has_driver(net):
                 out.append((net, es))
-        return out
+        return out, missing
 
     # --- start and stop --------------------------------------------------------------------
 
@@ -287,7 +315,15 @@ class Networking:
             if mode == "none" and nets.get("none") is not None:
                 nets.pop("none")
             nets[net["name"]] = es
-            C.save(doc)
+            # The document is saved last: a daemon killed before has an endpoint no
+            # document backs, which the next one removes (fabric/network/reconcile.py).
+            try:
+                C.save(doc)
+            except BaseException:
+                if joined is not None:
+                    self.core.attachments.disconnect(cid, net["id"], doc["NetworkSettings"]
+                                                     .get("SandboxKey"), force=True)
+                raise
         if joined is not None:
             self.hosts.write(doc)
             self.hosts.refresh(joined.affected)
@@ -297,22 +333,36 @@ class Networking:
         cid = C.id_of(container_ref)
         with C.lock(cid):
             doc = C.get(cid)
-            net = self.core.svc.get_network(net_ref)
             nets = doc["NetworkSettings"].get("Networks") or {}
-            if net["name"] not in nets:
+            net = self.core.svc.find_network(net_ref)
+            # a document may name a network removed behind its back (an older root):
+            # it can still be disconnected from it
+            name = net["name"] if net is not None else net_ref
+            if name not in nets:
+                if net is None:
+                    raise NotFound(f"network {net_ref} not found")
                 raise Conflict(f"container {doc['Name'].lstrip('/')} is not connected to "
-                               f"network {net['name']}")
-            if net["name"] in BUILTIN:
+                               f"network {name}")
+            if name in BUILTIN:
                 raise InvalidArgument(f"container cannot be disconnected from the "
-                                      f"{net['name']} network")
-            affected = self.core.attachments.disconnect(
-                cid, net["id"], doc["NetworkSettings"].get("SandboxKey") or None, force)
-            if affected is None:
-                return  # a dry run
-            nets.pop(net["name"])
-            if net.get("default"):
+                                      f"{name} network")
+            nid = net["id"] if net is not None else nets[name].get("NetworkID") or ""
+            netns = doc["NetworkSettings"].get("SandboxKey") or None
+            if self.core.svc.dry_run:
+                self.core.attachments.disconnect(cid, nid, netns, force)
+                return
+            before = json.loads(json.dumps(doc))
+            nets.pop(name)
+            if net is not None and net.get("default"):
                 rq.clear_top(doc)
+            # The document is saved first: a daemon killed after it leaves an endpoint
+            # no document backs, which the next one removes (fabric/network/reconcile.py).
             C.save(doc)
+            try:
+                affected = self.core.attachments.disconnect(cid, nid, netns, force)
+            except BaseException:
+                C.save(before)   # still connected, as the endpoint is
+                raise
         if doc["State"]["Status"] in RUNNING:
             self.hosts.write(doc)
-            self.hosts.refresh(affected)
+            self.hosts.refresh(affected or frozenset())

@@ -9,6 +9,7 @@ It imports nothing of the engine; the engine calls it (fabric/engine/networking.
   networks.py           create, remove, prune, reconcile; the default bridge
   attachments.py        containers on networks: attach, detach, connect, disconnect
   endpoints.py          one endpoint: recorded with its address, wired by its driver
+  reconcile.py          at daemon start: endpoints made to agree with containers, kernel
   allocator.py          AddressAllocator, and this host's own
   ipam.py               subnets and addresses (pure)
   names.py              the names a container resolves through /etc/hosts

@@ -21,6 +21,8 @@ from fabric.network.endpoints import Endpoints
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.names import Line
 from fabric.network.networks import Networks
+from fabric.network.reconcile import EndpointReconcile
+from fabric.network.requests import Membership, Reconciled
 from fabric.network.service import BUILTIN, NetworkService
 from fabric.store.db import Store
 
@@ -40,10 +42,11 @@ class NetworkCore:
     def host(self) -> HostContext:
         return self.svc.host
 
-    def start(self, containers: Collection[str]) -> None:
+    def start(self, members: Collection[Membership]) -> Reconciled:
         """At daemon start: built-in networks, the default bridge, the kernel made to
-        match the records, endpoints of containers that are gone (`containers`: the
-        ids that exist) dropped, the firewall rendered."""
+        match the records, endpoints made to agree with `members` (every container
+        there is, as its document says) and with the kernel (reconcile.py), the
+        firewall rendered."""
         with self.svc.lock:
             self.networks.ensure_builtin()
             try:
@@ -53,8 +56,9 @@ class NetworkCore:
                 # error when they start, other networks work
                 log.error("default bridge: %s", e)
             self.networks.reconcile()
-            self.attachments.drop_orphans(containers)
+            got = EndpointReconcile(self.svc, self.endpoints).run(members)
             self.firewall.render()
+        return got
 
     def configure(self, overrides: dict) -> None:
         self.svc.configure(overrides)

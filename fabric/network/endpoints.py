@@ -49,9 +49,10 @@ class Endpoints:
         self.svc = svc
 
     def join(self, member: Member, net: dict, req: EndpointRequest, netns: str, ifname: str,
-             may_route: bool, ports: Ports) -> dict:
+             may_route: bool, ports: Ports, prefer: str | None = None) -> dict:
         """Record the endpoint with its address, then have the driver wire it; in a dry
-        run nothing is recorded and the plan is only described."""
+        run nothing is recorded and the plan is only described. `prefer`: the address
+        to take when it is free and none was asked for (the one `inspect` showed)."""
         svc = self.svc
         model = svc.model(net)
         s = model.ipam[0] if model.ipam else None
@@ -72,21 +73,39 @@ class Endpoints:
         if svc.dry_run:
             ep = record(allocator.preview(net, req.ip))
         else:
-            ep = allocator.assign(net, member.container_id, req.ip, record)
+            ep = self._assign(net, member.container_id, req.ip or prefer, record,
+                              fallback=prefer is not None and not req.ip)
         try:
-            svc.run(svc.driver(net["driver"]).plan_join(model, as_model(ep), netns))
+            self.wire(net, ep, netns)
         except BaseException:
             if not svc.dry_run:
                 allocator.release(net, epid)
             raise
         return ep
 
+    def _assign(self, net: dict, container_id: str, requested: str | None,
+                make_record, fallback: bool) -> dict:
+        allocator = self.svc.allocator_for(net)
+        try:
+            return allocator.assign(net, container_id, requested, make_record)
+        except FabricError:
+            if not fallback:
+                raise
+            return allocator.assign(net, container_id, None, make_record)
+
+    def wire(self, net: dict, ep: dict, netns: str) -> None:
+        """Have the driver wire a recorded endpoint (again: its plan is idempotent)."""
+        svc = self.svc
+        svc.run(svc.driver(net["driver"]).plan_join(svc.model(net), as_model(ep), netns))
+
     def leave(self, ep: dict, netns: str | None, quiet: bool = False,
-              sandbox_ending: bool = False) -> None:
-        """Unwire the endpoint and forget it; with `quiet`, a failing plan is logged and
-        the record goes anyway."""
+              sandbox_ending: bool = False) -> str | None:
+        """Unwire the endpoint and forget it. A failing plan keeps the record (the
+        endpoint is still there, as far as anyone knows) and raises; with `quiet` the
+        record goes anyway and the failure is logged and returned."""
         svc = self.svc
         net = svc.find_network(ep["network_id"])
+        error = None
         try:
             if net is not None and svc.has_driver(net):
                 svc.run(svc.driver(net["driver"]).plan_leave(
@@ -95,9 +114,10 @@ class Endpoints:
             if not quiet:
                 raise
             log.warning("leaving %s: %s", ep["host_ifname"], e)
-        finally:
-            if not svc.dry_run:
-                if net is None:
-                    svc.records.delete_endpoint(ep["id"])
-                else:
-                    svc.allocator_for(net).release(net, ep["id"])
+            error = str(e)
+        if not svc.dry_run:
+            if net is None:
+                svc.records.delete_endpoint(ep["id"])
+            else:
+                svc.allocator_for(net).release(net, ep["id"])
+        return error

@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Collection
+from collections.abc import Callable
 
 from fabric.errors import Conflict, FabricError, InvalidArgument
 from fabric.network import ipam
@@ -20,6 +20,9 @@ from fabric.network.service import BUILTIN, NetworkService
 from fabric.plan import AddAddress, Plan, Result
 
 log = logging.getLogger(__name__)
+
+# the containers whose documents name a network (the engine knows; the core does not)
+Users = Callable[[dict], list[str]]
 
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
@@ -78,7 +81,9 @@ class Networks:
             self.firewall.render()
         return doc
 
-    def remove(self, ref: str) -> dict:
+    def remove(self, ref: str, users: Users = lambda net: []) -> dict:
+        """Remove a network no endpoint is on and, `users` says, no container names
+        (asked under the lock, so no connect slips in between)."""
         svc = self.svc
         with svc.lock:
             doc = svc.get_network(ref)
@@ -86,11 +91,11 @@ class Networks:
                 raise InvalidArgument(f"{doc['name']} is a pre-defined network and cannot "
                                       "be removed")
             eps = svc.records.endpoints(network_id=doc["id"])
-            if eps:
-                names = ", ".join(sorted(e.get("container_name") or e["container_id"][:12]
-                                         for e in eps))
+            named = {e.get("container_name") or e["container_id"][:12] for e in eps}
+            named.update(users(doc))
+            if named:
                 raise Conflict(f"error while removing network: network {doc['name']} id "
-                               f"{doc['id']} has active endpoints ({names})")
+                               f"{doc['id']} has active endpoints ({', '.join(sorted(named))})")
             plan = svc.driver(doc["driver"]).plan_delete(svc.model(doc))
             svc.run(plan)
             if svc.dry_run:
@@ -99,15 +104,16 @@ class Networks:
             self.firewall.render()
         return doc
 
-    def prune(self, in_use: Collection[str]) -> list[str]:
-        """Remove the user's networks no container names (`in_use`) and none is on."""
+    def prune(self, users: Users = lambda net: []) -> list[str]:
+        """Remove the user's networks no container is on or names (`users`)."""
         removed = []
         for net in self.svc.list_networks():
-            if net["name"] in BUILTIN or net.get("default") or net["name"] in in_use:
+            if net["name"] in BUILTIN or net.get("default"):
                 continue
-            if self.svc.records.endpoints(network_id=net["id"]):
+            try:
+                self.remove(net["id"], users)
+            except Conflict:
                 continue
-            self.remove(net["id"])
             removed.append(net["name"])
         return removed
 

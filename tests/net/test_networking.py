@@ -286,6 +286,9 @@ def test_teardown_leaves_the_host_as_it_was(env):
     start(env, b)
     for name in ("a", "b"):
         stop(env, env["eng"].containers.get(name))
+    with pytest.raises(Conflict, match="network t1 .* has active endpoints \\(a\\)"):
+        mgr.remove_network("t1")   # a stopped container still names it
+    mgr.disconnect("t1", "a")
     mgr.remove_network("t1")
     delete_networks(mgr.core.svc)
     after = snapshot(env["host"])
