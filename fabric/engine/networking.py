@@ -12,7 +12,7 @@ Locks: a container's lock, then the network core's, never the other way round.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from fabric.engine import etcfiles, network_modes
@@ -52,7 +52,7 @@ class Networking:
         kernel (fabric/network/reconcile.py), and each document made to show what its
         container then holds."""
         docs = self.engine.containers.all()
-        wanted = {d["Id"]: self._entries(d)[0] for d in docs}
+        wanted = {d["Id"]: self._entries(d, self.core.svc.find_network)[0] for d in docs}
         got = self.core.start([
             rq.membership(d, wanted[d["Id"]], d["State"]["Status"] in RUNNING,
                           d["NetworkSettings"].get("SandboxKey") or None
@@ -128,7 +128,7 @@ class Networking:
         eps = (networking or {}).get("EndpointsConfig") or {}
         nets = []
         for name in self._wanted_names(mode, networking):
-            net = self.core.svc.find_network(name)
+            net = self.core.networks.find(name)
             if net is None:
                 raise NotFound(f"network {name} not found")
             if net["name"] in BUILTIN:
@@ -167,7 +167,7 @@ class Networking:
         eps = networking.get("EndpointsConfig") or {}
         nets: dict = {}
         for i, ref in enumerate(self._wanted_names(mode, networking)):
-            net = self.core.svc.get_network(ref)
+            net = self.core.networks.get(ref)
             es = eps.get(ref) or eps.get(net["name"]) or {}
             if i == 0 and not es.get("MacAddress") and doc["Config"].get("MacAddress"):
                 es = {**es, "MacAddress": doc["Config"]["MacAddress"]}
@@ -183,13 +183,15 @@ class Networking:
             raise NotFound(f"network {missing[0]} not found")
         return out
 
-    def _entries(self, doc: dict) -> tuple[list[tuple[dict, dict]], list[str]]:
+    def _entries(self, doc: dict, find: Callable[[str], dict | None] | None = None
+                 ) -> tuple[list[tuple[dict, dict]], list[str]]:
         """(network, its entry) for the networks with a driver the document names, and
-        the names of those that do not exist."""
+        the names of those that do not exist. `find`: how a network is looked up (by
+        default a network that could not come up is tried again, or says why)."""
+        find = find or self.core.networks.find
         out, missing = [], []
         for name, es in (doc["NetworkSettings"].get("Networks") or {}).items():
-            net = self.core.svc.find_network(es.get("NetworkID") or name) or \
-                self.core.svc.find_network(name)
+            net = find(es.get("NetworkID") or name) or find(name)
             if net is None:
                 missing.append(name)
             elif self.core.svc.has_driver(net):
@@ -292,7 +294,7 @@ class Networking:
             if mode == "host" or mode.startswith("container:"):
                 raise InvalidArgument(f"container sharing the {mode.split(':')[0]} network "
                                       "namespace cannot be connected to another network")
-            net = self.core.svc.get_network(net_ref)
+            net = self.core.networks.get(net_ref)
             if net["name"] in BUILTIN:
                 raise InvalidArgument(f"container cannot be connected to the {net['name']} "
                                       "network")

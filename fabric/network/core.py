@@ -8,11 +8,9 @@ from the core's own records and from the plain requests the engine passes in
 documents into those requests.
 """
 
-import logging
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 
-from fabric.errors import FabricError
 from fabric.network import names
 from fabric.network import settings as settingsmod
 from fabric.network.attachments import Attachments
@@ -25,8 +23,6 @@ from fabric.network.reconcile import EndpointReconcile
 from fabric.network.requests import Membership, Reconciled
 from fabric.network.service import BUILTIN, NetworkService
 from fabric.store.db import Store
-
-log = logging.getLogger(__name__)
 
 
 class NetworkCore:
@@ -48,14 +44,7 @@ class NetworkCore:
         there is, as its document says) and with the kernel (reconcile.py), the
         firewall rendered."""
         with self.svc.lock:
-            self.networks.ensure_builtin()
-            try:
-                self.networks.ensure_default()
-            except FabricError as e:
-                # the daemon still serves; containers on the default bridge get this
-                # error when they start, other networks work
-                log.error("default bridge: %s", e)
-            self.networks.reconcile()
+            self.networks.start()
             got = EndpointReconcile(self.svc, self.endpoints).run(members)
             self.firewall.render()
         return got
