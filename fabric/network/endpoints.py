@@ -13,6 +13,7 @@ from fabric.network import ipam
 from fabric.network.model import Endpoint, host_ifname
 from fabric.network.requests import EndpointRequest, Member, Ports
 from fabric.network.service import NetworkService
+from fabric.network.store import subnets_of
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,9 @@ def check(net: dict, req: EndpointRequest) -> None:
                               "user defined networks")
     if req.ip:
         addr = ipam.parse_address(req.ip, "--ip address")
-        subnets = net.get("ipam") or []
-        if subnets and addr not in ipam.parse_subnet(subnets[0]["subnet"]):
-            raise InvalidArgument(f"address {req.ip} is outside subnet "
-                                  f"{subnets[0]['subnet']} of network {net['name']}")
+        subnets = subnets_of(net)
+        if subnets:
+            ipam.check_requested(subnets[0], addr, f" of network {net['name']}")
     if req.mac:
         ipam.parse_mac(req.mac)
 

@@ -141,6 +141,18 @@ def reserved(cfg: SubnetConfig) -> set[int]:
     return {net.first, net.last, int(IPAddress(cfg.gateway))}
 
 
+def check_requested(cfg: SubnetConfig, ip: IPAddress, where: str = "") -> None:
+    """Refuse a requested address (--ip) no container may have, naming what it is."""
+    net = IPNetwork(cfg.subnet)
+    if ip not in net:
+        raise InvalidArgument(f"address {ip} is outside subnet {net}{where}")
+    if int(ip) in (net.first, net.last):
+        what = "network" if int(ip) == net.first else "broadcast"
+        raise InvalidArgument(f"address {ip} is the {what} address of subnet {net}{where}")
+    if ip == IPAddress(cfg.gateway):
+        raise Conflict(f"address {ip} is the gateway of subnet {net}{where}")
+
+
 def allocate(cfg: SubnetConfig, used: Iterable[str], requested: str | None = None,
              *, network_name: str = "") -> str:
     """An address for a new endpoint, as a CIDR with the subnet's prefix.
@@ -152,8 +164,7 @@ def allocate(cfg: SubnetConfig, used: Iterable[str], requested: str | None = Non
     where = f" on network {network_name}" if network_name else ""
     if requested:
         ip = parse_address(requested, "address")
-        if ip not in net:
-            raise InvalidArgument(f"address {ip} is outside subnet {net}{where}")
+        check_requested(cfg, ip, where)
         if int(ip) in taken:
             raise Conflict(f"address {ip} is already in use{where}")
         return f"{ip}/{net.prefixlen}"

@@ -101,3 +101,16 @@ def test_connect_disconnect_running_container(host):
     assert host.fab("network", "prune", "-f").out == "Deleted Networks:\nside\n"
     # the pair goes with the container's namespace, in the kernel's cleanup work
     wait_for(lambda: "fv" not in host.sh("ip -o link").out, timeout=5)
+
+
+def test_connect_names_the_broadcast_and_network_address(host):
+    host.fab("network", "create", "--subnet", "10.167.0.0/24", "side")
+    host.fab("run", "-d", "--name", "c", "busybox", "sleep", "300")
+    for ip, what in (("10.167.0.255", "broadcast"), ("10.167.0.0", "network")):
+        for args in (["network", "connect", "--ip", ip, "side", "c"],
+                     ["run", "--rm", "--network", "side", "--ip", ip, "busybox", "true"]):
+            r = host.fab(*args, check=False)
+            assert r.code == 125 and r.err.count("\n") == 1 and \
+                f"address {ip} is the {what} address of subnet 10.167.0.0/24" in r.err, r
+    assert set(ips(host, "c")) == {"bridge"}
+    host.fab("rm", "-f", "c")

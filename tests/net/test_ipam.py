@@ -55,10 +55,20 @@ def test_allocation_gateway_range_static_and_in_use():
     assert ipam.allocate(cfg, [], "10.1.0.7") == "10.1.0.7/24"   # --ip outside the range
     with pytest.raises(Conflict, match="address 10.1.0.7 is already in use on network n"):
         ipam.allocate(cfg, ["10.1.0.7/24"], "10.1.0.7", network_name="n")
-    with pytest.raises(Conflict, match="already in use"):
-        ipam.allocate(cfg, [], "10.1.0.1")                        # the gateway
+    with pytest.raises(Conflict, match="address 10.1.0.1 is the gateway of subnet "
+                                       "10.1.0.0/24"):
+        ipam.allocate(cfg, [], "10.1.0.1")
     with pytest.raises(InvalidArgument, match="outside subnet"):
         ipam.allocate(cfg, [], "10.9.0.7")
+
+
+@pytest.mark.parametrize("ip,what", [("10.1.0.255", "broadcast"), ("10.1.0.0", "network")])
+def test_the_broadcast_and_network_address_are_named(ip, what):
+    cfg = ipam.build("10.1.0.0/24")
+    with pytest.raises(InvalidArgument) as e:
+        ipam.allocate(cfg, [], ip, network_name="n")
+    assert str(e.value) == f"address {ip} is the {what} address of subnet 10.1.0.0/24 " \
+                           "on network n"
 
 
 def test_bip_and_fixed_cidr_like_docker():
