@@ -38,8 +38,13 @@ def check(net: dict, req: EndpointRequest) -> None:
     if req.ip:
         addr = ipam.parse_address(req.ip, "--ip address")
         subnets = subnets_of(net)
-        if subnets:
-            ipam.check_requested(subnets[0], addr, f" of network {net['name']}")
+        where = f" of network {net['name']}"
+        holder = ipam.holding(subnets, str(addr)) or (subnets[0] if len(subnets) == 1 else None)
+        if holder is not None:
+            ipam.check_requested(holder, addr, where)
+        elif subnets:
+            raise InvalidArgument(f"address {req.ip} is outside subnets "
+                                  f"{', '.join(s.subnet for s in subnets)}{where}")
     if req.mac:
         ipam.parse_mac(req.mac)
 
@@ -55,11 +60,12 @@ class Endpoints:
         to take when it is free and none was asked for (the one `inspect` showed)."""
         svc = self.svc
         model = svc.model(net)
-        s = model.ipam[0] if model.ipam else None
-        route = may_route and s is not None and not model.internal
+        route = may_route and bool(model.ipam) and not model.internal
         epid = secrets.token_hex(32)
 
         def record(address: str) -> dict:
+            # the gateway of the subnet the address came from
+            s = ipam.holding(model.ipam, address) if address else None
             return {"id": epid, "network_id": net["id"], "container_id": member.container_id,
                     "container_name": member.name, "hostname": member.hostname,
                     "ifname": ifname, "address": address, "host_ifname": host_ifname(epid),

@@ -56,24 +56,19 @@ class Networks:
         records = svc.records_for(drv)
         options = {k: str(v) for k, v in (options or {}).items()}
         drv.validate({**options, **(hidden or {})})   # bad options fail before anything
-        cfgs = list(ipam_config or [{}])
-        if len(cfgs) > 1:
-            raise InvalidArgument("only one IPv4 subnet per network is supported")
-        want = cfgs[0]
         with svc.lock:
             # by name only: a name that happens to prefix another network's id is free
             if any(d["name"] == name for d in svc.list_networks()):
                 raise Conflict(f"network with name {name} already exists")
-            sub = ipam.build(want.get("Subnet") or None, want.get("Gateway") or None,
-                             want.get("IPRange") or None,
-                             in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
+            subs = ipam.build_all(ipam_config or [],
+                                  in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
             nid = adopt.id_prefix + secrets.token_hex(26) if adopt else secrets.token_hex(32)
             doc: dict = {"id": nid, "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
                    "options": options, "labels": dict(labels or {}),
                    "hidden_options": dict(hidden or {}),
                    "ipam": [{"subnet": sub.subnet, "gateway": sub.gateway,
-                             "ip_range": sub.ip_range}],
+                             "ip_range": sub.ip_range} for sub in subs],
                    "gateway_owned": True}
             plan = drv.plan_create(svc.model(doc))
             if svc.dry_run:
