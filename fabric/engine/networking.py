@@ -122,10 +122,14 @@ class Networking:
 
     def validate(self, config: dict, host_config: dict, networking: dict) -> None:
         mode = host_config.get("NetworkMode") or "default"
+        eps = (networking or {}).get("EndpointsConfig") or {}
         if network_modes.driverless(mode):
             network_modes.validate(self.engine.containers, mode, host_config, networking)
+            if mode == "none":   # its settings follow Docker's rules for a built-in network
+                none = self.core.svc.get_network("none")
+                for es in eps.values():
+                    endpoints.check(none, rq.endpoint_request(none, es or {}))
             return
-        eps = (networking or {}).get("EndpointsConfig") or {}
         nets = []
         for name in self._wanted_names(mode, networking):
             net = self.core.networks.find(name)

@@ -12,7 +12,7 @@ from fabric.errors import FabricError, InvalidArgument
 from fabric.network import ipam
 from fabric.network.model import Endpoint, host_ifname
 from fabric.network.requests import EndpointRequest, Member, Ports
-from fabric.network.service import NetworkService
+from fabric.network.service import BUILTIN, NetworkService
 from fabric.network.store import subnets_of
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def as_model(rec: dict) -> Endpoint:
 
 def check(net: dict, req: EndpointRequest) -> None:
     """Docker's rules for per-network settings (--ip, --alias, --mac-address)."""
-    user_defined = not net.get("default")
+    user_defined = not net.get("default") and net["name"] not in BUILTIN
     if req.ip and not user_defined:
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
