@@ -12,14 +12,17 @@ again (see fabric/network/reconcile.py for the rules that make it so):
 - a container that does not run has no endpoint and shows no address;
 - no tagged interface of one of the host's networks lacks its endpoint row;
 - no two endpoints of a network share an address, and no document names a network
-  that does not exist.
+  that does not exist;
+- every bridge network has its tagged bridge, and no tagged bridge lacks its network.
 """
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 RUNNING = ("running", "paused")
+NETWORK_TAG = re.compile(r"fabric:[0-9a-f]{12}")
 
 
 @dataclass
@@ -73,7 +76,13 @@ def problems(obs: Observed) -> list[str]:
         if len(parts) == 3 and parts[0] == "fabric" and parts[1] in ours and \
                 alias not in row_tags:
             out.append(f"interface {link['ifname']} ({alias}) has no endpoint")
+    for link in obs.host_links:
+        alias = link.get("ifalias") or ""
+        if NETWORK_TAG.fullmatch(alias) and not any(n.startswith(alias[7:]) for n in nets):
+            out.append(f"bridge {link['ifname']} ({alias}) of no network")
     for nid, net in nets.items():
+        if net["Driver"] == "bridge" and f"fabric:{nid[:12]}" not in host_tags:
+            out.append(f"network {net['Name']} has no bridge")
         listed = set(net.get("Containers") or {})
         recorded = {r["container_id"] for r in obs.rows if r["network_id"] == nid}
         if listed != recorded:

@@ -105,6 +105,11 @@ class World:
             fuse.gate()
             real_save(doc)
 
+        def delete(cid):
+            fuse.gate()
+            real_delete(cid)
+        real_delete = eng.containers.delete
+
         def render():
             fuse.gate()
             real_render()
@@ -130,6 +135,7 @@ class World:
             m.setattr(links, "delete", gated(links.delete))
             m.setattr(eng.store, "tx", tx)
             m.setattr(eng.containers, "save", save)
+            m.setattr(eng.containers, "delete", delete)
             m.setattr(fw, "render", render)
             m.setattr(service, "Applier", GatedApplier)
             yield
@@ -158,6 +164,17 @@ class World:
                         .rsplit("/", 1)[1]], check=False)
         doc["State"].update(Status="exited", Running=False)
         self.eng.containers.save(doc)
+
+    def remove(self, name: str) -> None:
+        """`rm -f`: the run torn down, then the container's network state and its row."""
+        if self.running(name):
+            self.stop(name)
+        doc = self.doc(name)
+        doc["State"]["Status"] = "removing"
+        self.eng.containers.save(doc)
+        self.mgr.detach(doc)
+        self.mgr.removed(doc)
+        self.eng.containers.delete(doc["Id"])
 
     def on_side(self) -> bool:
         return "side" in self.doc()["NetworkSettings"]["Networks"]
@@ -189,6 +206,19 @@ def make_container(w: World, name: str, network: str = "default") -> None:
     w.eng.containers.save(doc)
 
 
+def fresh_container(w: World) -> None:
+    """A running container `gone` on side, for `rm` to remove."""
+    if not any(d["Name"] == "/gone" for d in w.eng.containers.all()):
+        make_container(w, "gone", "side")
+    if not w.running("gone"):
+        w.start("gone")
+
+
+def spare_network(w: World) -> None:
+    if not any(n["Name"] == "spare" for n in w.mgr.list_networks()):
+        w.mgr.create_network({"Name": "spare"})
+
+
 @pytest.fixture
 def world(tmp_path, make_ns):
     w = World(tmp_path, make_ns)
@@ -214,6 +244,8 @@ OPERATIONS = {
                    lambda w: w.mgr.disconnect("side", "c")),
     "start": (lambda w: w.running() and w.stop(), lambda w: w.start()),
     "stop": (lambda w: not w.running() and w.start(), lambda w: w.stop()),
+    "rm": (fresh_container, lambda w: w.remove("gone")),
+    "network rm": (spare_network, lambda w: w.mgr.remove_network("spare")),
 }
 
 
@@ -233,7 +265,6 @@ def test_a_daemon_killed_after_any_effect_leaves_nothing_that_disagrees(world, o
         OPERATIONS[op][1](world)
     effects = counting.count
     assert effects >= 3, "the fuse sees the operation's effects"
-    outcomes = set()
     for allowed in range(effects):
         prepare(world, op)
         fuse = Fuse(allowed)
@@ -242,13 +273,14 @@ def test_a_daemon_killed_after_any_effect_leaves_nothing_that_disagrees(world, o
         world.restart()
         found = settled(world.observe)
         assert found == [], f"{op} killed after {allowed} of {effects} effects: {found}"
-        outcomes.add((world.running(), world.on_side()))
-        # and the container still starts, connects and disconnects
-        for step in ("stop", "start", "connect", "disconnect"):
-            prepare(world, step)
-            OPERATIONS[step][1](world)
-        assert settled(world.observe) == []
-    assert len(outcomes) <= 2, outcomes
+        if op in ("connect", "disconnect"):
+            assert world.running()   # the container outlives a kill of the daemon
+    # and everything still works from there: the next round's preparation already
+    # started, stopped, connected or disconnected from each state a kill left
+    for step in OPERATIONS:
+        prepare(world, step)
+        OPERATIONS[step][1](world)
+    assert settled(world.observe) == []
 
 
 def test_network_rm_is_refused_while_a_stopped_container_names_it(world):
