@@ -68,10 +68,16 @@ def show(doc: dict, wanted: list[tuple[dict, dict]], endpoints: dict[str, dict],
          running: bool) -> bool:
     """Make the document show the endpoints the reconcile left (network id -> record);
     True when it changed."""
-    before = json.dumps(doc["NetworkSettings"], sort_keys=True)
+    ns = doc["NetworkSettings"]
+    before = json.dumps(ns, sort_keys=True)
     if not running:
-        clear(doc)
-    for net, es in wanted if running else ():
+        # only a stale address is cleared: what a container that never ran asked for
+        # (its --mac-address) stays as it is
+        if ns.get("IPAddress") or any(es.get("EndpointID") or es.get("IPAddress")
+                                      for es in (ns.get("Networks") or {}).values()):
+            clear(doc)
+        return json.dumps(ns, sort_keys=True) != before
+    for net, es in wanted:
         ep = endpoints.get(net["id"])
         if ep is not None:
             fill(doc, net, es, ep)
@@ -79,7 +85,7 @@ def show(doc: dict, wanted: list[tuple[dict, dict]], endpoints: dict[str, dict],
         _clear_entry(es)
         if net.get("default"):
             clear_top(doc)
-    return json.dumps(doc["NetworkSettings"], sort_keys=True) != before
+    return json.dumps(ns, sort_keys=True) != before
 
 
 def _clear_entry(es: dict) -> None:

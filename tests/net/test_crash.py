@@ -292,6 +292,22 @@ def test_network_rm_is_refused_while_a_stopped_container_names_it(world):
     assert world.doc()["NetworkSettings"]["Networks"]["side"]["IPAddress"]
 
 
+def test_a_daemon_start_leaves_the_documents_of_containers_that_never_ran_alone(world):
+    hc = {"NetworkMode": "side"}
+    ask = {"EndpointsConfig": {"side": {"IPAMConfig": {"IPv4Address": "10.160.0.50"},
+                                        "MacAddress": "02:aa:bb:cc:dd:ee"}}}
+    world.mgr.validate({}, hc, ask)
+    doc = world.eng.containers.new("asked", network="side", networking=ask)
+    world.mgr.created(doc)
+    world.eng.containers.save(doc)
+    before = world.doc("asked")
+    world.restart()
+    assert world.doc("asked") == before
+    world.start("asked")
+    es = world.doc("asked")["NetworkSettings"]["Networks"]["side"]
+    assert (es["IPAddress"], es["MacAddress"]) == ("10.160.0.50", "02:aa:bb:cc:dd:ee")
+
+
 def test_disconnect_from_a_network_that_is_gone(world):
     """A document naming a network removed behind its back (an older root) can still
     be disconnected from it, and then starts."""
