@@ -10,7 +10,7 @@ documents from what comes back, and rewrites the /etc/hosts of the containers na
 from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.network import names
-from fabric.network.endpoints import Endpoints
+from fabric.network.endpoints import Endpoints, next_slot
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.publishing import HostPorts, bindings_of, resolve
 from fabric.network.requests import (
@@ -104,11 +104,9 @@ class Attachments:
         with svc.lock:
             net = svc.get_network(req.network)
             mine = svc.records.endpoints(container_id=member.container_id)
-            used = {e["ifname"] for e in mine}
-            ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-            has_route = any(e.get("gateway") for e in mine)
+            ifname, may_route = next_slot(mine)
             ports = (mine[0].get("ports") or {}) if mine else {}
-            ep = self.endpoints.join(member, net, req, netns, ifname, not has_route, ports)
+            ep = self.endpoints.join(member, net, req, netns, ifname, may_route, ports)
             if svc.dry_run:
                 return None
             self.firewall.render()

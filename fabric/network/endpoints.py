@@ -7,6 +7,7 @@ store never keeps an endpoint the kernel lacks.
 
 import logging
 import secrets
+from collections.abc import Iterable
 
 from fabric.errors import FabricError, InvalidArgument
 from fabric.network import ipam
@@ -47,6 +48,15 @@ def check(net: dict, req: EndpointRequest) -> None:
                                   f"{', '.join(s.subnet for s in subnets)}{where}")
     if req.mac:
         ipam.parse_mac(req.mac)
+
+
+def next_slot(mine: Iterable[dict]) -> tuple[str, bool]:
+    """Where a container's next endpoint goes: the lowest free ethN, and whether it may
+    carry the default route (none of the others does)."""
+    mine = list(mine)
+    used = {e["ifname"] for e in mine}
+    ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+    return ifname, not any(e.get("gateway") for e in mine)
 
 
 class Endpoints:

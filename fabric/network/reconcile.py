@@ -39,9 +39,9 @@ from collections.abc import Collection
 
 from fabric.errors import FabricError
 from fabric.network import names
-from fabric.network.endpoints import Endpoints
+from fabric.network.endpoints import Endpoints, next_slot
 from fabric.network.model import TAG_PREFIX
-from fabric.network.requests import Membership, Reconciled
+from fabric.network.requests import EndpointRequest, Membership, Reconciled
 from fabric.network.service import NetworkService
 from fabric.plan import DeleteLink, Plan
 
@@ -88,7 +88,7 @@ class EndpointReconcile:
         """Remove the veths a join was making when the daemon died: a link is tagged in
         a request of its own after it is made, so one killed in between is an untagged
         veth with exactly the name its endpoint row records (derived from the
-        endpoint's id; model.host_ifname). The tagged links there are then, by name."""
+        endpoint's id; model.host_ifname). Returns the tagged links, name -> tag."""
         from fabric.net import links, rtnl
         svc = self.svc
         recorded = {ep["host_ifname"] for ep in svc.records.endpoints()}
@@ -149,13 +149,11 @@ class EndpointReconcile:
                 log.warning("container %s on network %s: %s", m.member.name, net["name"], e)
         return changed
 
-    def _join(self, m: Membership, net: dict, req, mine: dict[str, dict]) -> dict:
-        used = {e["ifname"] for e in mine.values()}
-        ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-        has_route = any(e.get("gateway") for e in mine.values())
-        shown = m.shown.get(net["id"]) or None
-        return self.endpoints.join(m.member, net, req, m.netns or "", ifname, not has_route,
-                                   m.ports, prefer=shown)
+    def _join(self, m: Membership, net: dict, req: EndpointRequest,
+              mine: dict[str, dict]) -> dict:
+        ifname, may_route = next_slot(mine.values())
+        return self.endpoints.join(m.member, net, req, m.netns or "", ifname, may_route,
+                                   m.ports, prefer=m.shown.get(net["id"]) or None)
 
 
 def _tag(ep: dict) -> str:
