@@ -22,13 +22,17 @@ NETWORK_TAG = re.compile(re.escape(TAG_PREFIX) + r"([0-9a-f]{12})")
 
 
 @dataclass(frozen=True)
-class Leftover:
+class Adopted:
+    """A bridge a new network takes as its own: routes through it are the network's,
+    no overlap (also the user's own bridge of `-b br0`, which holds the LAN's address).
+    A leftover's `id_prefix`, the 12 hex characters of its tag, starts the network's id;
+    its gateway address is then fabric's own, as it was the earlier root's."""
     bridge: str
-    id_prefix: str              # the 12 hex characters of its tag
+    id_prefix: str = ""
 
 
 def default_bridge(netns: str | None, name: str, gateway_cidr: str,
-                   known_ids: Collection[str]) -> Leftover | None:
+                   known_ids: Collection[str]) -> Adopted | None:
     """The bridge `name` in the host's namespace, when an earlier root left it there as
     this root's default bridge would be (see above); None otherwise."""
     from fabric.net import addrs, links, rtnl
@@ -41,4 +45,4 @@ def default_bridge(netns: str | None, name: str, gateway_cidr: str,
             return None
         if gateway_cidr not in {a.cidr for a in addrs.list_addrs(ipr, name)}:
             return None
-    return Leftover(name, m.group(1))
+    return Adopted(name, m.group(1))

@@ -12,12 +12,12 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 
-from fabric.errors import Conflict, FabricError, InvalidArgument
+from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
 from fabric.network import ipam
 from fabric.network import settings as settingsmod
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.inspect import network_json
-from fabric.network.leftovers import Leftover, default_bridge
+from fabric.network.leftovers import Adopted, default_bridge
 from fabric.network.service import BUILTIN, NetworkService
 from fabric.network.store import found
 from fabric.plan import AddAddress, Plan, Result
@@ -42,9 +42,9 @@ class Networks:
     def create(self, name: str, driver: str = "bridge", *, options: dict | None = None,
                ipam_config: list[dict] | None = None, internal: bool = False,
                labels: dict | None = None, hidden: dict | None = None,
-               adopt: Leftover | None = None) -> dict:
+               adopt: Adopted | None = None) -> dict:
         """Validate everything, then record the network and build it in the kernel;
-        `adopt`: a bridge an earlier root left, which becomes this network's own."""
+        `adopt`: a bridge that becomes this network's own (leftovers.py)."""
         svc = self.svc
         if not name or not NAME_RE.fullmatch(name):
             raise InvalidArgument(f"invalid network name {name!r}: only "
@@ -62,7 +62,8 @@ class Networks:
                 raise Conflict(f"network with name {name} already exists")
             subs = ipam.build_all(ipam_config or [],
                                   in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
-            nid = adopt.id_prefix + secrets.token_hex(26) if adopt else secrets.token_hex(32)
+            prefix = adopt.id_prefix if adopt else ""
+            nid = prefix + secrets.token_hex(32 - len(prefix) // 2)
             doc: dict = {"id": nid, "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
                    "options": options, "labels": dict(labels or {}),
@@ -80,7 +81,7 @@ class Networks:
             except BaseException:
                 records.delete_network(doc["id"])
                 raise
-            doc["gateway_owned"] = adopt is not None or _gateway_owned(plan, res)
+            doc["gateway_owned"] = bool(prefix) or _gateway_owned(plan, res)
             records.update_network(doc)
             self.firewall.render()
         return doc
@@ -162,7 +163,8 @@ class Networks:
             return doc
         with svc.lock:
             if name in self.down and not self._try(name, lambda: self._bring_up(name, doc)):
-                raise FabricError(f"network {name} is not available: {self.down[name]}")
+                # not found, as for any network that is not there, and why
+                raise NotFound(f"network {name} is not available: {self.down[name]}")
         return svc.find_network(ref)
 
     def get(self, ref: str) -> dict:
@@ -180,7 +182,8 @@ class Networks:
         try:
             bring_up()
         except FabricError as e:
-            log.error("network %s: %s", name, e)
+            default = name == settingsmod.DEFAULT_NETWORK
+            log.error("%s: %s", "default bridge" if default else f"network {name}", e)
             self.down[name] = str(e)
             return False
         self.down.pop(name, None)
@@ -227,11 +230,13 @@ class Networks:
             svc.records.delete_network(doc["id"])
         cfg = [{"Subnet": want_ipam["subnet"], "Gateway": want_ipam["gateway"],
                 "IPRange": want_ipam.get("ip_range")}] if want_ipam else None
-        left = None
-        if want_ipam and not svc.settings.bridge:   # -b names the user's own bridge
-            prefix = want_ipam["subnet"].split("/")[1]
+        left: Adopted | None = None
+        if svc.settings.bridge:   # -b br0: the user's own bridge, its address, its route
+            left = Adopted(svc.settings.bridge)
+        elif want_ipam:
+            plen = want_ipam["subnet"].split("/")[1]
             left = default_bridge(svc.host.netns, svc.settings.default_bridge,
-                                  f"{want_ipam['gateway']}/{prefix}",
+                                  f"{want_ipam['gateway']}/{plen}",
                                   [n["id"] for n in svc.list_networks()])
             if left is not None:
                 log.info("adopting %s, left by an earlier root", left.bridge)
