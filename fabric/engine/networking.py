@@ -8,6 +8,11 @@ changes a container outside its lifecycle (connect, disconnect), and rewrites th
 never reads a container document. Docker's driverless modes (none, host,
 container:NAME) are the engine's own (network_modes.py).
 
+Which networks a container is on has one source of truth, its document: saved last
+when a container starts or is connected, first when it is disconnected, so that the
+endpoint reconcile at daemon start (fabric/network/reconcile.py) can settle whatever a
+killed daemon left by it.
+
 Locks: a container's lock, then the network core's, never the other way round.
 """
 

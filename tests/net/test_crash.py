@@ -343,7 +343,7 @@ def observe_host(host) -> Observed:
     return Observed(docs=docs, rows=rows, networks=nets, host_links=links, sandboxes=boxes)
 
 
-def kill_during(host, method: str, path: str, body: dict, delay: float) -> None:
+def kill_during(host, path: str, body: dict, delay: float) -> None:
     """Send one API request, and kill the daemon `delay` seconds after."""
     client = host.api()
 
@@ -368,7 +368,7 @@ def test_a_daemon_killed_at_random_moments_of_connect_and_disconnect(host):
         name = rnd.choice("ab")
         on = "side" in host.inspect(name)["NetworkSettings"]["Networks"]
         verb = "disconnect" if on else "connect"
-        kill_during(host, "POST", f"/networks/side/{verb}", {"Container": name},
+        kill_during(host, f"/networks/side/{verb}", {"Container": name},
                     rnd.uniform(0.0, 0.03))
         assert settled(lambda: observe_host(host)) == []   # the CLI started a new daemon
     for name in ("a", "b"):
