@@ -106,6 +106,7 @@ class Networks:
             if svc.dry_run:
                 return doc
             svc.records_for(svc.driver(doc["driver"])).delete_network(doc["id"])
+            self.down.pop(doc["name"], None)
             self.firewall.render()
         return doc
 

@@ -66,6 +66,10 @@ class EndpointReconcile:
         for ep in svc.records.endpoints():
             if (ep["container_id"], ep["network_id"]) not in backed:
                 m = by_id.get(ep["container_id"])
+                why = "the container is gone" if m is None else "it does not run" \
+                    if not m.running else "its document does not name the network"
+                _repaired(f"endpoint of {ep['container_name']} on network "
+                          f"{ep['network_id'][:12]} removed: {why}")
                 self.endpoints.leave(ep, m.netns if m else None, quiet=True)
                 changed.setdefault(ep["container_id"], (ep["container_name"], set()))[1].add(
                     ep["network_id"])
@@ -96,7 +100,7 @@ class EndpointReconcile:
             found = links.list_links(ipr)
         for link in found:
             if link.name in recorded and link.kind == "veth" and not link.alias:
-                self._delete(link.name, None, "half made when the daemon died")
+                self._delete(link.name, None, "made half-way when the daemon died")
         return {link.name: link.alias for link in found if link.tagged and link.alias}
 
     def _sweep(self, tagged: dict[str, str], keep: set[str]) -> set[str]:
@@ -113,6 +117,7 @@ class EndpointReconcile:
         return present
 
     def _delete(self, name: str, tag: str | None, why: str) -> None:
+        _repaired(f"interface {name} removed: {why}")
         try:
             self.svc.run(Plan((DeleteLink(name, tag=tag),), best_effort=True,
                               title=f"remove {name}: {why}"))
@@ -134,9 +139,13 @@ class EndpointReconcile:
                 if ep is None:
                     if not os.path.exists(netns):
                         continue
+                    _repaired(f"{m.member.name} joins network {net['name']} again: its "
+                              "document names it")
                     mine[req.network] = self._join(m, net, req, mine)
                     changed = True
                 elif _tag(ep) not in present:
+                    _repaired(f"{m.member.name} on network {net['name']} wired again: its "
+                              "interface was gone")
                     self.endpoints.wire(net, ep, netns)
                     changed = True
                 elif (ep["container_name"], ep["hostname"]) != (m.member.name,
@@ -154,6 +163,11 @@ class EndpointReconcile:
         ifname, may_route = next_slot(mine.values())
         return self.endpoints.join(m.member, net, req, m.netns or "", ifname, may_route,
                                    m.ports, prefer=m.shown.get(net["id"]) or None)
+
+
+def _repaired(what: str) -> None:
+    # a warning: each one is the trace of a daemon killed in the middle of a change
+    log.warning("reconcile: %s", what)
 
 
 def _tag(ep: dict) -> str:
