@@ -23,12 +23,11 @@ NETWORK_TAG = re.compile(re.escape(TAG_PREFIX) + r"([0-9a-f]{12})")
 
 @dataclass(frozen=True)
 class Adopted:
-    """A bridge a new network takes as its own: routes through it are the network's,
-    no overlap (also the user's own bridge of `-b br0`, which holds the LAN's address).
-    A leftover's `id_prefix`, the 12 hex characters of its tag, starts the network's id;
-    its gateway address is then fabric's own, as it was the earlier root's."""
+    """A bridge an earlier root left, which a new network takes as its own: routes
+    through it are the network's, no overlap; its gateway address is fabric's, as it was
+    the earlier root's."""
     bridge: str
-    id_prefix: str = ""
+    id_prefix: str              # the 12 hex characters of its tag: the new id's start
 
 
 def default_bridge(netns: str | None, name: str, gateway_cidr: str,

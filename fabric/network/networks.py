@@ -62,8 +62,7 @@ class Networks:
                 raise Conflict(f"network with name {name} already exists")
             subs = ipam.build_all(ipam_config or [],
                                   in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
-            prefix = adopt.id_prefix if adopt else ""
-            nid = prefix + secrets.token_hex(32 - len(prefix) // 2)
+            nid = adopt.id_prefix + secrets.token_hex(26) if adopt else secrets.token_hex(32)
             doc: dict = {"id": nid, "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
                    "options": options, "labels": dict(labels or {}),
@@ -81,7 +80,7 @@ class Networks:
             except BaseException:
                 records.delete_network(doc["id"])
                 raise
-            doc["gateway_owned"] = bool(prefix) or _gateway_owned(plan, res)
+            doc["gateway_owned"] = adopt is not None or _gateway_owned(plan, res)
             records.update_network(doc)
             self.firewall.render()
         return doc
@@ -131,13 +130,14 @@ class Networks:
     def list_json(self) -> list[dict]:
         return [network_json(d, []) for d in self.svc.list_networks()]
 
-    def subnets_in_use(self, adopted: Collection[str] = ()) -> list[ipam.InUse]:
+    def subnets_in_use(self, own: Collection[str] = ()) -> list[ipam.InUse]:
         """Other networks' subnets and the host's own routes (a LAN, a VPN), as Docker
-        checks, minus routes through fabric's own interfaces (`adopted` ones too)."""
+        checks, minus routes through fabric's own interfaces and through `own`, those
+        the new network takes as its own (an earlier root's default bridge it adopts)."""
         svc = self.svc
         used = [ipam.InUse(s["subnet"], f"network {d['name']}")
                 for d in svc.list_networks() for s in d.get("ipam", ())]
-        ours: set[str] = set(adopted)
+        ours: set[str] = set(own)
         for doc in svc.list_networks():
             if svc.has_driver(doc):
                 try:
@@ -231,10 +231,8 @@ class Networks:
             svc.records.delete_network(doc["id"])
         cfg = [{"Subnet": want_ipam["subnet"], "Gateway": want_ipam["gateway"],
                 "IPRange": want_ipam.get("ip_range")}] if want_ipam else None
-        left: Adopted | None = None
-        if svc.settings.bridge:   # -b br0: the user's own bridge, its address, its route
-            left = Adopted(svc.settings.bridge)
-        elif want_ipam:
+        left = None
+        if want_ipam and not svc.settings.bridge:   # -b names the user's own bridge
             plen = want_ipam["subnet"].split("/")[1]
             left = default_bridge(svc.host.netns, svc.settings.default_bridge,
                                   f"{want_ipam['gateway']}/{plen}",

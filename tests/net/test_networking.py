@@ -362,8 +362,6 @@ def test_default_bridge_follows_bip_and_an_existing_bridge(env, uid):
     subprocess.run(["ip", "-n", host, "link", "add", brname, "type", "bridge"], check=True)
     subprocess.run(["ip", "-n", host, "addr", "add", "172.30.9.1/24", "dev", brname],
                    check=True)
-    # up, as a br0 holding the host's LAN address is: its own route is no overlap
-    subprocess.run(["ip", "-n", host, "link", "set", brname, "up"], check=True)
     mgr = networking(eng, host, settingsmod.Settings(bridge=brname))
     mgr.start()
     env["mgr"] = mgr
