@@ -19,7 +19,6 @@ from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.inspect import network_json
 from fabric.network.leftovers import Adopted, default_bridge
 from fabric.network.service import BUILTIN, NetworkService
-from fabric.network.store import found
 from fabric.plan import AddAddress, Plan, Result
 
 log = logging.getLogger(__name__)
@@ -33,9 +32,9 @@ NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 class Networks:
     def __init__(self, svc: NetworkService, firewall: FirewallRendering):
         self.svc = svc
-        self.firewall = firewall
         # networks that could not come up (by name), and why: every use says so
         self.down: dict[str, str] = {}
+        self.firewall = firewall
 
     # --- the API -------------------------------------------------------------------------
 
@@ -94,12 +93,16 @@ class Networks:
             if doc["name"] in BUILTIN or doc.get("default"):
                 raise InvalidArgument(f"{doc['name']} is a pre-defined network and cannot "
                                       "be removed")
-            eps = svc.records.endpoints(network_id=doc["id"])
-            named = {e.get("container_name") or e["container_id"][:12] for e in eps}
-            named.update(users(doc))
+            named = users(doc)   # stopped containers too: their start would fail
             if named:
                 raise Conflict(f"error while removing network: network {doc['name']} id "
                                f"{doc['id']} has active endpoints ({', '.join(sorted(named))})")
+            eps = svc.records.endpoints(network_id=doc["id"])
+            if eps:
+                names = ", ".join(sorted(e.get("container_name") or e["container_id"][:12]
+                                         for e in eps))
+                raise Conflict(f"error while removing network: network {doc['name']} id "
+                               f"{doc['id']} has active endpoints ({names})")
             plan = svc.driver(doc["driver"]).plan_delete(svc.model(doc))
             svc.run(plan)
             if svc.dry_run:
@@ -132,8 +135,7 @@ class Networks:
 
     def subnets_in_use(self, own: Collection[str] = ()) -> list[ipam.InUse]:
         """Other networks' subnets and the host's own routes (a LAN, a VPN), as Docker
-        checks, minus routes through fabric's own interfaces and through `own`, those
-        the new network takes as its own (an earlier root's default bridge it adopts)."""
+        checks, minus routes through fabric's own interfaces."""
         svc = self.svc
         used = [ipam.InUse(s["subnet"], f"network {d['name']}")
                 for d in svc.list_networks() for s in d.get("ipam", ())]
@@ -169,7 +171,7 @@ class Networks:
         return svc.find_network(ref)
 
     def get(self, ref: str) -> dict:
-        return found(self.find(ref), ref)
+        return self.find(ref) or self.svc.get_network(ref)   # NotFound, as any lookup
 
     def _bring_up(self, name: str, doc: dict | None) -> None:
         if doc is None:
