@@ -9,19 +9,19 @@ never reads a container document. Docker's driverless modes (none, host,
 container:NAME) are the engine's own (network_modes.py).
 
 Which networks a container is on has one source of truth, its document: saved last
-when a container starts or is connected, first when it is disconnected, so that the
-endpoint reconcile at daemon start (fabric/network/reconcile.py) can settle whatever a
-killed daemon left by it.
+when a container starts or is connected, first when it is disconnected
+(network_connect.py), so that the endpoint reconcile at daemon start
+(fabric/network/reconcile.py) can settle whatever a killed daemon left.
 
 Locks: a container's lock, then the network core's, never the other way round.
 """
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from fabric.engine import etcfiles, network_modes
 from fabric.engine import network_requests as rq
+from fabric.engine.network_connect import RUNNING, Connections
 from fabric.engine.network_hosts import HostsFiles
 from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
 from fabric.network import docker_links, endpoints, ipam
@@ -33,7 +33,6 @@ from fabric.network.requests import AttachRequest
 from fabric.network.service import BUILTIN
 
 DEFAULT = settingsmod.DEFAULT_NETWORK
-RUNNING = ("running", "paused")
 
 
 class Networking:
@@ -42,6 +41,7 @@ class Networking:
         self.engine = engine
         self.core = NetworkCore(host, engine.store, settings)
         self.hosts = HostsFiles(engine, self.core)
+        self.connections = Connections(engine, self.core, self.hosts)
 
     # --- the daemon's ------------------------------------------------------------------
 
@@ -295,85 +295,7 @@ class Networking:
     # --- connect / disconnect ------------------------------------------------------------------
 
     def connect(self, net_ref: str, container_ref: str, config: dict | None = None) -> None:
-        C = self.engine.containers
-        cid = C.id_of(container_ref)
-        with C.lock(cid):
-            doc = C.get(cid)
-            mode = self.mode(doc)
-            if mode == "host" or mode.startswith("container:"):
-                raise InvalidArgument(f"container sharing the {mode.split(':')[0]} network "
-                                      "namespace cannot be connected to another network")
-            net = self.core.networks.get(net_ref)
-            if net["name"] in BUILTIN:
-                raise InvalidArgument(f"container cannot be connected to the {net['name']} "
-                                      "network")
-            nets = doc["NetworkSettings"].setdefault("Networks", {})
-            if net["name"] in nets:
-                raise Conflict(f"endpoint with name {doc['Name'].lstrip('/')} already exists "
-                               f"in network {net['name']}")
-            req = rq.endpoint_request(net, config or {})
-            endpoints.check(net, req)
-            es = rq.settings_for(net, config or {})
-            joined = None
-            if doc["State"]["Status"] in RUNNING:
-                joined = self.core.attachments.connect(
-                    rq.member(doc), doc["NetworkSettings"].get("SandboxKey"), req)
-                if joined is None:
-                    return  # a dry run
-                rq.fill(doc, net, es, joined.endpoint)
-            elif self.core.svc.dry_run:
-                return
-            if mode == "none" and nets.get("none") is not None:
-                nets.pop("none")
-            nets[net["name"]] = es
-            # The document is saved last: a daemon killed before has an endpoint no
-            # document backs, which the next one removes (fabric/network/reconcile.py).
-            try:
-                C.save(doc)
-            except BaseException:
-                if joined is not None:
-                    self.core.attachments.disconnect(cid, net["id"], doc["NetworkSettings"]
-                                                     .get("SandboxKey"), force=True)
-                raise
-        if joined is not None:
-            self.hosts.write(doc)
-            self.hosts.refresh(joined.affected)
+        self.connections.connect(net_ref, container_ref, config)
 
     def disconnect(self, net_ref: str, container_ref: str, force: bool = False) -> None:
-        C = self.engine.containers
-        cid = C.id_of(container_ref)
-        with C.lock(cid):
-            doc = C.get(cid)
-            nets = doc["NetworkSettings"].get("Networks") or {}
-            net = self.core.svc.find_network(net_ref)
-            # a document may name a network removed behind its back (an older root):
-            # it can still be disconnected from it
-            name = net["name"] if net is not None else net_ref
-            if name not in nets:
-                if net is None:
-                    raise NotFound(f"network {net_ref} not found")
-                raise Conflict(f"container {doc['Name'].lstrip('/')} is not connected to "
-                               f"network {name}")
-            if name in BUILTIN:
-                raise InvalidArgument(f"container cannot be disconnected from the "
-                                      f"{name} network")
-            nid = net["id"] if net is not None else nets[name].get("NetworkID") or ""
-            netns = doc["NetworkSettings"].get("SandboxKey") or None
-            if self.core.svc.dry_run:
-                self.core.attachments.disconnect(cid, nid, netns, force)
-                return
-            before = json.loads(json.dumps(doc))
-            nets.pop(name)
-            if net is not None and net.get("default"):
-                rq.clear_top(doc)
-            # The document is saved first: a daemon killed after it leaves an endpoint
-            # no document backs, which the next one removes (fabric/network/reconcile.py).
-            C.save(doc)
-            try:
-                affected = self.core.attachments.disconnect(cid, nid, netns, force)
-            except BaseException:
-                C.save(before)   # still connected, as the endpoint is
-                raise
-        if doc["State"]["Status"] in RUNNING:
-            self.hosts.write(doc)
-            self.hosts.refresh(affected or frozenset())
+        self.connections.disconnect(net_ref, container_ref, force)
