@@ -40,9 +40,9 @@ def network():
 
 @network.command("create")
 @click.option("-d", "--driver", default="bridge", help="Driver (default bridge).")
-@click.option("--subnet", default=None, help="Subnet in CIDR form, e.g. 10.1.0.0/24.")
-@click.option("--gateway", default=None, help="Gateway address in the subnet.")
-@click.option("--ip-range", default=None, help="Allocate container addresses from here.")
+@click.option("--subnet", multiple=True, help="Subnet in CIDR form, e.g. 10.1.0.0/24.")
+@click.option("--gateway", multiple=True, help="Gateway address in a subnet.")
+@click.option("--ip-range", multiple=True, help="Allocate container addresses from here.")
 @click.option("--internal", is_flag=True, help="No traffic in or out of the network.")
 @click.option("-o", "--opt", multiple=True, help="Driver option KEY=VALUE.")
 @click.option("--label", multiple=True, help="Label KEY=VALUE.")
@@ -52,10 +52,7 @@ def network():
 def network_create(obj, name, driver, subnet, gateway, ip_range, internal, opt, label,
                    explain, dry_run):
     """Create a network."""
-    ipam = {"Driver": "default", "Config": []}
-    if subnet or gateway or ip_range:
-        ipam["Config"].append({k: v for k, v in (("Subnet", subnet), ("Gateway", gateway),
-                                                  ("IPRange", ip_range)) if v})
+    ipam = {"Driver": "default", "Config": _ipam_config(subnet, gateway, ip_range)}
     body = {"Name": name, "Driver": driver, "Internal": internal, "IPAM": ipam,
             "Options": _pairs(opt, "option"), "Labels": _pairs(label, "label"),
             "CheckDuplicate": True}
@@ -63,6 +60,37 @@ def network_create(obj, name, driver, subnet, gateway, ip_range, internal, opt, 
                           dry_run=dry_run or None)
     if not _explain(doc, explain, dry_run):
         click.echo(doc["Id"])
+
+
+def _ipam_config(subnets, gateways, ranges) -> list[dict]:
+    """Docker's pairing: each gateway and ip range goes with the subnet holding it."""
+    if len(subnets) <= 1:
+        one = {k: v[0] for k, v in (("Subnet", subnets), ("Gateway", gateways),
+                                    ("IPRange", ranges)) if v}
+        if len(gateways) > 1 or len(ranges) > 1:
+            raise click.ClickException("every ip-range or gateway must have a "
+                                       "corresponding subnet")
+        return [one] if one else []
+    import ipaddress
+
+    def net(text: str):
+        try:
+            return ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise click.ClickException(f"invalid address {text!r}") from None
+    configs = {s: {"Subnet": s} for s in subnets}
+    for key, values in (("IPRange", ranges), ("Gateway", gateways)):
+        for v in values:
+            holder = next((s for s in subnets if net(v).subnet_of(net(s))), None)
+            if holder is None:
+                what = "range" if key == "IPRange" else "gateway"
+                raise click.ClickException(f"no matching subnet for {what} {v}")
+            if key in configs[holder]:
+                raise click.ClickException(f"cannot configure multiple {key.lower()}s "
+                                           f"({v}, {configs[holder][key]}) for the same "
+                                           f"subnet ({holder})")
+            configs[holder][key] = v
+    return list(configs.values())
 
 
 @network.command("ls")

@@ -1,9 +1,11 @@
 """Container documents turned into the network core's requests, and what comes back
 written into Docker's NetworkSettings. Pure: no store, no kernel."""
 
+import json
+
 from fabric.engine import network_modes
 from fabric.network import docker_links
-from fabric.network.requests import EndpointRequest, Member, Publish
+from fabric.network.requests import EndpointRequest, Member, Membership, Publish
 
 ENDPOINT_KEYS = ("IPAMConfig", "Links", "Aliases", "MacAddress")
 
@@ -52,12 +54,50 @@ def fill(doc: dict, net: dict, es: dict, ep: dict) -> None:
                                       MacAddress=ep["mac"], EndpointID=ep["id"])
 
 
+def membership(doc: dict, wanted: list[tuple[dict, dict]], running: bool,
+               netns: str | None) -> Membership:
+    """What the document says of the container's networks (`wanted`: (network, its
+    NetworkSettings.Networks entry)), for the reconcile at daemon start."""
+    return Membership(member(doc), running, netns,
+                      tuple(endpoint_request(net, es) for net, es in wanted),
+                      {net["id"]: es.get("IPAddress") or "" for net, es in wanted},
+                      doc["NetworkSettings"].get("Ports") or {})
+
+
+def show(doc: dict, wanted: list[tuple[dict, dict]], endpoints: dict[str, dict],
+         running: bool) -> bool:
+    """Make the document show the endpoints the reconcile left (network id -> record);
+    True when it changed."""
+    ns = doc["NetworkSettings"]
+    before = json.dumps(ns, sort_keys=True)
+    if not running:
+        # only a stale address is cleared: what a container that never ran asked for
+        # (its --mac-address) stays as it is
+        if ns.get("IPAddress") or any(es.get("EndpointID") or es.get("IPAddress")
+                                      for es in (ns.get("Networks") or {}).values()):
+            clear(doc)
+        return json.dumps(ns, sort_keys=True) != before
+    for net, es in wanted:
+        ep = endpoints.get(net["id"])
+        if ep is not None:
+            fill(doc, net, es, ep)
+            continue
+        _clear_entry(es)
+        if net.get("default"):
+            clear_top(doc)
+    return json.dumps(ns, sort_keys=True) != before
+
+
+def _clear_entry(es: dict) -> None:
+    es.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress=
+              (es.get("MacAddress") if es.get("IPAMConfig") is None else "") or "")
+
+
 def clear(doc: dict) -> None:
     """Off every network (stopped): addresses and ports go, what was asked for stays."""
     ns = doc["NetworkSettings"]
     for es in (ns.get("Networks") or {}).values():
-        es.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress=
-                  (es.get("MacAddress") if es.get("IPAMConfig") is None else "") or "")
+        _clear_entry(es)
     for key in ("Gateway", "IPAddress", "EndpointID", "MacAddress"):
         if key in ns:
             ns[key] = ""

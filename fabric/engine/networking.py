@@ -8,14 +8,20 @@ changes a container outside its lifecycle (connect, disconnect), and rewrites th
 never reads a container document. Docker's driverless modes (none, host,
 container:NAME) are the engine's own (network_modes.py).
 
+Which networks a container is on has one source of truth, its document: saved last
+when a container starts or is connected, first when it is disconnected
+(network_connect.py), so that the endpoint reconcile at daemon start
+(fabric/network/reconcile.py) can settle whatever a killed daemon left.
+
 Locks: a container's lock, then the network core's, never the other way round.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from fabric.engine import etcfiles, network_modes
 from fabric.engine import network_requests as rq
+from fabric.engine.network_connect import RUNNING, Connections
 from fabric.engine.network_hosts import HostsFiles
 from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
 from fabric.network import docker_links, endpoints, ipam
@@ -27,7 +33,6 @@ from fabric.network.requests import AttachRequest
 from fabric.network.service import BUILTIN
 
 DEFAULT = settingsmod.DEFAULT_NETWORK
-RUNNING = ("running", "paused")
 
 
 class Networking:
@@ -36,6 +41,7 @@ class Networking:
         self.engine = engine
         self.core = NetworkCore(host, engine.store, settings)
         self.hosts = HostsFiles(engine, self.core)
+        self.connections = Connections(engine, self.core, self.hosts)
 
     # --- the daemon's ------------------------------------------------------------------
 
@@ -46,7 +52,21 @@ class Networking:
         self.core.configure(overrides)
 
     def start(self) -> None:
-        self.core.start({d["Id"] for d in self.engine.containers.all()})
+        """Before the daemon serves, and before the container reconcile: the core's
+        networks and endpoints made to agree with the container documents and the
+        kernel (fabric/network/reconcile.py), and each document made to show what its
+        container then holds."""
+        docs = self.engine.containers.all()
+        wanted = {d["Id"]: self._entries(d, self.core.svc.find_network)[0] for d in docs}
+        got = self.core.start([
+            rq.membership(d, wanted[d["Id"]], d["State"]["Status"] in RUNNING,
+                          d["NetworkSettings"].get("SandboxKey") or None
+                          if self.owns_sandbox(d) else None) for d in docs])
+        for d in docs:
+            if rq.show(d, wanted[d["Id"]], got.endpoints.get(d["Id"], {}),
+                       d["State"]["Status"] in RUNNING):
+                self.engine.containers.save(d)
+        self.hosts.refresh(got.affected)
 
     def stop(self) -> None:
         """Nothing to undo: containers keep their networks while no daemon runs, and
@@ -73,12 +93,17 @@ class Networking:
         return {"Id": doc["id"], "Warning": ""}
 
     def remove_network(self, ref: str) -> None:
-        self.core.networks.remove(ref)
+        self.core.networks.remove(ref, users=self._users)
 
     def prune_networks(self) -> list[str]:
-        used = {name for doc in self.engine.containers.all()
-                for name in doc["NetworkSettings"].get("Networks") or {}}
-        return self.core.networks.prune(used)
+        return self.core.networks.prune(users=self._users)
+
+    def _users(self, net: dict) -> list[str]:
+        """The containers whose documents name `net`, running or not: a network goes
+        only when none does, or starting them would fail on a network not found."""
+        return [doc["Name"].lstrip("/") for doc in self.engine.containers.all()
+                if any(es.get("NetworkID") == net["id"] or name == net["name"]
+                       for name, es in (doc["NetworkSettings"].get("Networks") or {}).items())]
 
     def list_networks(self) -> list[dict]:
         return self.core.networks.list_json()
@@ -102,13 +127,17 @@ class Networking:
 
     def validate(self, config: dict, host_config: dict, networking: dict) -> None:
         mode = host_config.get("NetworkMode") or "default"
+        eps = (networking or {}).get("EndpointsConfig") or {}
         if network_modes.driverless(mode):
             network_modes.validate(self.engine.containers, mode, host_config, networking)
+            if mode == "none":   # its settings follow Docker's rules for a built-in network
+                none = self.core.svc.get_network("none")
+                for es in eps.values():
+                    endpoints.check(none, rq.endpoint_request(none, es or {}))
             return
-        eps = (networking or {}).get("EndpointsConfig") or {}
         nets = []
         for name in self._wanted_names(mode, networking):
-            net = self.core.svc.find_network(name)
+            net = self.core.networks.find(name)
             if net is None:
                 raise NotFound(f"network {name} not found")
             if net["name"] in BUILTIN:
@@ -147,7 +176,7 @@ class Networking:
         eps = networking.get("EndpointsConfig") or {}
         nets: dict = {}
         for i, ref in enumerate(self._wanted_names(mode, networking)):
-            net = self.core.svc.get_network(ref)
+            net = self.core.networks.get(ref)
             es = eps.get(ref) or eps.get(net["name"]) or {}
             if i == 0 and not es.get("MacAddress") and doc["Config"].get("MacAddress"):
                 es = {**es, "MacAddress": doc["Config"]["MacAddress"]}
@@ -158,15 +187,25 @@ class Networking:
         """(network, its NetworkSettings.Networks entry) for each network with a driver."""
         if not doc["NetworkSettings"].get("Networks"):
             self.created(doc)   # a container made before networks were recorded
-        out = []
-        for name, es in (doc["NetworkSettings"].get("Networks") or {}).items():
-            net = self.core.svc.find_network(es.get("NetworkID") or name) or \
-                self.core.svc.find_network(name)
-            if net is None:
-                raise NotFound(f"network {name} not found")
-            if self.core.svc.has_driver(net):
-                out.append((net, es))
+        out, missing = self._entries(doc)
+        if missing:
+            raise NotFound(f"network {missing[0]} not found")
         return out
+
+    def _entries(self, doc: dict, find: Callable[[str], dict | None] | None = None
+                 ) -> tuple[list[tuple[dict, dict]], list[str]]:
+        """(network, its entry) for the networks with a driver the document names, and
+        the names of those that do not exist. `find`: how a network is looked up (by
+        default a network that could not come up is tried again, or says why)."""
+        find = find or self.core.networks.find
+        out, missing = [], []
+        for name, es in (doc["NetworkSettings"].get("Networks") or {}).items():
+            net = find(es.get("NetworkID") or name) or find(name)
+            if net is None:
+                missing.append(name)
+            elif self.core.svc.has_driver(net):
+                out.append((net, es))
+        return out, missing
 
     # --- start and stop --------------------------------------------------------------------
 
@@ -256,63 +295,7 @@ class Networking:
     # --- connect / disconnect ------------------------------------------------------------------
 
     def connect(self, net_ref: str, container_ref: str, config: dict | None = None) -> None:
-        C = self.engine.containers
-        cid = C.id_of(container_ref)
-        with C.lock(cid):
-            doc = C.get(cid)
-            mode = self.mode(doc)
-            if mode == "host" or mode.startswith("container:"):
-                raise InvalidArgument(f"container sharing the {mode.split(':')[0]} network "
-                                      "namespace cannot be connected to another network")
-            net = self.core.svc.get_network(net_ref)
-            if net["name"] in BUILTIN:
-                raise InvalidArgument(f"container cannot be connected to the {net['name']} "
-                                      "network")
-            nets = doc["NetworkSettings"].setdefault("Networks", {})
-            if net["name"] in nets:
-                raise Conflict(f"endpoint with name {doc['Name'].lstrip('/')} already exists "
-                               f"in network {net['name']}")
-            req = rq.endpoint_request(net, config or {})
-            endpoints.check(net, req)
-            es = rq.settings_for(net, config or {})
-            joined = None
-            if doc["State"]["Status"] in RUNNING:
-                joined = self.core.attachments.connect(
-                    rq.member(doc), doc["NetworkSettings"].get("SandboxKey"), req)
-                if joined is None:
-                    return  # a dry run
-                rq.fill(doc, net, es, joined.endpoint)
-            elif self.core.svc.dry_run:
-                return
-            if mode == "none" and nets.get("none") is not None:
-                nets.pop("none")
-            nets[net["name"]] = es
-            C.save(doc)
-        if joined is not None:
-            self.hosts.write(doc)
-            self.hosts.refresh(joined.affected)
+        self.connections.connect(net_ref, container_ref, config)
 
     def disconnect(self, net_ref: str, container_ref: str, force: bool = False) -> None:
-        C = self.engine.containers
-        cid = C.id_of(container_ref)
-        with C.lock(cid):
-            doc = C.get(cid)
-            net = self.core.svc.get_network(net_ref)
-            nets = doc["NetworkSettings"].get("Networks") or {}
-            if net["name"] not in nets:
-                raise Conflict(f"container {doc['Name'].lstrip('/')} is not connected to "
-                               f"network {net['name']}")
-            if net["name"] in BUILTIN:
-                raise InvalidArgument(f"container cannot be disconnected from the "
-                                      f"{net['name']} network")
-            affected = self.core.attachments.disconnect(
-                cid, net["id"], doc["NetworkSettings"].get("SandboxKey") or None, force)
-            if affected is None:
-                return  # a dry run
-            nets.pop(net["name"])
-            if net.get("default"):
-                rq.clear_top(doc)
-            C.save(doc)
-        if doc["State"]["Status"] in RUNNING:
-            self.hosts.write(doc)
-            self.hosts.refresh(affected)
+        self.connections.disconnect(net_ref, container_ref, force)

@@ -13,6 +13,8 @@ It imports nothing of the engine; the engine calls it (fabric/engine/networking.
   ipam.py               subnets and addresses (pure)
   names.py              the names a container resolves through /etc/hosts
   publishing.py         -p/-P: host ports chosen, taken ones refused
+  reconcile.py          at daemon start: endpoints made to agree with containers, kernel
+  leftovers.py          a default bridge an earlier root left, adopted
   docker_links.py       Docker's --link: hosts names, variables, ports (pure)
   firewall_intent.py    the FirewallIntent, from records (pure)
   firewall_rendering.py the intent through the host's firewall backend; users' rules

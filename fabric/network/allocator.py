@@ -46,7 +46,7 @@ class LocalAllocator:
         def choose(used: list[str]) -> str:
             if not subnets:
                 return ""   # a network without IPAM (a driver's own addressing)
-            return ipam.allocate(subnets[0], used, requested, network_name=net["name"])
+            return ipam.allocate_in(subnets, used, requested, network_name=net["name"])
         return choose
 
     def preview(self, net: dict, requested: str | None) -> str:

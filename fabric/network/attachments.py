@@ -7,12 +7,10 @@ documents from what comes back, and rewrites the /etc/hosts of the containers na
 `affected`.
 """
 
-from collections.abc import Collection
-
-from fabric.errors import FabricError, InvalidArgument
+from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.network import names
-from fabric.network.endpoints import Endpoints
+from fabric.network.endpoints import Endpoints, next_slot
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.publishing import HostPorts, bindings_of, resolve
 from fabric.network.requests import (
@@ -89,12 +87,10 @@ class Attachments:
         as in the driver API (the engine removes the namespace next)."""
         with self.svc.lock:
             eps = self.svc.records.endpoints(container_id=container_id)
-            errors = []
-            for ep in eps:
-                try:
-                    self.endpoints.leave(ep, netns, sandbox_ending=sandbox_ending)
-                except FabricError as e:
-                    errors.append(str(e))
+            # the container is leaving all of them: what cannot be undone is reported,
+            # and its records go all the same
+            errors = [e for ep in eps for e in
+                      (self.endpoints.leave(ep, netns, True, sandbox_ending),) if e]
             if not eps:
                 return Detached(frozenset())
             self.firewall.render()
@@ -108,11 +104,9 @@ class Attachments:
         with svc.lock:
             net = svc.get_network(req.network)
             mine = svc.records.endpoints(container_id=member.container_id)
-            used = {e["ifname"] for e in mine}
-            ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-            has_route = any(e.get("gateway") for e in mine)
+            ifname, may_route = next_slot(mine)
             ports = (mine[0].get("ports") or {}) if mine else {}
-            ep = self.endpoints.join(member, net, req, netns, ifname, not has_route, ports)
+            ep = self.endpoints.join(member, net, req, netns, ifname, may_route, ports)
             if svc.dry_run:
                 return None
             self.firewall.render()
@@ -143,12 +137,6 @@ class Attachments:
                 ep["container_name"] = name
                 self.svc.records.update_endpoint(ep)
             return self._affected(container_id, name, eps)
-
-    def drop_orphans(self, containers: Collection[str]) -> None:
-        """Endpoints of containers that no longer exist (removed while no daemon ran)."""
-        for ep in self.svc.records.endpoints():
-            if ep["container_id"] not in containers:
-                self.endpoints.leave(ep, None, quiet=True)
 
     def _affected(self, container_id: str, name: str, eps: list[dict]) -> frozenset[str]:
         nets = {e["network_id"] for e in eps} | \

@@ -8,11 +8,9 @@ from the core's own records and from the plain requests the engine passes in
 documents into those requests.
 """
 
-import logging
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 
-from fabric.errors import FabricError
 from fabric.network import names
 from fabric.network import settings as settingsmod
 from fabric.network.attachments import Attachments
@@ -21,10 +19,10 @@ from fabric.network.endpoints import Endpoints
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.names import Line
 from fabric.network.networks import Networks
+from fabric.network.reconcile import EndpointReconcile
+from fabric.network.requests import Membership, Reconciled
 from fabric.network.service import BUILTIN, NetworkService
 from fabric.store.db import Store
-
-log = logging.getLogger(__name__)
 
 
 class NetworkCore:
@@ -40,21 +38,16 @@ class NetworkCore:
     def host(self) -> HostContext:
         return self.svc.host
 
-    def start(self, containers: Collection[str]) -> None:
+    def start(self, members: Collection[Membership]) -> Reconciled:
         """At daemon start: built-in networks, the default bridge, the kernel made to
-        match the records, endpoints of containers that are gone (`containers`: the
-        ids that exist) dropped, the firewall rendered."""
+        match the records, endpoints made to agree with `members` (every container
+        there is, as its document says) and with the kernel (reconcile.py), the
+        firewall rendered."""
         with self.svc.lock:
-            self.networks.ensure_builtin()
-            try:
-                self.networks.ensure_default()
-            except FabricError as e:
-                # the daemon still serves; containers on the default bridge get this
-                # error when they start, other networks work
-                log.error("default bridge: %s", e)
-            self.networks.reconcile()
-            self.attachments.drop_orphans(containers)
+            self.networks.start()
+            got = EndpointReconcile(self.svc, self.endpoints).run(members)
             self.firewall.render()
+        return got
 
     def configure(self, overrides: dict) -> None:
         self.svc.configure(overrides)

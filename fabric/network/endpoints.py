@@ -7,12 +7,14 @@ store never keeps an endpoint the kernel lacks.
 
 import logging
 import secrets
+from collections.abc import Iterable
 
 from fabric.errors import FabricError, InvalidArgument
 from fabric.network import ipam
 from fabric.network.model import Endpoint, host_ifname
 from fabric.network.requests import EndpointRequest, Member, Ports
-from fabric.network.service import NetworkService
+from fabric.network.service import BUILTIN, NetworkService
+from fabric.network.store import subnets_of
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def as_model(rec: dict) -> Endpoint:
 
 def check(net: dict, req: EndpointRequest) -> None:
     """Docker's rules for per-network settings (--ip, --alias, --mac-address)."""
-    user_defined = not net.get("default")
+    user_defined = not net.get("default") and net["name"] not in BUILTIN
     if req.ip and not user_defined:
         raise InvalidArgument("user specified IP address is supported on user defined "
                               "networks only")
@@ -36,12 +38,25 @@ def check(net: dict, req: EndpointRequest) -> None:
                               "user defined networks")
     if req.ip:
         addr = ipam.parse_address(req.ip, "--ip address")
-        subnets = net.get("ipam") or []
-        if subnets and addr not in ipam.parse_subnet(subnets[0]["subnet"]):
-            raise InvalidArgument(f"address {req.ip} is outside subnet "
-                                  f"{subnets[0]['subnet']} of network {net['name']}")
+        subnets = subnets_of(net)
+        where = f" of network {net['name']}"
+        holder = ipam.holding(subnets, str(addr)) or (subnets[0] if len(subnets) == 1 else None)
+        if holder is not None:
+            ipam.check_requested(holder, addr, where)
+        elif subnets:
+            raise InvalidArgument(f"address {req.ip} is outside subnets "
+                                  f"{', '.join(s.subnet for s in subnets)}{where}")
     if req.mac:
         ipam.parse_mac(req.mac)
+
+
+def next_slot(mine: Iterable[dict]) -> tuple[str, bool]:
+    """Where a container's next endpoint goes: the lowest free ethN, and whether it may
+    carry the default route (none of the others does)."""
+    mine = list(mine)
+    used = {e["ifname"] for e in mine}
+    ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+    return ifname, not any(e.get("gateway") for e in mine)
 
 
 class Endpoints:
@@ -49,16 +64,18 @@ class Endpoints:
         self.svc = svc
 
     def join(self, member: Member, net: dict, req: EndpointRequest, netns: str, ifname: str,
-             may_route: bool, ports: Ports) -> dict:
+             may_route: bool, ports: Ports, prefer: str | None = None) -> dict:
         """Record the endpoint with its address, then have the driver wire it; in a dry
-        run nothing is recorded and the plan is only described."""
+        run nothing is recorded and the plan is only described. `prefer`: the address
+        to take when it is free and none was asked for (the one `inspect` showed)."""
         svc = self.svc
         model = svc.model(net)
-        s = model.ipam[0] if model.ipam else None
-        route = may_route and s is not None and not model.internal
+        route = may_route and bool(model.ipam) and not model.internal
         epid = secrets.token_hex(32)
 
         def record(address: str) -> dict:
+            # the gateway of the subnet the address came from
+            s = ipam.holding(model.ipam, address) if address else None
             return {"id": epid, "network_id": net["id"], "container_id": member.container_id,
                     "container_name": member.name, "hostname": member.hostname,
                     "ifname": ifname, "address": address, "host_ifname": host_ifname(epid),
@@ -72,21 +89,39 @@ class Endpoints:
         if svc.dry_run:
             ep = record(allocator.preview(net, req.ip))
         else:
-            ep = allocator.assign(net, member.container_id, req.ip, record)
+            ep = self._assign(net, member.container_id, req.ip or prefer, record,
+                              fallback=prefer is not None and not req.ip)
         try:
-            svc.run(svc.driver(net["driver"]).plan_join(model, as_model(ep), netns))
+            self.wire(net, ep, netns)
         except BaseException:
             if not svc.dry_run:
                 allocator.release(net, epid)
             raise
         return ep
 
+    def _assign(self, net: dict, container_id: str, requested: str | None,
+                make_record, fallback: bool) -> dict:
+        allocator = self.svc.allocator_for(net)
+        try:
+            return allocator.assign(net, container_id, requested, make_record)
+        except FabricError:
+            if not fallback:
+                raise
+            return allocator.assign(net, container_id, None, make_record)
+
+    def wire(self, net: dict, ep: dict, netns: str) -> None:
+        """Have the driver wire a recorded endpoint (again: its plan is idempotent)."""
+        svc = self.svc
+        svc.run(svc.driver(net["driver"]).plan_join(svc.model(net), as_model(ep), netns))
+
     def leave(self, ep: dict, netns: str | None, quiet: bool = False,
-              sandbox_ending: bool = False) -> None:
-        """Unwire the endpoint and forget it; with `quiet`, a failing plan is logged and
-        the record goes anyway."""
+              sandbox_ending: bool = False) -> str | None:
+        """Unwire the endpoint and forget it. A failing plan keeps the record (the
+        endpoint is still there, as far as anyone knows) and raises; with `quiet` the
+        record goes anyway and the failure is logged and returned."""
         svc = self.svc
         net = svc.find_network(ep["network_id"])
+        error = None
         try:
             if net is not None and svc.has_driver(net):
                 svc.run(svc.driver(net["driver"]).plan_leave(
@@ -95,9 +130,10 @@ class Endpoints:
             if not quiet:
                 raise
             log.warning("leaving %s: %s", ep["host_ifname"], e)
-        finally:
-            if not svc.dry_run:
-                if net is None:
-                    svc.records.delete_endpoint(ep["id"])
-                else:
-                    svc.allocator_for(net).release(net, ep["id"])
+            error = str(e)
+        if not svc.dry_run:
+            if net is None:
+                svc.records.delete_endpoint(ep["id"])
+            else:
+                svc.allocator_for(net).release(net, ep["id"])
+        return error

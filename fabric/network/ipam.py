@@ -8,12 +8,18 @@ Defaults, chosen to stay clear of Docker on the same machine:
   and of Kubernetes' usual 10.96.0.0/12 service range).
 
 "Free" means overlapping no other network of this host and no route the host already
-has (a LAN, a VPN), as Docker checks. Everything here is pure: the caller passes what
+has (a LAN, a VPN), as Docker checks. Ranges no container can use are refused
+outright (multicast, loopback, link-local, 0.0.0.0/8, 240.0.0.0/4): Docker accepts
+them, and every container started on such a network then fails.
+
+A network may have several subnets (`--subnet A --subnet B`, as Docker keeps them):
+automatic addresses come from the first until it is full, then from the next; an
+--ip from the one that holds it. Everything here is pure: the caller passes what
 is in use, and persists the result in the store inside the same transaction it read
 the used addresses in.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netaddr import AddrFormatError, IPAddress, IPNetwork
@@ -31,6 +37,10 @@ class Pool:
 
 
 DEFAULT_POOLS: tuple[Pool, ...] = (Pool("10.90.0.0/15", 24), Pool("10.92.0.0/14", 24))
+
+UNUSABLE = (("0.0.0.0/8", "this network"), ("127.0.0.0/8", "loopback"),
+            ("169.254.0.0/16", "link-local"), ("224.0.0.0/4", "multicast"),
+            ("240.0.0.0/4", "reserved"))
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,10 @@ def build(subnet: str | None = None, gateway: str | None = None,
         net = choose_subnet(in_use, pools)
     else:
         net = parse_subnet(subnet)
+        for base, what in UNUSABLE:
+            if overlaps(net, IPNetwork(base)):
+                raise InvalidArgument(f"subnet {net} overlaps {base} ({what}): containers "
+                                      "cannot use it")
         clash = _conflict(net, in_use)
         if clash is not None:
             raise Conflict(f"subnet {net} overlaps with {clash.owner} ({clash.subnet})")
@@ -110,6 +124,32 @@ def build(subnet: str | None = None, gateway: str | None = None,
             raise InvalidArgument(f"ip range {r} is not inside subnet {net}")
         rng = str(r)
     return SubnetConfig(str(net), str(gw), rng)
+
+
+def build_all(wanted: Sequence[Mapping[str, str | None]] = (), *,
+              in_use: Iterable[InUse] = (), pools: Iterable[Pool] = DEFAULT_POOLS
+              ) -> list[SubnetConfig]:
+    """A network's subnets from Docker's IPAM.Config entries ({"Subnet", "Gateway",
+    "IPRange"}, each optional): one chosen from the pools when none is given."""
+    given = [parse_subnet(s) for w in wanted if (s := w.get("Subnet"))]
+    for i, a in enumerate(given):
+        for b in given[i + 1:]:
+            if overlaps(a, b):
+                raise InvalidArgument("multiple overlapping subnet configuration is not "
+                                      f"allowed: {a} and {b}")
+    used, out = list(in_use), []
+    for w in wanted or [{}]:
+        cfg = build(w.get("Subnet") or None, w.get("Gateway") or None,
+                    w.get("IPRange") or None, in_use=used, pools=pools)
+        used.append(InUse(cfg.subnet, "another subnet of this network"))
+        out.append(cfg)
+    return out
+
+
+def holding(cfgs: Sequence[SubnetConfig], address: str) -> SubnetConfig | None:
+    """The subnet an address (with or without its prefix) lies in."""
+    ip = IPAddress(address.split("/")[0])
+    return next((c for c in cfgs if ip in IPNetwork(c.subnet)), None)
 
 
 def _gateway(net: IPNetwork, gateway: str | None) -> IPAddress:
@@ -141,6 +181,18 @@ def reserved(cfg: SubnetConfig) -> set[int]:
     return {net.first, net.last, int(IPAddress(cfg.gateway))}
 
 
+def check_requested(cfg: SubnetConfig, ip: IPAddress, where: str = "") -> None:
+    """Refuse a requested address (--ip) no container may have, naming what it is."""
+    net = IPNetwork(cfg.subnet)
+    if ip not in net:
+        raise InvalidArgument(f"address {ip} is outside subnet {net}{where}")
+    if int(ip) in (net.first, net.last):
+        what = "network" if int(ip) == net.first else "broadcast"
+        raise InvalidArgument(f"address {ip} is the {what} address of subnet {net}{where}")
+    if ip == IPAddress(cfg.gateway):
+        raise Conflict(f"address {ip} is the gateway of subnet {net}{where}")
+
+
 def allocate(cfg: SubnetConfig, used: Iterable[str], requested: str | None = None,
              *, network_name: str = "") -> str:
     """An address for a new endpoint, as a CIDR with the subnet's prefix.
@@ -152,8 +204,7 @@ def allocate(cfg: SubnetConfig, used: Iterable[str], requested: str | None = Non
     where = f" on network {network_name}" if network_name else ""
     if requested:
         ip = parse_address(requested, "address")
-        if ip not in net:
-            raise InvalidArgument(f"address {ip} is outside subnet {net}{where}")
+        check_requested(cfg, ip, where)
         if int(ip) in taken:
             raise Conflict(f"address {ip} is already in use{where}")
         return f"{ip}/{net.prefixlen}"
@@ -162,6 +213,26 @@ def allocate(cfg: SubnetConfig, used: Iterable[str], requested: str | None = Non
         if value not in taken and net.first < value < net.last:
             return f"{IPAddress(value)}/{net.prefixlen}"
     raise Conflict(f"no free address left in {rng}{where}")
+
+
+def allocate_in(cfgs: Sequence[SubnetConfig], used: Iterable[str],
+                requested: str | None = None, *, network_name: str = "") -> str:
+    """`allocate` over a network's subnets: a requested address in the one holding it,
+    otherwise the first subnet with one free."""
+    used = list(used)
+    if requested:
+        cfg = holding(cfgs, str(parse_address(requested, "address")))
+        if cfg is None and len(cfgs) > 1:
+            where = f" of network {network_name}" if network_name else ""
+            raise InvalidArgument(f"address {requested} is outside subnets "
+                                  f"{', '.join(c.subnet for c in cfgs)}{where}")
+        return allocate(cfg or cfgs[0], used, requested, network_name=network_name)
+    for cfg in cfgs[:-1]:
+        try:
+            return allocate(cfg, used, network_name=network_name)
+        except Conflict:
+            continue   # full: the next one
+    return allocate(cfgs[-1], used, network_name=network_name)
 
 
 def mac_from_ip(ip: str) -> str:

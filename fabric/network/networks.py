@@ -5,21 +5,26 @@ scope says and builds it in the kernel; a failure leaves neither a record nor a
 kernel object. The firewall is rendered after each change.
 """
 
+import functools
 import logging
 import re
 import secrets
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
-from fabric.errors import Conflict, FabricError, InvalidArgument
+from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
 from fabric.network import ipam
 from fabric.network import settings as settingsmod
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.inspect import network_json
+from fabric.network.leftovers import Adopted, default_bridge
 from fabric.network.service import BUILTIN, NetworkService
 from fabric.plan import AddAddress, Plan, Result
 
 log = logging.getLogger(__name__)
+
+# the containers whose documents name a network (the engine knows; the core does not)
+Users = Callable[[dict], list[str]]
 
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
@@ -27,14 +32,18 @@ NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 class Networks:
     def __init__(self, svc: NetworkService, firewall: FirewallRendering):
         self.svc = svc
+        # networks that could not come up (by name), and why: every use says so
+        self.down: dict[str, str] = {}
         self.firewall = firewall
 
     # --- the API -------------------------------------------------------------------------
 
     def create(self, name: str, driver: str = "bridge", *, options: dict | None = None,
                ipam_config: list[dict] | None = None, internal: bool = False,
-               labels: dict | None = None, hidden: dict | None = None) -> dict:
-        """Validate everything, then record the network and build it in the kernel."""
+               labels: dict | None = None, hidden: dict | None = None,
+               adopt: Adopted | None = None) -> dict:
+        """Validate everything, then record the network and build it in the kernel;
+        `adopt`: a bridge that becomes this network's own (leftovers.py)."""
         svc = self.svc
         if not name or not NAME_RE.fullmatch(name):
             raise InvalidArgument(f"invalid network name {name!r}: only "
@@ -46,22 +55,19 @@ class Networks:
         records = svc.records_for(drv)
         options = {k: str(v) for k, v in (options or {}).items()}
         drv.validate({**options, **(hidden or {})})   # bad options fail before anything
-        cfgs = list(ipam_config or [{}])
-        if len(cfgs) > 1:
-            raise InvalidArgument("only one IPv4 subnet per network is supported")
-        want = cfgs[0]
         with svc.lock:
             # by name only: a name that happens to prefix another network's id is free
             if any(d["name"] == name for d in svc.list_networks()):
                 raise Conflict(f"network with name {name} already exists")
-            sub = ipam.build(want.get("Subnet") or None, want.get("Gateway") or None,
-                             want.get("IPRange") or None, in_use=self.subnets_in_use())
-            doc: dict = {"id": secrets.token_hex(32), "name": name, "driver": driver,
+            subs = ipam.build_all(ipam_config or [],
+                                  in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
+            nid = adopt.id_prefix + secrets.token_hex(26) if adopt else secrets.token_hex(32)
+            doc: dict = {"id": nid, "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
                    "options": options, "labels": dict(labels or {}),
                    "hidden_options": dict(hidden or {}),
                    "ipam": [{"subnet": sub.subnet, "gateway": sub.gateway,
-                             "ip_range": sub.ip_range}],
+                             "ip_range": sub.ip_range} for sub in subs],
                    "gateway_owned": True}
             plan = drv.plan_create(svc.model(doc))
             if svc.dry_run:
@@ -73,18 +79,24 @@ class Networks:
             except BaseException:
                 records.delete_network(doc["id"])
                 raise
-            doc["gateway_owned"] = _gateway_owned(plan, res)
+            doc["gateway_owned"] = adopt is not None or _gateway_owned(plan, res)
             records.update_network(doc)
             self.firewall.render()
         return doc
 
-    def remove(self, ref: str) -> dict:
+    def remove(self, ref: str, users: Users = lambda net: []) -> dict:
+        """Remove a network no endpoint is on and, `users` says, no container names
+        (asked under the lock, so no connect slips in between)."""
         svc = self.svc
         with svc.lock:
             doc = svc.get_network(ref)
             if doc["name"] in BUILTIN or doc.get("default"):
                 raise InvalidArgument(f"{doc['name']} is a pre-defined network and cannot "
                                       "be removed")
+            named = users(doc)   # stopped containers too: their start would fail
+            if named:
+                raise Conflict(f"error while removing network: network {doc['name']} id "
+                               f"{doc['id']} has active endpoints ({', '.join(sorted(named))})")
             eps = svc.records.endpoints(network_id=doc["id"])
             if eps:
                 names = ", ".join(sorted(e.get("container_name") or e["container_id"][:12]
@@ -96,36 +108,38 @@ class Networks:
             if svc.dry_run:
                 return doc
             svc.records_for(svc.driver(doc["driver"])).delete_network(doc["id"])
+            self.down.pop(doc["name"], None)
             self.firewall.render()
         return doc
 
-    def prune(self, in_use: Collection[str]) -> list[str]:
-        """Remove the user's networks no container names (`in_use`) and none is on."""
+    def prune(self, users: Users = lambda net: []) -> list[str]:
+        """Remove the user's networks no container is on or names (`users`)."""
         removed = []
         for net in self.svc.list_networks():
-            if net["name"] in BUILTIN or net.get("default") or net["name"] in in_use:
+            if net["name"] in BUILTIN or net.get("default"):
                 continue
-            if self.svc.records.endpoints(network_id=net["id"]):
+            try:
+                self.remove(net["id"], users)
+            except Conflict:
                 continue
-            self.remove(net["id"])
             removed.append(net["name"])
         return removed
 
     def inspect(self, ref: str, containers: bool = True) -> dict:
-        doc = self.svc.get_network(ref)
+        doc = self.get(ref)
         eps = self.svc.records.endpoints(network_id=doc["id"]) if containers else []
         return network_json(doc, eps)
 
     def list_json(self) -> list[dict]:
         return [network_json(d, []) for d in self.svc.list_networks()]
 
-    def subnets_in_use(self) -> list[ipam.InUse]:
+    def subnets_in_use(self, own: Collection[str] = ()) -> list[ipam.InUse]:
         """Other networks' subnets and the host's own routes (a LAN, a VPN), as Docker
         checks, minus routes through fabric's own interfaces."""
         svc = self.svc
         used = [ipam.InUse(s["subnet"], f"network {d['name']}")
                 for d in svc.list_networks() for s in d.get("ipam", ())]
-        ours: set[str] = set()
+        ours: set[str] = set(own)
         for doc in svc.list_networks():
             if svc.has_driver(doc):
                 try:
@@ -140,7 +154,55 @@ class Networks:
                     used.append(ipam.InUse(r.dst, f"a host route on {r.dev}"))
         return used
 
+    # --- networks that could not come up ---------------------------------------------
+
+    def find(self, ref: str) -> dict | None:
+        """The network `ref` names, as the store has it; one that could not come up is
+        tried again first, and when it still cannot, the error says why."""
+        svc = self.svc
+        doc = svc.find_network(ref)
+        name = doc["name"] if doc is not None else ref
+        if name not in self.down:
+            return doc
+        with svc.lock:
+            if name in self.down and not self._try(name, lambda: self._bring_up(name, doc)):
+                # not found, as for any network that is not there, and why
+                raise NotFound(f"network {name} is not available: {self.down[name]}")
+        return svc.find_network(ref)
+
+    def get(self, ref: str) -> dict:
+        return self.find(ref) or self.svc.get_network(ref)   # NotFound, as any lookup
+
+    def _bring_up(self, name: str, doc: dict | None) -> None:
+        if doc is None:
+            self.ensure_default()
+        else:
+            self.svc.run(self.svc.driver(doc["driver"]).plan_create(self.svc.model(doc)))
+
+    def _try(self, name: str, bring_up: Callable[[], object]) -> bool:
+        """Bring a network up; when it cannot, remember why (the daemon still serves:
+        other networks work, and uses of this one say what is wrong)."""
+        try:
+            bring_up()
+        except FabricError as e:
+            default = name == settingsmod.DEFAULT_NETWORK
+            log.error("%s: %s", "default bridge" if default else f"network {name}", e)
+            self.down[name] = str(e)
+            return False
+        self.down.pop(name, None)
+        return True
+
     # --- at daemon start -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Built-in networks, the default bridge, and the kernel made to match every
+        network's record (after a reboot or a flush)."""
+        svc = self.svc
+        self.ensure_builtin()
+        self._try(settingsmod.DEFAULT_NETWORK, self.ensure_default)
+        for doc in svc.list_networks():
+            if svc.has_driver(doc) and not doc.get("default"):
+                self._try(doc["name"], functools.partial(self._bring_up, doc["name"], doc))
 
     def ensure_builtin(self) -> None:
         for name, driver in BUILTIN.items():
@@ -164,14 +226,23 @@ class Networks:
                 (want_ipam is None or [want_ipam] == [
                     {k: v for k, v in i.items() if v} for i in doc.get("ipam", [])])
             if same or svc.records.endpoints(network_id=doc["id"]):
+                svc.run(svc.driver("bridge").plan_create(svc.model(doc)))
                 return doc
             log.info("default bridge settings changed: re-creating it")
             svc.run(svc.driver("bridge").plan_delete(svc.model(doc)))
             svc.records.delete_network(doc["id"])
         cfg = [{"Subnet": want_ipam["subnet"], "Gateway": want_ipam["gateway"],
                 "IPRange": want_ipam.get("ip_range")}] if want_ipam else None
+        left = None
+        if want_ipam and not svc.settings.bridge:   # -b names the user's own bridge
+            plen = want_ipam["subnet"].split("/")[1]
+            left = default_bridge(svc.host.netns, svc.settings.default_bridge,
+                                  f"{want_ipam['gateway']}/{plen}",
+                                  [n["id"] for n in svc.list_networks()])
+            if left is not None:
+                log.info("adopting %s, left by an earlier root", left.bridge)
         doc = self.create(settingsmod.DEFAULT_NETWORK, "bridge", options=want_opts,
-                          ipam_config=cfg, hidden=hidden)
+                          ipam_config=cfg, hidden=hidden, adopt=left)
         doc["default"] = True
         svc.records.update_network(doc)
         return doc
@@ -205,18 +276,6 @@ class Networks:
                     c = ipam.from_bip(a.cidr, fixed_cidr)
                     return {"subnet": c.subnet, "gateway": c.gateway, "ip_range": c.ip_range}
         return None
-
-    def reconcile(self) -> None:
-        """Make the kernel match the records again (after a reboot or a flush)."""
-        svc = self.svc
-        for doc in svc.list_networks():
-            if not svc.has_driver(doc):
-                continue
-            try:
-                svc.run(svc.driver(doc["driver"]).plan_create(svc.model(doc)))
-            except FabricError as e:
-                log.warning("network %s: %s", doc["name"], e)
-
 
 def _gateway_owned(plan: Plan, res: Result) -> bool:
     """Did fabric add the gateway address, or was it there (a hand-made bridge)?"""

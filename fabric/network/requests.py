@@ -51,6 +51,25 @@ class AttachRequest:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """A container's networks as its document records them, for the endpoint reconcile
+    at daemon start (reconcile.py): the document is the truth it makes the store and
+    the kernel match."""
+    member: Member
+    running: bool               # running or paused: its endpoints must be there
+    netns: str | None           # its own namespace, when it has one
+    networks: tuple[EndpointRequest, ...] = ()   # networks of the core's it is on, eth0's first
+    shown: Mapping[str, str] = field(default_factory=dict)  # network id -> address inspect shows
+    ports: Ports = field(default_factory=dict)   # its published ports, as resolved at start
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    endpoints: dict[str, dict[str, dict]]   # container id -> network id -> endpoint record
+    affected: frozenset[str]    # containers whose endpoints, or whose peers', changed
+
+
+@dataclass(frozen=True)
 class Attached:
     endpoints: dict[str, dict]  # network id -> endpoint record
     ports: Ports

@@ -37,6 +37,9 @@ class FakeContainers:
     def save(self, doc):
         self.docs[doc["Id"]] = json.loads(json.dumps(doc))
 
+    def delete(self, cid):
+        self.docs.pop(cid, None)
+
     def all(self):
         return [json.loads(json.dumps(d)) for d in self.docs.values()]
 

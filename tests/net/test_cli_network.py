@@ -101,3 +101,52 @@ def test_connect_disconnect_running_container(host):
     assert host.fab("network", "prune", "-f").out == "Deleted Networks:\nside\n"
     # the pair goes with the container's namespace, in the kernel's cleanup work
     wait_for(lambda: "fv" not in host.sh("ip -o link").out, timeout=5)
+
+
+def test_several_subnets_kept_and_unusable_ranges_refused(host):
+    nid = host.fab("network", "create", "--subnet", "10.163.0.0/30", "--subnet",
+                   "10.164.0.0/24", "--gateway", "10.164.0.254", "--ip-range",
+                   "10.164.0.128/25", "two").out.strip()
+    doc = json.loads(host.fab("network", "inspect", "two").out)[0]
+    assert doc["IPAM"]["Config"] == [
+        {"Subnet": "10.163.0.0/30", "Gateway": "10.163.0.1"},
+        {"Subnet": "10.164.0.0/24", "Gateway": "10.164.0.254", "IPRange": "10.164.0.128/25"}]
+    br = "fab-" + nid[:10]
+    out = host.sh(f"ip -o addr show {br}").out
+    assert "10.163.0.1/30" in out and "10.164.0.254/24" in out
+    host.fab("run", "-d", "--name", "first", "--network", "two", "busybox", "sleep", "300")
+    host.fab("run", "-d", "--name", "next", "--network", "two", "busybox", "sleep", "300")
+    host.fab("run", "-d", "--name", "fixed", "--network", "two", "--ip", "10.164.0.9",
+             "busybox", "sleep", "300")
+    assert ips(host, "first") == {"two": "10.163.0.2"}
+    assert ips(host, "next") == {"two": "10.164.0.128"}      # the first subnet is full
+    assert host.inspect("next")["NetworkSettings"]["Networks"]["two"]["Gateway"] == \
+        "10.164.0.254"
+    assert "default via 10.164.0.254" in host.fab("exec", "fixed", "ip", "route").out
+    for args, msg in [
+        (["--subnet", "224.0.0.0/24", "m"], "subnet 224.0.0.0/24 overlaps 224.0.0.0/4 "
+                                            "(multicast): containers cannot use it"),
+        (["--subnet", "127.0.0.0/24", "lo"], "127.0.0.0/8 (loopback)"),
+        (["--subnet", "10.165.0.0/24", "--subnet", "10.168.0.0/24", "--gateway",
+          "10.166.0.1", "g"], "no matching subnet for gateway 10.166.0.1"),
+        (["--subnet", "10.165.0.0/16", "--subnet", "10.165.1.0/24", "o"],
+         "multiple overlapping subnet configuration is not allowed"),
+    ]:
+        r = host.fab("network", "create", *args, check=False)
+        assert r.code == 125 and msg in r.err and r.err.count("\n") == 1, r
+    assert sorted(host.fab("network", "ls", "--format", "{{.Name}}").out.split()) == \
+        ["bridge", "host", "none", "two"]
+    host.fab("rm", "-f", "first", "next", "fixed")
+
+
+def test_connect_names_the_broadcast_and_network_address(host):
+    host.fab("network", "create", "--subnet", "10.167.0.0/24", "side")
+    host.fab("run", "-d", "--name", "c", "busybox", "sleep", "300")
+    for ip, what in (("10.167.0.255", "broadcast"), ("10.167.0.0", "network")):
+        for args in (["network", "connect", "--ip", ip, "side", "c"],
+                     ["run", "--rm", "--network", "side", "--ip", ip, "busybox", "true"]):
+            r = host.fab(*args, check=False)
+            assert r.code == 125 and r.err.count("\n") == 1 and \
+                f"address {ip} is the {what} address of subnet 10.167.0.0/24" in r.err, r
+    assert set(ips(host, "c")) == {"bridge"}
+    host.fab("rm", "-f", "c")

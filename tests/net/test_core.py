@@ -66,7 +66,7 @@ def make_core(tmp_path, host: str | None, cluster=None) -> NetworkCore:
 @pytest.fixture
 def core(tmp_path, make_ns):
     c = make_core(tmp_path, make_ns("host"))
-    c.start(containers=())
+    c.start(())
     yield c
     for cid in {e["container_id"] for e in c.svc.records.endpoints()}:
         c.attachments.detach(cid, None)

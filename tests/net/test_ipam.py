@@ -55,10 +55,61 @@ def test_allocation_gateway_range_static_and_in_use():
     assert ipam.allocate(cfg, [], "10.1.0.7") == "10.1.0.7/24"   # --ip outside the range
     with pytest.raises(Conflict, match="address 10.1.0.7 is already in use on network n"):
         ipam.allocate(cfg, ["10.1.0.7/24"], "10.1.0.7", network_name="n")
-    with pytest.raises(Conflict, match="already in use"):
-        ipam.allocate(cfg, [], "10.1.0.1")                        # the gateway
+    with pytest.raises(Conflict, match="address 10.1.0.1 is the gateway of subnet "
+                                       "10.1.0.0/24"):
+        ipam.allocate(cfg, [], "10.1.0.1")
     with pytest.raises(InvalidArgument, match="outside subnet"):
         ipam.allocate(cfg, [], "10.9.0.7")
+
+
+@pytest.mark.parametrize("ip,what", [("10.1.0.255", "broadcast"), ("10.1.0.0", "network")])
+def test_the_broadcast_and_network_address_are_named(ip, what):
+    cfg = ipam.build("10.1.0.0/24")
+    with pytest.raises(InvalidArgument) as e:
+        ipam.allocate(cfg, [], ip, network_name="n")
+    assert str(e.value) == f"address {ip} is the {what} address of subnet 10.1.0.0/24 " \
+                           "on network n"
+
+
+@pytest.mark.parametrize("subnet,what", [
+    ("224.0.0.0/24", "224.0.0.0/4 (multicast)"),
+    ("239.1.0.0/16", "224.0.0.0/4 (multicast)"),
+    ("127.0.0.0/24", "127.0.0.0/8 (loopback)"),
+    ("0.0.0.0/8", "0.0.0.0/8 (this network)"),
+    ("0.0.0.0/0", "0.0.0.0/8 (this network)"),
+    ("169.254.0.0/16", "169.254.0.0/16 (link-local)"),
+    ("240.0.0.0/4", "240.0.0.0/4 (reserved)"),
+    ("255.255.255.0/24", "240.0.0.0/4 (reserved)"),
+])
+def test_unusable_ranges_are_refused(subnet, what):
+    with pytest.raises(InvalidArgument) as e:
+        ipam.build(subnet)
+    assert str(e.value) == f"subnet {subnet} overlaps {what}: containers cannot use it"
+    with pytest.raises(InvalidArgument, match="containers cannot use it"):
+        ipam.from_bip(subnet.replace(".0/", ".1/", 1) if subnet != "0.0.0.0/0" else
+                      "0.0.0.1/8")
+
+
+def test_several_subnets_are_kept_and_checked_together():
+    cfgs = ipam.build_all([{"Subnet": "10.1.0.0/24"},
+                           {"Subnet": "10.2.0.0/24", "Gateway": "10.2.0.254"}])
+    assert cfgs == [ipam.SubnetConfig("10.1.0.0/24", "10.1.0.1"),
+                    ipam.SubnetConfig("10.2.0.0/24", "10.2.0.254")]
+    with pytest.raises(InvalidArgument, match="multiple overlapping subnet configuration "
+                                              "is not allowed: 10.1.0.0/16 and 10.1.2.0/24"):
+        ipam.build_all([{"Subnet": "10.1.0.0/16"}, {"Subnet": "10.1.2.0/24"}])
+    with pytest.raises(Conflict, match="10.2.0.0/24 overlaps with network x"):
+        ipam.build_all([{"Subnet": "10.1.0.0/24"}, {"Subnet": "10.2.0.0/24"}],
+                       in_use=[InUse("10.2.0.0/16", "network x")])
+    # addresses come from the first subnet until it is full, then from the next; --ip
+    # from the subnet that holds it
+    small = ipam.build_all([{"Subnet": "10.1.0.0/30"}, {"Subnet": "10.2.0.0/24"}])
+    assert ipam.allocate_in(small, []) == "10.1.0.2/30"
+    assert ipam.allocate_in(small, ["10.1.0.2/30"]) == "10.2.0.2/24"
+    assert ipam.allocate_in(small, [], "10.2.0.9") == "10.2.0.9/24"
+    with pytest.raises(InvalidArgument, match="address 10.3.0.9 is outside subnets "
+                                              "10.1.0.0/30, 10.2.0.0/24"):
+        ipam.allocate_in(small, [], "10.3.0.9")
 
 
 def test_bip_and_fixed_cidr_like_docker():

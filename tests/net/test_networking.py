@@ -193,6 +193,15 @@ def test_static_ip_mac_and_bad_endpoint_input(env):
             "IPAMConfig": {"IPv4Address": "10.9.0.50"}}}})
     with pytest.raises(NotFound, match="network nosuch not found"):
         create(env, "w", network="nosuch")
+    # Docker refuses these on --network none too
+    with pytest.raises(InvalidArgument, match="^user specified IP address is supported on "
+                                              "user defined networks only$"):
+        create(env, "w", network="none", networking={"EndpointsConfig": {"none": {
+            "IPAMConfig": {"IPv4Address": "10.131.0.50"}}}})
+    with pytest.raises(InvalidArgument, match="alias is supported only for containers in "
+                                              "user defined networks"):
+        create(env, "w", network="none", networking={"EndpointsConfig": {"none": {
+            "Aliases": ["x"]}}})
     with pytest.raises(InvalidArgument, match="invalid MAC"):
         create(env, "w", mac="zz")
 
@@ -286,6 +295,9 @@ def test_teardown_leaves_the_host_as_it_was(env):
     start(env, b)
     for name in ("a", "b"):
         stop(env, env["eng"].containers.get(name))
+    with pytest.raises(Conflict, match="network t1 .* has active endpoints \\(a\\)"):
+        mgr.remove_network("t1")   # a stopped container still names it
+    mgr.disconnect("t1", "a")
     mgr.remove_network("t1")
     delete_networks(mgr.core.svc)
     after = snapshot(env["host"])
