@@ -27,6 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     for flag in ("icc", "ip-forward", "ip-masq", "iptables"):
         ap.add_argument(f"--{flag}", default=None, choices=("true", "false"))
     ap.add_argument("--firewall-backend", default=None, choices=("nftables", "iptables"))
+    ap.add_argument("--routed-subnets", default=None, metavar="CIDR[,CIDR...]",
+                    help="reach the default bridge's containers from these subnets, and "
+                         "them from it, without NAT (hand-made routes between hosts)")
+    # Docker's legacy multi-host flags, with their names
+    ap.add_argument("--cluster-store", default=None, metavar="URL",
+                    help="the store the hosts of a cluster share (sqlite:///PATH)")
+    ap.add_argument("--cluster-advertise", default=None, metavar="ADDRESS",
+                    help="the address other hosts reach this one at")
     args = ap.parse_args(argv)
     root = HostRoot(os.path.abspath(args.root))
     os.makedirs(root.path, mode=0o711, exist_ok=True)
@@ -43,22 +51,47 @@ def main(argv: list[str] | None = None) -> None:
     lock.flush()
     overrides = {k: getattr(args, k.replace("-", "_")) for k in
                  ("bip", "fixed-cidr", "bridge", "mtu", "icc", "ip-forward", "ip-masq",
-                  "iptables", "firewall-backend")}
+                  "iptables", "firewall-backend", "routed-subnets", "cluster-store",
+                  "cluster-advertise")}
     for k in ("icc", "ip-forward", "ip-masq", "iptables"):
         if overrides[k] is not None:
             overrides[k] = overrides[k] == "true"
-    serve(root, args.socket or root.socket, overrides)
+    from fabric.errors import FabricError
+    try:
+        serve(root, args.socket or root.socket, overrides)
+    except FabricError as e:
+        print(f"fabric daemon: {e.message}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None:
     from fabric.daemon.http import Handler, UnixHTTPServer
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
+    from fabric.network import settings as settingsmod
 
-    engine = Engine(root.path)
+    settings = settingsmod.load(root.settings, overrides)
+    cluster = None
+    if settings.cluster_store:
+        from fabric.cluster.connect import connect
+        cluster = connect(settings.cluster_store)
+    engine = Engine(root.path, cluster=cluster, underlay=settings.cluster_advertise)
     if overrides:
         engine.network.configure(overrides)
     engine.start()
+    watch = None
+    if cluster is not None:
+        import logging
+
+        from fabric.cluster.watch import Watch
+
+        # what the watch does to the kernel, one command a line, in the daemon's log
+        peers_log = logging.getLogger("fabric.network.shared")
+        peers_log.setLevel(logging.INFO)
+        peers_log.addHandler(logging.StreamHandler(sys.stderr))
+        watch = Watch(cluster, engine.network.core.networks.shared, engine.host.name,
+                      settings.cluster_advertise)
+        watch.start()
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})
     try:
@@ -89,6 +122,8 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
                 os.unlink(sock_path)
         except OSError:
             pass
+        if watch is not None:
+            watch.stop()
         engine.network.stop()
         # Containers keep running: conmon holds them, not the daemon.
         server.server_close()

@@ -17,6 +17,7 @@ from fabric.network import settings as settingsmod
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.inspect import network_json
 from fabric.network.service import BUILTIN, NetworkService
+from fabric.network.shared import SharedNetworks
 from fabric.plan import AddAddress, Plan, Result
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Networks:
     def __init__(self, svc: NetworkService, firewall: FirewallRendering):
         self.svc = svc
         self.firewall = firewall
+        self.shared = SharedNetworks(svc, firewall, self.subnets_in_use)
 
     # --- the API -------------------------------------------------------------------------
 
@@ -45,6 +47,9 @@ class Networks:
         svc.offers(drv)
         records = svc.records_for(drv)
         options = {k: str(v) for k, v in (options or {}).items()}
+        if self.shared.wanted(drv, options):     # one the hosts of a cluster share
+            return self.shared.create(name, drv, options=options, ipam_config=ipam_config,
+                                      internal=internal, labels=dict(labels or {}))
         drv.validate({**options, **(hidden or {})})   # bad options fail before anything
         cfgs = list(ipam_config or [{}])
         if len(cfgs) > 1:
@@ -55,7 +60,8 @@ class Networks:
             if any(d["name"] == name for d in svc.list_networks()):
                 raise Conflict(f"network with name {name} already exists")
             sub = ipam.build(want.get("Subnet") or None, want.get("Gateway") or None,
-                             want.get("IPRange") or None, in_use=self.subnets_in_use())
+                             want.get("IPRange") or None, in_use=self.subnets_in_use(
+                                 svc.own_interfaces(drv, {**options, **(hidden or {})})))
             doc: dict = {"id": secrets.token_hex(32), "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
                    "options": options, "labels": dict(labels or {}),
@@ -63,6 +69,7 @@ class Networks:
                    "ipam": [{"subnet": sub.subnet, "gateway": sub.gateway,
                              "ip_range": sub.ip_range}],
                    "gateway_owned": True}
+            svc.take_uplink(drv, doc)
             plan = drv.plan_create(svc.model(doc))
             if svc.dry_run:
                 svc.run(plan)
@@ -91,6 +98,8 @@ class Networks:
                                          for e in eps))
                 raise Conflict(f"error while removing network: network {doc['name']} id "
                                f"{doc['id']} has active endpoints ({names})")
+            if doc.get("scope") == "global":
+                return self.shared.remove(doc)
             plan = svc.driver(doc["driver"]).plan_delete(svc.model(doc))
             svc.run(plan)
             if svc.dry_run:
@@ -119,13 +128,14 @@ class Networks:
     def list_json(self) -> list[dict]:
         return [network_json(d, []) for d in self.svc.list_networks()]
 
-    def subnets_in_use(self) -> list[ipam.InUse]:
+    def subnets_in_use(self, own: Collection[str] = ()) -> list[ipam.InUse]:
         """Other networks' subnets and the host's own routes (a LAN, a VPN), as Docker
-        checks, minus routes through fabric's own interfaces."""
+        checks, minus routes through fabric's own interfaces and through `own`, those
+        the new network takes as its own (service.own_interfaces)."""
         svc = self.svc
         used = [ipam.InUse(s["subnet"], f"network {d['name']}")
                 for d in svc.list_networks() for s in d.get("ipam", ())]
-        ours: set[str] = set()
+        ours: set[str] = set(own)
         for doc in svc.list_networks():
             if svc.has_driver(doc):
                 try:
