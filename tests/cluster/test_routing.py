@@ -32,6 +32,12 @@ def lab():
         m.close()
 
 
+def members_of(lab):
+    from fabric.cluster.connect import connect
+    cluster = connect(lab.store)
+    return cluster.members(cluster.networks.find_network("cnet")["id"])
+
+
 def routes(h) -> str:
     return h.sh("ip route show proto 251").stdout
 
@@ -72,6 +78,11 @@ def test_a_host_joining_later_is_routed_within_2s_caught_up_by_a_restarted_daemo
     h1.host.stop_daemon()        # h1 misses the join: it must catch up when back
     h3 = lab.add("h3", "192.168.18.13/24")
     try:
+        # a dry run shows the slice this host would get, and takes none
+        dry = h3.fab("network", "create", "--dry-run", "-d", "routing", "--subnet", SUBNET,
+                     "cnet").stdout
+        assert "ip addr add 10.40.2.1/24 dev fab-" in dry, dry
+        assert [m.host for m in members_of(lab)] == [f"{lab.name}.h1", f"{lab.name}.h2"]
         h3.fab("network", "create", "-d", "routing", "--subnet", SUBNET, "-o",
                "slice=10.40.9.0/24", "cnet")
         joined = time.monotonic()

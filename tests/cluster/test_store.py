@@ -221,3 +221,16 @@ def test_two_hosts_allocating_at_the_same_moment_never_get_the_same(store_url):
     owners = [r["host"][0] for r in sorted((r for r in got if "slice" in r),
                                            key=lambda r: ipaddress.ip_network(r["slice"]))]
     assert sum(a != b for a, b in zip(owners, owners[1:])) > 10, owners
+
+
+def test_a_host_forgotten_leaves_every_network_and_the_peer_list(cluster):
+    one, two = network(cluster, "one", "10.40.0.0/16"), network(cluster, "two", "10.41.0.0/16")
+    for doc, subnet in ((one, "10.40.0.0/16"), (two, "10.41.0.0/16")):
+        for h in ("h1", "h2"):
+            cluster.join(doc["id"], h, subnet=subnet, host_prefix=24)
+    cluster.register("h1", "192.168.18.11")
+    cluster.register("h2", "192.168.18.12")
+    cluster.forget("h2")
+    assert [p["host"] for p in cluster.peers()] == ["h1"]
+    assert [m.host for m in cluster.members(one["id"])] == ["h1"]
+    assert [m.host for m in cluster.members(two["id"])] == ["h1"]

@@ -49,6 +49,11 @@ def test_an_uplinked_network_puts_containers_of_two_hosts_on_one_lan(lab):
         assert a.probe("192.168.18.100").result == "ok"
         assert a.source_seen_by(b, "192.168.18.100") == "192.168.18.64"   # bridged as is
         assert b.probe("192.168.18.11").result == "ok"                    # a host on the LAN
+        # a daemon restarting re-applies the same plan: nothing moves twice
+        h1.host.stop_daemon()
+        h1.host.start_daemon()
+        assert state(h1) == (addrs, routes)
+        assert a.probe("192.168.18.100").result == "ok"
         # the seed's way on the same LAN: a container behind h3's br0
         c = lab.hosts["h3"].run("c")
         assert c.ip("bridge") == "192.168.18.128"
