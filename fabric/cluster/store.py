@@ -17,7 +17,16 @@ import json
 import time
 
 from fabric.cluster.kv import KV, Compare, Delete, Event, Put
-from fabric.cluster.records import LEASES, PEERS, ROOT, SLICES, NetworkRecords, deletion
+from fabric.cluster.records import (
+    LEASES,
+    NETWORKS,
+    PEERS,
+    ROOT,
+    SLICES,
+    NetworkRecords,
+    deletion,
+    network_key,
+)
 from fabric.errors import Conflict, NotFound
 from fabric.network import slicing
 from fabric.network.model import Peer
@@ -57,11 +66,11 @@ class Cluster:
             # holds only if no other host joined (or left) since the read, and the
             # network still exists: then no two hosts can hold overlapping slices
             ok, _ = self.kv.txn([Compare(prefix, "mod", "<", rev + 1, prefix=True),
-                                 Compare(ROOT + "networks/" + network_id, "create", ">", 0)],
+                                 Compare(network_key(network_id), "create", ">", 0)],
                                 [Put(prefix + host, json.dumps(value))])
             if ok:
                 return piece
-            if self.kv.get(ROOT + "networks/" + network_id) is None:
+            if self.kv.get(network_key(network_id)) is None:
                 raise NotFound(f"network {network_id[:12]} is not in the cluster store")
         raise Conflict("the cluster store kept changing while a slice was chosen; try again")
 
@@ -101,9 +110,13 @@ class Cluster:
         self.kv.txn([], [Delete(f"{LEASES}{network_id}/{address}")])
 
     def leased(self, network_id: str) -> list[str]:
+        """Addresses leased on the network, and the hosts' own underlay addresses: on a
+        network that is the hosts' LAN itself (a bridge with an uplink) no container
+        may take one of those."""
         prefix = f"{LEASES}{network_id}/"
         kvs, _ = self.kv.range(prefix)
-        return [kv.key[len(prefix):] for kv in kvs]
+        hosts = [p["underlay"] for p in self.peers() if p.get("underlay")]
+        return [kv.key[len(prefix):] for kv in kvs] + hosts
 
     # --- peers: the hosts, and where they are reached ---------------------------------------
 
@@ -142,6 +155,6 @@ def networks_touched(events: list[Event]) -> set[str] | None:
     for e in events:
         if e.key.startswith(PEERS):
             return None
-        if e.key.startswith(SLICES) or e.key.startswith(ROOT + "networks/"):
+        if e.key.startswith(SLICES) or e.key.startswith(NETWORKS):
             out.add(e.key.split("/")[3])
     return out

@@ -5,8 +5,9 @@ wires the host to every member of its shared networks as the store says now (whi
 is also how a daemon that was down catches up), then follows the store's changes
 from the revision it read first, so nothing that happens meanwhile is missed. A
 change to a network's members (a slice taken or given back) or to a peer's address
-becomes the network core's `sync` of the networks concerned, which runs the drivers'
-peer plans: the one mechanism that also serves `--explain`, rollback and reconcile.
+becomes the network core's `sync` of the networks concerned (peering.py), which runs
+the drivers' peer plans: the one mechanism that also serves `--explain`, rollback and
+reconcile.
 
 Latency is the backend's wake-up (inotify for the embedded store: about 1 ms) plus
 the plans themselves; a peer added or removed is routed or unrouted well within a
@@ -21,7 +22,7 @@ import threading
 from fabric.cluster.kv import Compacted
 from fabric.cluster.store import Cluster, networks_touched
 from fabric.errors import FabricError
-from fabric.network.shared import SharedNetworks
+from fabric.network.peering import Peering
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,10 @@ RETRY = (0.2, 5.0)  # pause after a failed read: first, longest
 
 
 class Watch:
-    def __init__(self, cluster: Cluster, shared: SharedNetworks, host: str,
+    def __init__(self, cluster: Cluster, peering: Peering, host: str,
                  underlay: str | None):
         self.cluster = cluster
-        self.shared = shared
+        self.peering = peering
         self.host = host
         self.underlay = underlay
         self.revision = 0           # everything up to here has been acted on
@@ -77,6 +78,6 @@ class Watch:
 
     def _sync(self, networks: set[str] | None) -> None:
         try:
-            self.shared.sync(networks)
+            self.peering.sync(networks)
         except FabricError as e:
             log.warning("cluster watch: %s", e.message)

@@ -86,10 +86,10 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
         from fabric.cluster.watch import Watch
 
         # what the watch does to the kernel, one command a line, in the daemon's log
-        peers_log = logging.getLogger("fabric.network.shared")
+        peers_log = logging.getLogger("fabric.network.peering")
         peers_log.setLevel(logging.INFO)
         peers_log.addHandler(logging.StreamHandler(sys.stderr))
-        watch = Watch(cluster, engine.network.core.networks.shared, engine.host.name,
+        watch = Watch(cluster, engine.network.core.networks.shared.peering, engine.host.name,
                       settings.cluster_advertise)
         watch.start()
     router = build(engine)

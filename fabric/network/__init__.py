@@ -7,7 +7,8 @@ It imports nothing of the engine; the engine calls it (fabric/engine/networking.
   service.py            NetworkService: settings, the one lock, plan modes, records, drivers
   driver.py             the driver API (FirewallFacts included) and the driver registry
   networks.py           create, remove, prune, reconcile; the default bridge
-  shared.py             networks the hosts of a cluster share: joined, left, wired to peers
+  shared.py             networks the hosts of a cluster share: joined and left
+  peering.py            each host wired to the other members of those networks
   slicing.py            each member host's slice of a shared network's subnet (pure)
   uplinks.py            a host NIC a network takes over, recorded as found
   attachments.py        containers on networks: attach, detach, connect, disconnect

@@ -65,7 +65,7 @@ class ClusterStore(Protocol):
     def release(self, network_id: str, address: str) -> None: ...
 
     def leased(self, network_id: str) -> list[str]:
-        """Every address taken on the network, on every host."""
+        """Every address taken on the network, on every host, the hosts' own included."""
 
 
 @dataclass(frozen=True)

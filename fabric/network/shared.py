@@ -12,9 +12,8 @@ with the same request. Each member host then:
   this host hands out (its driver's `host_ipam`: the slice behind a gateway of its
   own, or the whole subnet with the slice as address range), and under `shared` the
   whole subnets, its slice and the peers it is wired to now (the programmed state);
-- is wired to every other member by its driver's peer plans, which `sync` runs when
-  members come, go or move: called by the cluster watch (fabric/cluster/watch.py)
-  and at daemon start, so a daemon that was down catches up from the store.
+- is wired to every other member by its driver's peer plans (peering.py), run when
+  members come, go or move.
 
 Removing the network on a host takes that host out: the peer plans undone, its kernel
 side removed, its slice and leases given back; the last member takes the record along.
@@ -26,11 +25,11 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 
-from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
+from fabric.errors import Conflict, FabricError, InvalidArgument
 from fabric.network import ipam, slicing
 from fabric.network.driver import NetworkDriver, SpansHosts
 from fabric.network.firewall_rendering import FirewallRendering
-from fabric.network.model import Peer
+from fabric.network.peering import Peering
 from fabric.network.service import NetworkService, driver_part
 from fabric.network.store import subnets_of
 from fabric.plan import Plan
@@ -38,7 +37,6 @@ from fabric.plan import Plan
 log = logging.getLogger(__name__)
 
 InUse = Callable[[Collection[str]], list[ipam.InUse]]
-LOCAL_KEYS = ("shared", "uplink", "gateway_owned")   # a host's own, never in the record
 
 
 class SharedNetworks:
@@ -46,6 +44,7 @@ class SharedNetworks:
         self.svc = svc
         self.firewall = firewall
         self.in_use = in_use    # Networks.subnets_in_use: other networks and host routes
+        self.peering = Peering(svc, firewall)
 
     def wanted(self, drv: NetworkDriver, options: dict) -> bool:
         """Is a network of this driver with these options one the hosts share?"""
@@ -84,7 +83,7 @@ class SharedNetworks:
             except BaseException:
                 cluster.leave(record["id"], svc.host.name)
                 raise
-            self.sync([local["id"]], render=False)
+            self.peering.sync([local["id"]], render=False)
             self.firewall.render()
             return svc.get_network(local["id"])
 
@@ -188,97 +187,6 @@ class SharedNetworks:
         svc.records.delete_network(doc["id"])
         self.firewall.render()
         return doc
-
-    # --- peers ---------------------------------------------------------------------------
-
-    def sync(self, ids: Collection[str] | None = None, render: bool = True) -> bool:
-        """Wire this host to the current members of its shared networks (`ids`: only
-        these), as the cluster store says now; whether any peer changed."""
-        svc = self.svc
-        if svc.host.cluster is None:
-            return False
-        changed = False
-        with svc.lock:
-            for doc in svc.list_networks():
-                if doc.get("scope") != "global" or not svc.has_driver(doc) or \
-                        (ids is not None and doc["id"] not in ids):
-                    continue
-                try:
-                    changed = self._sync_one(doc) or changed
-                except FabricError as e:
-                    log.warning("network %s: peers: %s", doc["name"], e.message)
-            if changed and render:
-                self.firewall.render()
-        return changed
-
-    def _sync_one(self, doc: dict) -> bool:
-        svc = self.svc
-        cluster = svc.cluster()
-        me = svc.host.name
-        members = cluster.members(doc["id"])
-        if not any(m.host == me for m in members):
-            self._rejoin(doc)
-        want = sorted((m for m in members if m.host != me and m.underlay),
-                      key=lambda p: p.host)
-        shared = doc["shared"]
-        have = [Peer(**p) for p in shared.get("peers", ())]
-        drv = svc.driver(doc["driver"])
-        if isinstance(drv, SpansHosts):
-            if svc.explaining:      # a user's request: the commands go to the user
-                self._wire(drv, doc, have, want)
-            else:                   # the watch: the commands go to the daemon's log
-                with svc.mode("explain") as lines:
-                    self._wire(drv, doc, have, want)
-                for line in lines:
-                    log.info("network %s: %s", doc["name"], line)
-        if want == have:
-            return False
-        shared["peers"] = [dataclasses.asdict(p) for p in want]
-        svc.records.update_network(doc)
-        return True
-
-    def _wire(self, drv: SpansHosts, doc: dict, have: list[Peer], want: list[Peer]) -> None:
-        model = self.svc.model(doc)
-        for p in have:
-            if p not in want:
-                self._run(drv.plan_peer_leave(model, p), doc, p, "left")
-        for p in want:
-            # every member, not only new ones: the plans are idempotent, and this puts
-            # back what a flush or a reboot took away
-            self._run(drv.plan_peer_join(model, p), doc, p, "member")
-
-    def _run(self, plan: Plan, doc: dict, peer: Peer, what: str) -> None:
-        try:
-            self.svc.run(plan)
-        except FabricError as e:
-            # one peer's trouble must not keep the others unwired; the next sync retries
-            log.warning("network %s: peer %s (%s): %s", doc["name"], peer.host, what,
-                        e.message)
-
-    def _rejoin(self, doc: dict) -> None:
-        """This host is a member by its own records but not by the store's (a store
-        made anew, or the host taken out by hand): take its slice again, and the
-        record too when the store lost it."""
-        svc = self.svc
-        cluster = svc.cluster()
-        shared = doc["shared"]
-        whole = shared.get("ipam") or []
-        if cluster.networks.find_network(doc["id"]) is None:
-            record = {k: v for k, v in doc.items() if k not in LOCAL_KEYS}
-            record["ipam"] = whole
-            try:
-                cluster.networks.insert_network(record)
-            except Conflict as e:
-                raise Conflict(f"cannot record it in the cluster store again: {e.message}") \
-                    from e
-        try:
-            cluster.join(doc["id"], svc.host.name, subnet=whole[0]["subnet"] if whole else "",
-                         host_prefix=doc.get("host_prefix"), pinned=shared.get("slice") or None)
-        except NotFound as e:
-            raise Conflict(f"cannot take its slice again: {e.message}") from e
-        log.info("network %s: joined the cluster store again with slice %s", doc["name"],
-                 shared.get("slice") or "-")
-
 
 def _check_same(doc: dict, driver: str, options: dict, want: dict, internal: bool) -> None:
     """A host joining a network asks for what it is, or for nothing more than its name

@@ -58,6 +58,8 @@ def test_containers_reach_each_other_across_hosts_with_their_own_addresses(lab):
     assert ins[0][:2] == ins[1][:2] and ins[0][1] == "global"
     assert '"Subnet":"10.40.0.0/24"' in ins[0][2].replace(" ", "")
     assert '"Subnet":"10.40.1.0/24"' in ins[1][2].replace(" ", "")
+    assert h1.fab("network", "inspect", "-f", "{{json .Peers}}", "cnet").stdout.strip() == \
+        f'[{{"Name": "{lab.name}.h2", "IP": "192.168.18.12"}}]'
 
 
 def test_masquerade_only_for_traffic_leaving_the_fabric(lab):
