@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what fabric needs on Debian 12 (idempotent), then runs a job:
-#   ./setup.sh demo   the main job
+#   ./setup.sh demo   the main job: a two-host lab up, tested, left running
 #   ./setup.sh test   the whole test suite
 #   ./setup.sh        install only
 set -euo pipefail
@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 venv="$here/.venv"
 
 apt_packages=(runc conmon nftables libnftables1 iproute2 busybox-static iptables
-              python3 python3-venv python3-pip util-linux procps)
+              python3 python3-venv python3-pip util-linux procps graphviz skopeo
+              docker-registry openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

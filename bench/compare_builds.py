@@ -169,6 +169,9 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run the benchmark as root")
+    # Builds that predate `python -P` spawn their daemon with `-m` from the working
+    # directory, which would import this checkout's fabric instead of their own.
+    os.chdir("/")
     work = tempfile.mkdtemp(prefix="fabric-compare-")
     try:
         print("installing both builds...", file=sys.stderr)

@@ -94,7 +94,28 @@ class HostRoot:
     def container_dir(self, cid: str) -> str:
         return os.path.join(self.containers, cid)
 
+    def dir_modes(self) -> dict[str, int]:
+        """Docker's modes for /var/lib/docker and what it holds: other users may pass
+        through the root (to reach a socket), never list or read what is inside."""
+        return {self.path: 0o711, self.containers: 0o710, self.images: 0o700,
+                self.layers: 0o710, self.volumes: 0o701, self.runc_root: 0o700,
+                self.exits: 0o700, self.tmp: 0o700}
+
+    def private_files(self) -> list[str]:
+        """Files at the root's top that only root may read (the store holds every
+        container's environment)."""
+        return [self.db, self.db + "-wal", self.db + "-shm", self.daemon_log, self.lock,
+                self.settings, self.host_file]
+
     def ensure(self) -> None:
-        for d in (self.path, self.containers, self.images, self.layers, self.volumes,
-                  self.runc_root, self.exits, self.tmp):
-            os.makedirs(d, mode=0o711, exist_ok=True)
+        """Make the layout, and put right the modes of a root an older fabric made."""
+        for d, mode in self.dir_modes().items():
+            os.makedirs(d, mode=mode, exist_ok=True)
+            if os.stat(d).st_mode & 0o7777 != mode:
+                os.chmod(d, mode)
+        for f in self.private_files():
+            try:
+                if os.stat(f).st_mode & 0o077:
+                    os.chmod(f, 0o600)
+            except FileNotFoundError:
+                pass

@@ -145,39 +145,52 @@ def _one(tf, m, dfd, name, parent, rename, no_overwrite) -> None:
 
 def host_parent(base: str) -> Callable[[list[str]], str]:
     """For extraction on the host: directories under `base` are created as needed and
-    a symlink on the way is refused (it could point anywhere)."""
+    a symlink on the way is refused (it could point anywhere). A directory checked once
+    is not checked again (extract never replaces a directory), so a member costs the
+    levels not seen before, not one lookup per level (a deep tree was cubic)."""
+    base = base.rstrip("/") or "/"
+    checked: set[str] = {base}
+
     def parent(parts: list[str]) -> str:
-        path = base
-        for p in parts:
-            path = os.path.join(path, p)
+        full = os.path.join(base, *parts)
+        todo = []
+        path = full
+        while path not in checked and os.path.dirname(path) != path:
+            todo.append(path)
+            path = os.path.dirname(path)
+        for path in reversed(todo):
             try:
                 st = os.lstat(path)
             except FileNotFoundError:
                 os.mkdir(path, 0o755)
+                checked.add(path)
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 raise UnsafeArchive(f"{path} is not a directory (or is a symlink); refused")
-        return path
+            checked.add(path)
+        return full
     return parent
 
 
 def add_tree(tf: tarfile.TarFile, path: str, arcname: str, skip_devices: bool = True,
              filter_: Callable[[tarfile.TarInfo], tarfile.TarInfo | None] | None = None) -> None:
-    """tar.add without following symlinks, leaving out device nodes and sockets."""
-    st = os.lstat(path)
-    mode = st.st_mode
-    if skip_devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
-        return
-    info = tf.gettarinfo(path, arcname)
-    ti = filter_(info) if filter_ else info
-    if ti is None:
-        return
-    if stat.S_ISREG(mode):
-        with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as f:
-            tf.addfile(ti, f)
-    else:
-        tf.addfile(ti)
-    if stat.S_ISDIR(mode):
-        for name in sorted(os.listdir(path)):
-            add_tree(tf, os.path.join(path, name), arcname.rstrip("/") + "/" + name,
-                     skip_devices, filter_)
+    """tar.add without following symlinks, leaving out device nodes and sockets; parents
+    first, names in order, without recursion (trees may be deeper than Python's limit)."""
+    stack = [(path, arcname)]
+    while stack:
+        path, arcname = stack.pop()
+        mode = os.lstat(path).st_mode
+        if skip_devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
+            continue
+        info = tf.gettarinfo(path, arcname)
+        ti = filter_(info) if filter_ else info
+        if ti is None:
+            continue
+        if stat.S_ISREG(mode):
+            with open(path, "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as f:
+                tf.addfile(ti, f)
+        else:
+            tf.addfile(ti)
+        if stat.S_ISDIR(mode):
+            stack.extend((os.path.join(path, name), arcname.rstrip("/") + "/" + name)
+                         for name in sorted(os.listdir(path), reverse=True))

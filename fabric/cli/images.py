@@ -45,7 +45,7 @@ _ls_opts = [click.option("-q", "--quiet", is_flag=True, help="Only show image ID
             click.option("-a", "--all", "all_", is_flag=True, help="Show all images.")]
 
 
-def _with(opts):
+def with_options(opts):
     def deco(f):
         for o in reversed(opts):
             f = o(f)
@@ -54,7 +54,7 @@ def _with(opts):
 
 
 @image.command("ls")
-@_with(_ls_opts)
+@with_options(_ls_opts)
 @click.argument("reference", required=False)
 @click.pass_obj
 def image_ls(obj, quiet, no_trunc, fmt, all_, reference):
@@ -63,7 +63,7 @@ def image_ls(obj, quiet, no_trunc, fmt, all_, reference):
 
 
 @cli.command("images", context_settings={"help_option_names": ["--help"]})
-@_with(_ls_opts)
+@with_options(_ls_opts)
 @click.argument("reference", required=False)
 @click.pass_obj
 def images_alias(obj, quiet, no_trunc, fmt, all_, reference):

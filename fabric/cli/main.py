@@ -30,11 +30,13 @@ LAZY = {
     "run": "run", "create": "run",
     **{n: "containers" for n in ("start", "stop", "restart", "kill", "pause", "unpause", "rm",
                                  "rename", "wait", "ps", "inspect", "logs", "exec", "attach")},
-    **{n: "images" for n in ("image", "images", "rmi", "tag", "commit", "diff", "history",
+    **{n: "images" for n in ("images", "rmi", "tag", "commit", "diff", "history",
                              "import", "load", "save")},
+    "image": "image_group", "build": "build",
+    **{n: "registry" for n in ("pull", "push", "login", "logout")},
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
-    "firewall": "firewall", "network": "network", "host": "host",
+    "firewall": "firewall", "network": "network", "host": "host", "lab": "lab",
     **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 

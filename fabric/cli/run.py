@@ -1,5 +1,6 @@
 """`run` and `create`: Docker's flags turned into an Engine API create body."""
 
+import json
 import os
 import sys
 
@@ -41,17 +42,33 @@ def _cpus(value: str | None) -> int:
 
 
 def _env_file(paths: tuple[str, ...]) -> list[str]:
+    """Docker's reading of an env file: blank lines and comments skipped, leading blanks
+    dropped, a name with blanks in it refused, the value passed through as written, and
+    a bare NAME taking the client's own value (or left out when it has none)."""
     out = []
     for p in paths:
         try:
-            with open(p) as f:
-                for ln in f:
-                    ln = ln.strip()
-                    if not ln or ln.startswith("#"):
-                        continue
-                    out.append(ln if "=" in ln else f"{ln}={os.environ.get(ln, '')}")
+            with open(p, encoding="utf-8", newline="") as f:
+                lines = [ln.removesuffix("\r") for ln in f.read().split("\n")]
         except OSError as e:
             raise click.ClickException(f"cannot read --env-file {p}: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise click.ClickException(f"env file {p} contains invalid utf8 bytes") from None
+        for ln in lines:
+            ln = ln.lstrip()
+            if not ln or ln.startswith("#"):
+                continue
+            name, eq, value = ln.partition("=")
+            if any(c.isspace() for c in name):
+                raise click.ClickException(f"poorly formatted environment: variable '{name}' "
+                                           "contains whitespaces")
+            if not name:
+                raise click.ClickException("poorly formatted environment: no variable name on "
+                                           f"line '{ln}'")
+            if eq:
+                out.append(f"{name}={value}")
+            elif name in os.environ:
+                out.append(f"{name}={os.environ[name]}")
     return out
 
 
@@ -59,10 +76,39 @@ def _env(values: tuple[str, ...]) -> list[str]:
     # Docker: `-e NAME` without a value takes the client's own variable, or drops it.
     out = []
     for v in values:
+        if not v.partition("=")[0]:
+            raise click.ClickException(f'invalid argument "{v}" for "-e, --env" flag: invalid '
+                                       f"environment variable: {v}")
         if "=" in v:
             out.append(v)
         elif v in os.environ:
             out.append(f"{v}={os.environ[v]}")
+    return out
+
+
+def _security_opts(values: tuple[str, ...]) -> list[str]:
+    """Docker's CLI reading: a seccomp profile is a file here, sent as its JSON."""
+    out = []
+    for opt in values:
+        key, eq, value = opt.partition("=")
+        if not eq and key != "no-new-privileges":
+            if ":" not in opt:
+                raise click.ClickException(f"Invalid --security-opt: {json.dumps(opt)}")
+            key, _, value = opt.partition(":")
+        if key == "seccomp" and value not in ("unconfined", "builtin"):
+            try:
+                with open(value, "rb") as f:
+                    text = f.read()
+            except OSError as e:
+                raise click.ClickException(f"opening seccomp profile ({value}) failed: open "
+                                           f"{value}: {(e.strerror or str(e)).lower()}") from None
+            try:
+                compact = json.dumps(json.loads(text), separators=(",", ":"))
+            except ValueError as e:
+                raise click.ClickException(f"compacting json for seccomp profile ({value}) "
+                                           f"failed: {e}") from None
+            opt = f"seccomp={compact}"
+        out.append(opt)
     return out
 
 
@@ -100,6 +146,10 @@ def container_options(f):
         click.option("--cap-add", multiple=True, help="Add a Linux capability."),
         click.option("--cap-drop", multiple=True, help="Drop a Linux capability."),
         click.option("--privileged", is_flag=True, help="Every capability and device."),
+        click.option("--security-opt", multiple=True,
+                     help="seccomp=unconfined|FILE, no-new-privileges."),
+        click.option("--log-opt", multiple=True,
+                     help="Log options: max-size=20m, max-file=5 (the defaults)."),
         click.option("--read-only", is_flag=True, help="Read-only root filesystem."),
         click.option("--stop-signal", default=None, help="Signal to stop the container."),
         click.option("--stop-timeout", type=int, default=None, help="Seconds before SIGKILL."),
@@ -110,6 +160,8 @@ def container_options(f):
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
         click.option("--name", default=None, help="Container name."),
+        click.option("--pull", type=click.Choice(["missing", "always", "never"]),
+                     default="missing", help="Pull image before running."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -179,6 +231,10 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
             "ExtraHosts": list(o["add_host"]) or None,
             "CapAdd": list(o["cap_add"]) or None, "CapDrop": list(o["cap_drop"]) or None,
             "Privileged": o["privileged"],
+            "SecurityOpt": _security_opts(o["security_opt"]) or None,
+            **({"LogConfig": {"Type": "", "Config": dict(opt.partition("=")[::2]
+                                                          for opt in o["log_opt"])}}
+               if o["log_opt"] else {}),
             "ReadonlyRootfs": o["read_only"],
         },
     }
@@ -205,7 +261,13 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
 def create_container(c, image: str, command, o: dict, detach: bool) -> str:
     body = build_body(image, command, o, detach)
     q = {"name": o["name"], "dry_run": o.get("dry_run") or None}
+    if o.get("pull") == "always":
+        from fabric.cli.registry import pull_image
+        pull_image(c, image, out=sys.stderr)
     r = c.request("POST", "/containers/create", q, body)
+    if r.status == 404 and o.get("pull") == "missing":
+        from fabric.cli.registry import pull_missing
+        r = pull_missing(c, image, r, lambda: c.request("POST", "/containers/create", q, body))
     r.raise_for_status()
     doc = r.json()
     for w in doc.get("Warnings") or []:

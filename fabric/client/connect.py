@@ -63,9 +63,22 @@ def reach(target: Target, timeout: float = 20.0) -> Client:
         if target.root is None:
             raise SystemExit(f"Error: cannot connect to the fabric daemon at {client.url}. "
                              "Is it running?") from None
+    except PermissionError:
+        raise SystemExit(_denied(client.url, "connect: permission denied")) from None
     from fabric.host import daemon
     try:
         daemon.start(target.root, target.netns, timeout)
     except FabricError as e:
         raise SystemExit(f"Error: {e.message}") from None
+    except PermissionError as e:
+        # No daemon answers and this user may not start one (not root).
+        raise SystemExit(_denied(client.url, "starting its daemon needs root "
+                                 f"({e.filename or target.root.path}: permission denied)")) \
+            from None
     return client
+
+
+def _denied(url: str, why: str) -> str:
+    """Docker's words for a socket or root this user may not use."""
+    return f"Got permission denied while trying to connect to the fabric daemon socket at " \
+           f"{url}: {why}"

@@ -16,7 +16,7 @@ from fabric.paths import HostRoot
 # removed it meanwhile (--rm, the common short-lived case); otherwise the Python hook
 # below decides, as it always did. The wait runs in the background: conmon waits for
 # its exit command, and should be gone as soon as the container is.
-_GATE = '{ sleep 0.2; [ -d "$2" ] || exit 0; exec "$3" -m fabric.client.exithook "$1" "$4"; } &'
+_GATE = '{ sleep 0.2; [ -d "$2" ] || exit 0; exec "$3" -P -m fabric.client.exithook "$1" "$4"; } &'
 
 
 def command(python: str, root: str, cid: str) -> list[str]:

@@ -33,6 +33,23 @@ def _query(q: dict) -> str:
     return urlencode(q)
 
 
+class _DaemonSocket(socket.socket):
+    """A socket to a daemon: a connection the daemon drops under a request (it died) is
+    DaemonLost, which the CLI says in one line, not a traceback."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        try:
+            return super().recv(bufsize, flags)
+        except ConnectionError as e:
+            raise DaemonLost(e.errno, f"the connection was lost ({e.strerror})") from None
+
+    def sendall(self, data, flags: int = 0) -> None:
+        try:
+            super().sendall(data, flags)
+        except ConnectionError as e:
+            raise DaemonLost(e.errno, f"the connection was lost ({e.strerror})") from None
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, kind: str = ""):
         super().__init__(message)
@@ -106,7 +123,7 @@ class UnixTransport:
         self.url = f"unix://{path}"
 
     def connect(self) -> socket.socket:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _DaemonSocket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(self.path)
         except (FileNotFoundError, ConnectionRefusedError) as e:
@@ -223,3 +240,11 @@ class Client:
 
     def delete(self, path: str, **query) -> Any:
         return self.call("DELETE", path, query)
+
+
+class DaemonLost(DaemonUnavailable, ConnectionResetError):
+    """The daemon dropped the connection mid-request. Still a ConnectionResetError for
+    the stream pumps that end on one."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()

@@ -47,6 +47,8 @@ class Request:
         """The request body as a file; length-delimited or read until the client
         half-closes (uploads of archives can be large)."""
         n = self.header("Content-Length")
+        if not n and self.header("Transfer-Encoding").lower() == "chunked":
+            return _Chunked(self.handler.rfile)     # what the docker CLI sends (build)
         return _Limited(self.handler.rfile, int(n)) if n else self.handler.rfile
 
     def json(self) -> Any:
@@ -116,6 +118,35 @@ class _Limited:
         return data
 
 
+class _Chunked:
+    """An HTTP/1.1 chunked request body, decoded."""
+
+    def __init__(self, f):
+        self.f, self.left, self.done = f, 0, False
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while not self.done and (size < 0 or len(out) < size):
+            if self.left == 0:
+                line = self.f.readline(1024)
+                self.left = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if self.left == 0:           # the last chunk, then trailers to a blank line
+                    while self.f.readline(1024).strip():
+                        pass
+                    self.done = True
+                    break
+            want = self.left if size < 0 else min(self.left, size - len(out))
+            data = self.f.read(want)
+            if not data:
+                self.done = True
+                break
+            out += data
+            self.left -= len(data)
+            if self.left == 0:
+                self.f.readline(1024)        # the CRLF after each chunk
+        return bytes(out)
+
+
 class Response:
     def __init__(self, status: int = 200, body: Any = None, raw: bytes | None = None,
                  content_type: str = "application/json", stream: Iterable[bytes] | None = None):
@@ -131,8 +162,11 @@ class Router:
         self.routes: list[Route] = []
 
     def add(self, method: str, pattern: str, fn: Callable[[Request], Any]) -> None:
-        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-        self.routes.append((method, rx, fn))
+        """`{name}` matches one path segment; `{name:path}` may hold slashes, as image
+        names do (registry.example.org:5000/team/app:1), like Docker's router."""
+        rx = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
+        rx = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", rx)
+        self.routes.append((method, re.compile("^" + rx + "$"), fn))
 
     def route(self, method: str, pattern: str):
         def deco(fn):

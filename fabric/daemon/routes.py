@@ -3,6 +3,7 @@
 their own; `build` adds them all."""
 
 from fabric.daemon import (
+    routes_build,
     routes_containers,
     routes_exec,
     routes_extra,
@@ -10,6 +11,7 @@ from fabric.daemon import (
     routes_images,
     routes_logs,
     routes_network,
+    routes_registry,
     routes_system,
     routes_volumes,
 )
@@ -19,6 +21,7 @@ from fabric.daemon.http import Router
 def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
-                   routes_volumes, routes_extra, routes_network, routes_firewall):
+                   routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
+                   routes_firewall):
         module.add(r, engine)
     return r

@@ -1,7 +1,7 @@
 """fabric-only routes for users' firewall rules: /fabric/firewall/rules."""
 
 from fabric.daemon.http import Response
-from fabric.daemon.routes_network import _mode
+from fabric.daemon.params import plan_mode
 
 
 def add(r, engine) -> None:
@@ -11,7 +11,7 @@ def add(r, engine) -> None:
     def rendered(req, change):
         """A change of the rules re-renders the firewall whole; explained and dry-run
         requests get the commands back (a dry run keeps no change)."""
-        mode = _mode(req)
+        mode = plan_mode(req)
         with N.explaining(mode) as lines:
             out = change()
         if mode != "apply":

@@ -1,37 +1,11 @@
 """Image routes (Docker's /images/..., /commit, /containers/{id}/changes)."""
 
 import json
-import re
-from urllib.parse import parse_qs, urlsplit
 
+from fabric.daemon import routes_registry
 from fabric.daemon.http import Response
+from fabric.daemon.params import read_body, repeated
 from fabric.errors import InvalidArgument
-
-
-def _multi(req, name: str) -> list[str]:
-    """Every value of a repeated query parameter (Docker repeats `names`, `changes`);
-    the parsed req.query keeps only the last one."""
-    raw = parse_qs(urlsplit(req.handler.path).query, keep_blank_values=True).get(name, [])
-    out = []
-    for v in raw:
-        out += [x for x in v.split("\n") if x]
-    return out
-
-
-def _upload(req, fn):
-    """Run fn on the request body; if it fails part-way, read the rest of the body
-    before answering, since closing a socket with unread data resets the connection
-    and the client would see that instead of the error."""
-    body = req.body_stream()
-    try:
-        return fn(body)
-    except BaseException:
-        try:
-            while body.read(1 << 20):
-                pass
-        except OSError:
-            pass
-        raise
 
 
 def _json_lines(docs: list[dict]) -> Response:
@@ -39,43 +13,29 @@ def _json_lines(docs: list[dict]) -> Response:
     return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
-def _slashed(r):
-    """Like r.route, but {name} may hold slashes (example.org/team/app:1), as in
-    Docker's router; the plain router stops a parameter at the first slash."""
-    def route(method: str, pattern: str):
-        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>.+)", pattern) + "$")
-
-        def deco(fn):
-            r.routes.append((method, rx, fn))
-            return fn
-        return deco
-    return route
-
-
 def add(r, engine) -> None:
     images = engine.images
-    named = _slashed(r)
 
     @r.route("GET", "/images/json")
     def image_list(req):
         return images.list()
 
-    @named("GET", "/images/{name}/json")
+    @r.route("GET", "/images/{name:path}/json")
     def image_inspect(req):
         return images.inspect(req.params["name"])
 
-    @named("GET", "/images/{name}/history")
+    @r.route("GET", "/images/{name:path}/history")
     def image_history(req):
         return images.history(req.params["name"])
 
-    @named("POST", "/images/{name}/tag")
+    @r.route("POST", "/images/{name:path}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
         with images.lock:
             images.tag(req.params["name"], repo + (":" + tag if tag else ""))
         return Response(201, None)
 
-    @named("DELETE", "/images/{name}")
+    @r.route("DELETE", "/images/{name:path}")
     def image_remove(req):
         return images.remove(req.params["name"], force=req.flag("force"))
 
@@ -92,26 +52,25 @@ def add(r, engine) -> None:
     def image_create(req):
         from fabric.images.importer import import_rootfs
         if req.query.get("fromImage"):
-            raise InvalidArgument("fabric does not pull from registries: use `fabric image "
-                                  "load` or `fabric image import`")
+            return routes_registry.pull(req, images)
         if req.query.get("fromSrc", "-") != "-":
             raise InvalidArgument("only fromSrc=- (the request body) is supported")
-        image_id = _upload(req, lambda body: import_rootfs(
+        image_id = read_body(req, lambda body: import_rootfs(
             images, body, req.query.get("repo", ""), req.query.get("tag", ""),
-            _multi(req, "changes"), req.query.get("message", "")))
+            repeated(req, "changes"), req.query.get("message", "")))
         return _json_lines([{"status": image_id}])
 
     @r.route("POST", "/images/load")
     def image_load(req):
         from fabric.images.load import load
-        lines = _upload(req, lambda body: load(images, body))
+        lines = read_body(req, lambda body: load(images, body))
         return _json_lines([{"stream": line + "\n"} for line in lines])
 
     @r.route("GET", "/images/get")
     def image_save(req):
-        return _save(req, _multi(req, "names"))
+        return _save(req, repeated(req, "names"))
 
-    @named("GET", "/images/{name}/get")
+    @r.route("GET", "/images/{name:path}/get")
     def image_save_one(req):
         return _save(req, [req.params["name"]])
 
@@ -137,7 +96,7 @@ def add(r, engine) -> None:
             raise InvalidArgument("commit needs a container")
         image_id = do_commit(engine, cont, req.query.get("repo", ""), req.query.get("tag", ""),
                              req.query.get("comment", ""), req.query.get("author", ""),
-                             _multi(req, "changes"), req.flag("pause", True))
+                             repeated(req, "changes"), req.flag("pause", True))
         return Response(201, {"Id": image_id})
 
     @r.route("GET", "/containers/{id}/changes")

@@ -5,13 +5,7 @@ commands in an "Explain" list (Docker has no such field; its clients ignore it).
 """
 
 from fabric.daemon.http import Response
-from fabric.daemon.params import filters
-
-
-def _mode(req) -> str:
-    if req.flag("dry_run"):
-        return "dry-run"
-    return "explain" if req.flag("explain") else "apply"
+from fabric.daemon.params import filters, plan_mode
 
 
 def _filtered(nets: list[dict], filters: dict[str, list[str]]) -> list[dict]:
@@ -40,9 +34,9 @@ def add(r, engine) -> None:
     N = engine.network
 
     def explained(req, fn, status=200, body=None):
-        with N.explaining(_mode(req)) as lines:
+        with N.explaining(plan_mode(req)) as lines:
             out = fn()
-        if _mode(req) != "apply":
+        if plan_mode(req) != "apply":
             doc = dict(out) if isinstance(out, dict) else {}
             doc["Explain"] = lines
             return Response(200 if status == 204 else status, doc)

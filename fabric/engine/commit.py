@@ -27,7 +27,7 @@ IMAGE_KEYS = ("User", "ExposedPorts", "Env", "Cmd", "Entrypoint", "WorkingDir", 
 KIND = {"C": 0, "A": 1, "D": 2}
 
 
-def _excluder(doc: dict):
+def excluder(doc: dict):
     mounts = {m.get("Destination", "").strip("/") for m in doc.get("Mounts") or []}
 
     def excluded(rel: str) -> bool:
@@ -48,30 +48,38 @@ def _opaque(path: str) -> bool:
         return False
 
 
-def _walk(upper: str, excluded, rel: str = ""):
-    """(rel, full path, lstat) for everything in the upper dir, parents first."""
-    with os.scandir(os.path.join(upper, rel) if rel else upper) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for e in entries:
-        r = f"{rel}/{e.name}" if rel else e.name
-        if excluded(r):
+def _walk(upper: str, excluded):
+    """(rel, full path, lstat) for everything in the upper dir, parents first, names in
+    order; without recursion, for trees deeper than Python's recursion limit."""
+    def entries(rel: str):
+        with os.scandir(os.path.join(upper, rel) if rel else upper) as it:
+            found = sorted(it, key=lambda e: e.name)
+        for e in found:
+            r = f"{rel}/{e.name}" if rel else e.name
+            if not excluded(r):
+                yield r, e.path, e.stat(follow_symlinks=False)
+    stack = [entries("")]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
             continue
-        st = e.stat(follow_symlinks=False)
-        yield r, e.path, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(upper, excluded, r)
+        yield item
+        if stat.S_ISDIR(item[2].st_mode):
+            stack.append(entries(item[0]))
 
 
 def _lower(lowers: list[str], rel: str) -> os.stat_result | None:
     """What the image layers (topmost first) hold at rel, if anything."""
     for d in lowers:
         p = os.path.join(d, rel)
-        # A layer's own symlinks must not lead the lookup out to the host's files.
-        if not os.path.realpath(os.path.dirname(p)).startswith(os.path.realpath(d)):
-            continue
         try:
             st = os.lstat(p)
         except (FileNotFoundError, NotADirectoryError):
+            continue
+        # A layer's own symlinks must not lead the lookup out to the host's files. (Only
+        # for what exists: resolving every level of every path made a deep tree slow.)
+        if not os.path.realpath(os.path.dirname(p)).startswith(os.path.realpath(d)):
             continue
         return None if _whiteout(st) else st
     return None
@@ -89,7 +97,7 @@ def changes(engine, ref: str) -> list[dict]:
         return []
     lowers = engine.images.layer_dirs(doc["Image"])
     found: dict[str, str] = {}
-    for rel, full, st in _walk(upper, _excluder(doc)):
+    for rel, full, st in _walk(upper, excluder(doc)):
         if _whiteout(st):
             found[rel] = "D"
             continue
@@ -166,7 +174,7 @@ def commit(engine, ref: str, repo: str = "", tag: str = "", comment: str = "",
         with Work(engine.root, "commit") as w:
             tar = w.path("layer.tar")
             try:
-                write_layer(_upper(engine, doc), tar, _excluder(doc))
+                write_layer(_upper(engine, doc), tar, excluder(doc))
             except OSError as e:
                 raise FabricError(f"cannot read the container's changes: {e}") from None
             if paused_here:       # the snapshot is taken: let the container run again

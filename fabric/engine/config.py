@@ -4,9 +4,12 @@ Validation is pure and runs before anything is written, so bad input leaves noth
 behind; the document it returns is what `inspect` shows and what `start` runs from.
 """
 
+import json
 import re
 
+from fabric.engine.signals import signal_number
 from fabric.errors import InvalidArgument
+from fabric.runtime import seccomp
 from fabric.runtime.spec import valid_cap
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -68,6 +71,7 @@ def validate_host_config(hc: dict) -> dict:
     for c in (hc.get("CapAdd") or []) + (hc.get("CapDrop") or []):
         if not valid_cap(c):
             raise InvalidArgument(f"unknown capability {c!r}: use names like NET_ADMIN")
+    security_options(hc.get("SecurityOpt"))
     hc.setdefault("NetworkMode", "default")
     hc.setdefault("Binds", None)
     hc.setdefault("Mounts", None)
@@ -75,8 +79,102 @@ def validate_host_config(hc: dict) -> dict:
     hc.setdefault("AutoRemove", False)
     hc.setdefault("Privileged", False)
     hc.setdefault("PortBindings", {})
-    hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    hc["LogConfig"] = validate_log_config(hc.get("LogConfig"))
     return hc
+
+
+# Docker's local driver's cap, applied when the user sets none: 20 MB files, 5 of them.
+LOG_MAX_SIZE, LOG_MAX_FILE = 20 << 20, 5
+LOG_DRIVERS = ("", "k8s-file", "json-file", "local")
+
+
+def validate_log_config(lc: dict | None) -> dict:
+    """conmon's k8s-file log, whatever driver name the caller uses for a file log; only
+    the options fabric applies (max-size, max-file), checked as Docker checks them."""
+    lc = dict(lc or {})
+    kind = lc.get("Type") or ""
+    if kind not in LOG_DRIVERS:
+        raise InvalidArgument(f"logging driver {kind!r} is not supported: fabric keeps "
+                              "conmon's k8s-file log (options max-size, max-file)")
+    opts = {str(k): str(v) for k, v in (lc.get("Config") or {}).items()}
+    for k in opts:
+        if k not in ("max-size", "max-file"):
+            raise InvalidArgument(f"unknown log opt '{k}' for k8s-file log driver")
+    log_limits(opts)
+    return {"Type": "k8s-file", "Config": opts}
+
+
+def container_log_limits(hc: dict) -> tuple[int, int]:
+    """(max-size, max-file) of a container's HostConfig."""
+    return log_limits((hc.get("LogConfig") or {}).get("Config") or {})
+
+
+def log_limits(opts: dict) -> tuple[int, int]:
+    """(max-size in bytes, max-file) of a container's log options, defaults filled in."""
+    size, files = LOG_MAX_SIZE, LOG_MAX_FILE
+    if "max-size" in opts:
+        try:
+            size = parse_bytes(opts["max-size"], "max-size")
+        except InvalidArgument:
+            size = 0
+        if size <= 0:
+            raise InvalidArgument(f"invalid max-size {opts['max-size']!r}: use a positive "
+                                  "size with an optional unit k, m or g, e.g. 10m")
+    if "max-file" in opts:
+        value = opts["max-file"]
+        if not value.isdigit() or int(value) < 1:
+            raise InvalidArgument("max-file must be a positive number")
+        files = int(value)
+    return size, files
+
+
+_TRUE, _FALSE = ("1", "t", "T", "true", "TRUE", "True"), ("0", "f", "F", "false", "FALSE",
+                                                           "False")
+
+
+def security_options(opts: list[str] | None) -> dict:
+    """Docker's --security-opt as its daemon reads them: {"seccomp": None (the default
+    profile) | "unconfined" | a profile's JSON, "no_new_privileges": bool}. AppArmor and
+    SELinux labels are accepted only as their "off" values: fabric applies neither."""
+    out: dict = {"seccomp": None, "no_new_privileges": False}
+    for opt in opts or []:
+        if opt == "no-new-privileges":
+            out["no_new_privileges"] = True
+            continue
+        if opt == "disable":
+            continue
+        sep = "=" if "=" in opt else ":" if ":" in opt else None
+        if sep is None:
+            raise InvalidArgument(f"invalid --security-opt 1: {json.dumps(opt)}")
+        key, value = opt.split(sep, 1)
+        if key == "seccomp":
+            out["seccomp"] = None if value == "builtin" else value
+        elif key == "no-new-privileges" and value in _TRUE + _FALSE:
+            out["no_new_privileges"] = value in _TRUE
+        elif (key, value) in (("apparmor", "unconfined"), ("label", "disable")):
+            pass
+        elif key in ("apparmor", "label"):
+            raise InvalidArgument(f"--security-opt {opt}: fabric applies no AppArmor or "
+                                  "SELinux profile; only apparmor=unconfined and "
+                                  "label=disable are accepted")
+        else:
+            raise InvalidArgument(f"invalid --security-opt 2: {json.dumps(opt)}")
+    if out["seccomp"] not in (None, "unconfined"):
+        seccomp.load(out["seccomp"])
+    return out
+
+
+def validate_addresses(host_config: dict, networking: dict) -> None:
+    """An address of one's choosing needs a network of one's choosing: Docker refuses
+    it with no network, the host's, or another container's."""
+    mode = host_config.get("NetworkMode") or "default"
+    if mode not in ("none", "host") and not mode.startswith("container:"):
+        return
+    for ep in ((networking or {}).get("EndpointsConfig") or {}).values():
+        ipam = (ep or {}).get("IPAMConfig") or {}
+        if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
+            raise InvalidArgument("user specified IP address is supported on user defined "
+                                  "networks only")
 
 
 def validate_config(cfg: dict) -> dict:
@@ -93,6 +191,8 @@ def validate_config(cfg: dict) -> dict:
     if wd and not wd.startswith("/"):
         raise InvalidArgument(f"the working directory {wd!r} is invalid: it needs to be an "
                               "absolute path")
+    if cfg.get("StopSignal"):
+        signal_number(cfg["StopSignal"])   # Docker refuses a bad one at create
     return cfg
 
 

@@ -105,8 +105,8 @@ class Execs:
             uid, gid, extra, _home = resolve_user(os.path.join(cdir, "rootfs"), b["User"])
             proc["user"] = {"uid": uid, "gid": gid, **({"additionalGids": extra} if extra else {})}
         if b.get("Privileged"):
-            from fabric.runtime.spec import ALL_CAPS
-            proc["capabilities"] = {k: list(ALL_CAPS) for k in
+            from fabric.runtime.spec import available_caps
+            proc["capabilities"] = {k: available_caps() for k in
                                     ("bounding", "effective", "permitted", "ambient")}
         return proc
 
@@ -127,7 +127,10 @@ class Execs:
         e.running = True
         try:
             if detach:
-                p = subprocess.run(base + ["--detach", e.cid], capture_output=True)
+                # No pipes: the detached process would hold them, and reading them to
+                # their end would wait for it to exit. runc's own failure is in its log.
+                p = subprocess.run(base + ["--detach", e.cid], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 e.exit_code = p.returncode
                 self._check_started(e, log, p.returncode)
                 return

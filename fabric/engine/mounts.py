@@ -2,6 +2,7 @@
 Mounts (as `inspect` shows them) at create time, and into OCI bind mounts at start."""
 
 import os
+import posixpath
 import shutil
 
 from fabric.engine.volumes import VALID as VALID_VOLUME
@@ -61,28 +62,38 @@ def parse_mount(spec: str) -> dict:
     return {"Type": kind, "Source": source, "Target": target, "ReadOnly": ro}
 
 
+def _destination(dest: str, kind: str, spec: str | None = None) -> str:
+    """Docker's cleaned destination; never the container's root, which runc could only
+    fail on (a bind over / hides the image)."""
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"invalid mount destination {dest!r}: it must be an absolute "
+                              "path")
+    clean = "/" + posixpath.normpath(dest).lstrip("/")
+    if clean == "/":
+        msg = (f'invalid mount config for type "{kind}": invalid specification: '
+               "destination can't be '/'")
+        raise InvalidArgument(f"invalid volume specification: '{spec}': {msg}" if spec else msg)
+    return clean
+
+
 def resolve(engine, config: dict, host_config: dict) -> list[dict]:
     """Validate every mount and create the named/anonymous volumes it needs. Pure
     validation first, so a bad spec creates nothing."""
     wanted: list[tuple[str, str, str, bool, str]] = []   # kind, source, dest, rw, mode
     for spec in host_config.get("Binds") or []:
         src, dest, rw, mode = parse_bind(spec)
-        if src and src.startswith("/"):
-            wanted.append(("bind", src, dest, rw, mode))
-        else:
-            wanted.append(("volume", src, dest, rw, mode))
+        kind = "bind" if src and src.startswith("/") else "volume"
+        wanted.append((kind, src, _destination(dest, kind, spec), rw, mode))
     for m in host_config.get("Mounts") or []:
         if isinstance(m, str):
             m = parse_mount(m)
         kind = m.get("Type", "volume")
-        wanted.append((kind, m.get("Source", ""), m["Target"], not m.get("ReadOnly"), ""))
+        wanted.append((kind, m.get("Source", ""), _destination(m["Target"], kind),
+                       not m.get("ReadOnly"), ""))
     for kind, src, dest, rw, mode in _volumes_from(engine, host_config.get("VolumesFrom") or []):
         wanted.append((kind, src, dest, rw, mode))
     seen = set()
     for kind, src, dest, _rw, _mode in wanted:
-        if not dest.startswith("/"):
-            raise InvalidArgument(f"invalid mount destination {dest!r}: it must be an absolute "
-                                  "path")
         if dest in seen:
             raise InvalidArgument(f"duplicate mount point: {dest}")
         seen.add(dest)

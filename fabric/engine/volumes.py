@@ -5,12 +5,11 @@ import json
 import os
 import re
 import secrets
-import shutil
 import time
 
 from fabric.engine.timefmt import now_iso
 from fabric.errors import Conflict, InvalidArgument, NotFound
-from fabric.fsutil import disk_usage
+from fabric.fsutil import disk_usage, rmtree
 from fabric.paths import HostRoot
 from fabric.store.db import Store
 
@@ -92,7 +91,7 @@ class Volumes:
             raise Conflict(f"remove {name}: volume is in use by container {users[0]}")
         with self.store.tx() as c:
             c.execute("DELETE FROM volumes WHERE name=?", (name,))
-        shutil.rmtree(os.path.join(self.root.volumes, name), ignore_errors=True)
+        rmtree(os.path.join(self.root.volumes, name), ignore_errors=True)
 
     def prune(self) -> dict:
         deleted, space = [], 0

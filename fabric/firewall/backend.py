@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallIntent
 
-_BOUND = object()  # "the namespace the backend was made for"
+BOUND = object()  # "the namespace the backend was made for"
 
 
 @dataclass
@@ -40,27 +40,27 @@ class FirewallBackend(ABC):
         self.netns = netns
 
     def _ns(self, netns) -> str | None:
-        return self.netns if netns is _BOUND else netns
+        return self.netns if netns is BOUND else netns
 
     @abstractmethod
-    def apply(self, intent: FirewallIntent, netns=_BOUND, *, force: bool = False) -> None:
+    def apply(self, intent: FirewallIntent, netns=BOUND, *, force: bool = False) -> None:
         """Make fabric's rules match the intent in one transaction; `force` rebuilds
         everything even when only elements changed (reconcile after a flush)."""
 
     @abstractmethod
-    def describe(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def describe(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         """The shell commands, in order, that `apply` amounts to (--explain, --dry-run)."""
 
     @abstractmethod
-    def clear(self, netns=_BOUND) -> None:
+    def clear(self, netns=BOUND) -> None:
         """Remove everything fabric owns in the namespace; already gone is success."""
 
     @abstractmethod
-    def current(self, netns=_BOUND) -> FirewallState:
+    def current(self, netns=BOUND) -> FirewallState:
         """What is there now (read-only)."""
 
     @abstractmethod
-    def drift(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         """How the kernel differs from the intent, one line each; empty when in sync."""
 
 

@@ -32,7 +32,7 @@ import threading
 
 from fabric.errors import FabricError
 from fabric.firewall import coexist, localnet, validate
-from fabric.firewall.backend import _BOUND, FirewallBackend, FirewallState
+from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState
 from fabric.firewall.intent import FirewallIntent, UserRule
 from fabric.net import nsexec
 
@@ -219,7 +219,7 @@ class IptablesBackend(FirewallBackend):
         super().__init__(netns)
         self._lock = threading.Lock()
 
-    def apply(self, intent: FirewallIntent, netns=_BOUND, *, force: bool = False) -> None:
+    def apply(self, intent: FirewallIntent, netns=BOUND, *, force: bool = False) -> None:
         ns = self._ns(netns)
         if not intent.enabled:
             self.clear(ns)
@@ -228,7 +228,7 @@ class IptablesBackend(FirewallBackend):
         with self._lock:
             nsexec.run(ns, self._apply_here, intent, rules)
 
-    def describe(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def describe(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         ns = self._ns(netns)
         if not intent.enabled:
             return [_in_ns(ns, "# (iptables off) fabric's chains are removed")]
@@ -240,15 +240,15 @@ class IptablesBackend(FirewallBackend):
         out.append(_in_ns(ns, "iptables-restore --noflush") + " <<'EOF'\n" + body + "EOF")
         return out
 
-    def clear(self, netns=_BOUND) -> None:
+    def clear(self, netns=BOUND) -> None:
         with self._lock:
             nsexec.run(self._ns(netns), _clear_here)
 
-    def current(self, netns=_BOUND) -> FirewallState:
+    def current(self, netns=BOUND) -> FirewallState:
         ns = self._ns(netns)
         return nsexec.run(ns, self._current_here, ns)
 
-    def drift(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         rules = render(intent)
         return nsexec.run(self._ns(netns), _drift_here, rules)
 

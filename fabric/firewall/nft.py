@@ -24,7 +24,7 @@ from typing import Any
 
 from fabric.errors import FabricError
 from fabric.firewall import coexist, localnet, nftgen, nftrender, validate
-from fabric.firewall.backend import _BOUND, FirewallBackend, FirewallState
+from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState
 from fabric.firewall.intent import FirewallIntent
 from fabric.firewall.ruleset import Ruleset, SetSpec, element_json, element_text
 from fabric.net import nsexec
@@ -56,7 +56,7 @@ class NftablesBackend(FirewallBackend):
 
     # --- interface ----------------------------------------------------------------
 
-    def apply(self, intent: FirewallIntent, netns=_BOUND, *, force: bool = False) -> None:
+    def apply(self, intent: FirewallIntent, netns=BOUND, *, force: bool = False) -> None:
         ns = self._ns(netns)
         if not intent.enabled:
             self.clear(ns)
@@ -69,7 +69,7 @@ class NftablesBackend(FirewallBackend):
             rs = nftrender.render(intent, memo=self._memo.setdefault(ns, validate.Memo()))
             nsexec.run(ns, self._apply_here, ns, intent, rs, force)
 
-    def describe(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def describe(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         ns = self._ns(netns)
         if not intent.enabled:
             return [_in_ns(ns, "nft -f -") + " <<'EOF'\n" + _delete_script() + "EOF"]
@@ -81,17 +81,17 @@ class NftablesBackend(FirewallBackend):
             out.append(_in_ns(ns, _shell(coexist.command("-I"))))
         return out
 
-    def clear(self, netns=_BOUND) -> None:
+    def clear(self, netns=BOUND) -> None:
         ns = self._ns(netns)
         with self._lock:
             nsexec.run(ns, self._clear_here)
             self._applied.pop(ns, None)
 
-    def current(self, netns=_BOUND) -> FirewallState:
+    def current(self, netns=BOUND) -> FirewallState:
         ns = self._ns(netns)
         return nsexec.run(ns, self._current_here, ns)
 
-    def drift(self, intent: FirewallIntent, netns=_BOUND) -> list[str]:
+    def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         ns = self._ns(netns)
         return nsexec.run(ns, self._drift_here, intent)
 

@@ -45,7 +45,10 @@ def spawn(root: HostRoot, netns: str | None = None):
     import subprocess
     if os.path.exists(root.removing):
         raise Conflict(f"{root.path} is being removed; its daemon may not start")
-    cmd = [sys.executable, "-m", "fabric.daemon", "--root", root.path]
+    # -P: `-m` would otherwise put the working directory first on sys.path, and a
+    # checkout of fabric there (a benchmark's older build, a developer's tree) would be
+    # imported instead of this install.
+    cmd = [sys.executable, "-P", "-m", "fabric.daemon", "--root", root.path]
     if netns is not None:
         ns_path = os.path.join(NETNS_DIR, netns)
         if not os.path.exists(ns_path):
@@ -55,8 +58,9 @@ def spawn(root: HostRoot, netns: str | None = None):
         # runs in between, and its threads and children are all in the namespace
         cmd = ["nsenter", f"--net={ns_path}", *cmd]
     os.makedirs(root.path, mode=0o711, exist_ok=True)
+    os.close(os.open(root.daemon_log, os.O_WRONLY | os.O_CREAT, 0o600))  # it may quote secrets
     with open(root.daemon_log, "ab") as log:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/",
                                 start_new_session=True, close_fds=True)
 
 

@@ -10,7 +10,7 @@ import json
 import os
 import re
 
-from fabric.errors import InvalidArgument, NotFound
+from fabric.errors import FabricError, InvalidArgument, NotFound
 from fabric.paths import HostRoot, hosts_dir
 
 LOCAL = "local"  # the machine itself, never a registered host
@@ -109,6 +109,14 @@ def find(ref: str) -> Record:
     """The host `ref` names: a registered name (`HOST`, `LAB.HOST`), or a bare `HOST`
     when exactly one lab has a host of that name. NotFound otherwise, in one line that
     lists the hosts there are."""
+    try:
+        return _find(ref)
+    except PermissionError as e:
+        raise FabricError(f"Got permission denied while trying to find host {ref}: "
+                          f"{e.filename}: permission denied") from None
+
+
+def _find(ref: str) -> Record:
     if well_formed(ref):
         rec = read(HostRoot(os.path.join(hosts_dir(), ref)))
         if rec is not None:

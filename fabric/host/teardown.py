@@ -21,9 +21,9 @@ together at the end, after every step had its go.
 
 import ctypes
 import os
-import shutil
 
 from fabric.errors import FabricError
+from fabric.fsutil import rmtree
 from fabric.host import daemon, procs
 from fabric.net import netns as netnsmod
 from fabric.paths import HostRoot
@@ -129,15 +129,15 @@ def unmount_under(path: str) -> list[str]:
 def _remove_files(root: HostRoot) -> list[str]:
     errors: list[str] = []
 
-    def failed(_fn, p, exc) -> None:
-        errors.append(f"remove {p}: {exc[1]}")
+    def failed(p: str, e: OSError) -> None:
+        errors.append(f"remove {p}: {e.strerror or e}")
 
     for name in _listdir(root.path):
         p = os.path.join(root.path, name)
         if p in (root.host_file, root.removing):
             continue
         if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p, onerror=failed)
+            rmtree(p, onerror=failed)
         else:
             try:
                 os.unlink(p)

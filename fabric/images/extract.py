@@ -12,6 +12,7 @@ import stat
 import tarfile
 
 from fabric.errors import InvalidArgument
+from fabric.fsutil import makedirs, rmtree
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -32,34 +33,51 @@ def _clean(name: str) -> str:
     return "/".join(parts)
 
 
-def _check_parents(target: str, rel: str) -> None:
-    """Refuse a member whose parent directories pass through a symlink."""
-    cur = target
+def _check_parents(target: str, rel: str, checked: set[str]) -> None:
+    """Refuse a member whose parent directories pass through a symlink. A parent found
+    not to be one is not looked at again (a 1,200-deep path would otherwise cost a
+    billion lookups) until a member replaces it (_forget)."""
+    prefix = ""
     for p in rel.split("/")[:-1]:
-        cur = os.path.join(cur, p)
-        if os.path.islink(cur):
+        prefix = f"{prefix}/{p}" if prefix else p
+        if prefix in checked:
+            continue
+        if os.path.islink(os.path.join(target, prefix)):
             raise InvalidArgument(f"archive member {rel!r} would be written through a symlink")
+        checked.add(prefix)
+
+
+def _forget(checked: set[str], rel: str) -> None:
+    """rel is being replaced (by a file, a link, a whiteout): what was checked under it
+    no longer holds. Only a directory that was checked can have checked paths below."""
+    if rel in checked:
+        under = rel + "/"
+        checked.difference_update([p for p in checked if p == rel or p.startswith(under)])
 
 
 def extract_layer(tf: tarfile.TarFile, target: str) -> None:
+    checked: set[str] = set()
     for m in tf:
         rel = _clean(m.name)
         if not rel:
             continue
-        _check_parents(target, rel)
+        _check_parents(target, rel, checked)
+        if not m.isdir():
+            _forget(checked, rel)
         dest = os.path.join(target, rel)
         base = os.path.basename(rel)
         parent = os.path.dirname(dest)
         if base == OPAQUE:
-            os.makedirs(parent, exist_ok=True)
+            makedirs(parent)
             os.setxattr(parent, "trusted.overlay.opaque", b"y")
             continue
         if base.startswith(WHITEOUT_PREFIX):
             hidden_name = base[len(WHITEOUT_PREFIX):]
             if hidden_name in ("", ".", ".."):
                 raise InvalidArgument(f"archive member {m.name!r} is not a valid whiteout")
-            os.makedirs(parent, exist_ok=True)
+            makedirs(parent)
             hidden = os.path.join(parent, hidden_name)
+            _forget(checked, os.path.join(os.path.dirname(rel), hidden_name))
             _remove(hidden)
             os.mknod(hidden, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
             continue
@@ -70,11 +88,11 @@ def extract_layer(tf: tarfile.TarFile, target: str) -> None:
             if rel.startswith("dev/"):
                 continue
             raise InvalidArgument(f"archive member {m.name!r} is a device node")
-        os.makedirs(parent, exist_ok=True)
+        makedirs(parent)
         if m.isdir():
             if os.path.lexists(dest) and not os.path.isdir(dest):
                 _remove(dest)
-            os.makedirs(dest, exist_ok=True)
+            makedirs(dest)
         elif m.issym():
             _remove(dest)
             os.symlink(m.linkname, dest)
@@ -83,7 +101,7 @@ def extract_layer(tf: tarfile.TarFile, target: str) -> None:
                 raise InvalidArgument(f"archive hard link {m.name!r} -> {m.linkname!r} "
                                       "points outside the layer")
             src_rel = _clean(m.linkname)
-            _check_parents(target, src_rel)
+            _check_parents(target, src_rel, checked)
             src = os.path.join(target, src_rel)
             if os.path.islink(src) or not os.path.isfile(src):
                 raise InvalidArgument(f"archive hard link {rel!r} -> {m.linkname!r} is not "
@@ -119,5 +137,4 @@ def _remove(path: str) -> None:
     if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
         os.unlink(path)
     elif os.path.isdir(path):
-        import shutil
-        shutil.rmtree(path)
+        rmtree(path)

@@ -2,12 +2,12 @@
 one-layer image, as with `docker import`."""
 
 import json
-import platform
 import time
 
 from fabric.errors import InvalidArgument
 from fabric.images import changes as changesmod
 from fabric.images.archive import Work, write_decompressed
+from fabric.images.platform import arch
 from fabric.images.store import normalize_ref, valid_ref
 
 
@@ -15,11 +15,6 @@ def now_rfc3339() -> str:
     ns = time.time_ns()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + \
         f".{ns % 10**9:09d}Z"
-
-
-def arch() -> str:
-    m = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
 
 
 def target_ref(repo: str, tag: str) -> str | None:

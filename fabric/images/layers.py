@@ -3,12 +3,11 @@ diff_id exactly) and extracted once into a directory used as an overlay lower la
 
 import hashlib
 import os
-import shutil
 import tarfile
 import tempfile
 
 from fabric.errors import InvalidArgument
-from fabric.fsutil import disk_usage
+from fabric.fsutil import disk_usage, rmtree
 from fabric.images import extract
 from fabric.paths import HostRoot
 
@@ -56,10 +55,10 @@ def ingest(root: HostRoot, tar_path: str, diff_id: str | None = None) -> tuple[s
             # e.g. a name too long, a link to a directory: the layer cannot be used.
             raise InvalidArgument(f"layer cannot be extracted: {e}") from None
         if os.path.isdir(final):
-            shutil.rmtree(final)
+            rmtree(final)
         os.rename(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        rmtree(tmp, ignore_errors=True)
         raise
     os.replace(tar_path, final + ".tar")
     return diff_id, disk_usage(final)
@@ -67,7 +66,7 @@ def ingest(root: HostRoot, tar_path: str, diff_id: str | None = None) -> tuple[s
 
 def remove(root: HostRoot, diff_id: str) -> None:
     d = layer_dir(root, diff_id)
-    shutil.rmtree(d, ignore_errors=True)
+    rmtree(d, ignore_errors=True)
     try:
         os.unlink(d + ".tar")
     except FileNotFoundError:

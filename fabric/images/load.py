@@ -8,9 +8,9 @@ added, and images are registered only once all their layers are in.
 
 import hashlib
 import json
-import platform
 
 from fabric.errors import InvalidArgument
+from fabric.images import platform
 from fabric.images.archive import DIGEST, Archive, HashingReader, Work
 from fabric.images.store import normalize_ref, valid_ref
 
@@ -51,7 +51,7 @@ def _load(images, w: Work, ar: Archive) -> list[str]:
         raise InvalidArgument("archive has neither manifest.json nor index.json: it is "
                               "not a docker save or OCI image-layout archive")
     for img in plan:
-        diff_ids = _config(img.blob)["rootfs"]["diff_ids"]
+        diff_ids = check_config(img.blob)["rootfs"]["diff_ids"]
         for (opener, digest, what), diff_id in zip(img.layers, diff_ids):
             src = HashingReader(opener())
             w.add_layer(src, expect=diff_id, what=what)
@@ -73,7 +73,7 @@ def _json(data: bytes, what: str):
         raise InvalidArgument(f"{what} is not valid JSON: {e}") from None
 
 
-def _config(blob: bytes) -> dict:
+def check_config(blob: bytes) -> dict:
     cfg = _json(blob, "image config")
     rootfs = cfg.get("rootfs") if isinstance(cfg, dict) else None
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
@@ -120,7 +120,7 @@ def _docker(ar: Archive) -> list[_Image]:
         if DIGEST.fullmatch("sha256:" + base) and _sha(blob) != "sha256:" + base:
             raise InvalidArgument(f"image config {entry['Config']!r} does not match its digest "
                                   f"(content is {_sha(blob)})")
-        cfg = _config(blob)
+        cfg = check_config(blob)
         if len(cfg["rootfs"]["diff_ids"]) != len(entry["Layers"]):
             raise InvalidArgument(f"{what} lists {len(entry['Layers'])} layers but its config "
                                   f"has {len(cfg['rootfs']['diff_ids'])}")
@@ -153,11 +153,6 @@ def _blob(ar: Archive, desc, what: str) -> bytes:
     return data
 
 
-def _arch() -> str:
-    m = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
-
-
 def _oci(ar: Archive) -> list[_Image]:
     if not ar.has("oci-layout"):
         raise InvalidArgument("archive has index.json but no oci-layout file")
@@ -168,7 +163,7 @@ def _oci(ar: Archive) -> list[_Image]:
     found: list[tuple[dict, list[str]]] = []
     _walk(ar, index, [], found, 0)
     if not found:
-        raise InvalidArgument(f"the archive holds no image for linux/{_arch()}")
+        raise InvalidArgument(f"the archive holds no image for {platform.native()}")
     out: list[_Image] = []
     seen: dict[bytes, _Image] = {}
     for desc, tags in found:
@@ -176,7 +171,7 @@ def _oci(ar: Archive) -> list[_Image]:
         if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
             raise InvalidArgument(f"image manifest {desc['digest']} has no layers list")
         blob = _blob(ar, manifest.get("config"), "image config")
-        cfg = _config(blob)
+        cfg = check_config(blob)
         if len(cfg["rootfs"]["diff_ids"]) != len(manifest["layers"]):
             raise InvalidArgument(f"image manifest {desc['digest']} lists "
                                   f"{len(manifest['layers'])} layers but its config has "
@@ -220,7 +215,7 @@ def _walk(ar: Archive, index, names: list[str], found: list, depth: int) -> None
             raise InvalidArgument("index.json has a malformed descriptor")
         tags = _name(desc) or names
         plat = desc.get("platform") or {}
-        if plat and (plat.get("os") != "linux" or plat.get("architecture") != _arch()):
+        if plat and not platform.native().matches(plat):
             continue
         mt = desc.get("mediaType")
         if mt in INDEX_TYPES:

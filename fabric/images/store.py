@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
 from fabric.fsutil import disk_usage
-from fabric.images import busybox, layers
+from fabric.images import busybox, layers, reference
 from fabric.paths import HostRoot
 from fabric.store.db import Store
 
@@ -24,20 +24,21 @@ BUILTIN = "busybox:latest"
 
 
 def normalize_ref(ref: str) -> str:
-    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`."""
-    for prefix in ("docker.io/library/", "library/", "docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-    name, _, tag = ref.rpartition(":")
-    if not name or "/" in tag:
-        return ref + ":latest"
-    return ref
+    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`; a registry
+    host stays (`127.0.0.1:5000/lab/bb:1`), a digest stays in place of the tag. What is
+    not a reference at all comes back as given (an image id, say)."""
+    try:
+        return reference.parse(ref).familiar()
+    except InvalidArgument:
+        return ref
 
 
 def valid_ref(ref: str) -> bool:
-    import re
-    return bool(re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*"
-                             r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?", ref))
+    try:
+        reference.parse(ref)
+    except InvalidArgument:
+        return False
+    return True
 
 
 class ImageStore:
@@ -55,8 +56,11 @@ class ImageStore:
         with open(self.config_path(image_id), "rb") as f:
             return f.read()
 
-    def register(self, blob: bytes, tags: Sequence[str] = ()) -> str:
-        """Record an image whose layers are already ingested; return its id."""
+    def register(self, blob: bytes, tags: Sequence[str] = (), parent: str = "") -> str:
+        """Record an image whose layers are already ingested; return its id. A built
+        image names the image of the step before it as its parent, as Docker's classic
+        builder does: `images` hides such intermediate images, and removing an image
+        removes the untagged parents only it needed."""
         image_id = "sha256:" + hashlib.sha256(blob).hexdigest()
         cfg = json.loads(blob)
         for d in cfg.get("rootfs", {}).get("diff_ids", []):
@@ -70,7 +74,7 @@ class ImageStore:
             os.replace(tmp, path)
         with self.store.tx() as c:
             c.execute("INSERT OR IGNORE INTO images(id, created, doc) VALUES (?, ?, ?)",
-                      (image_id, time.time(), json.dumps({"config": cfg})))
+                      (image_id, time.time(), json.dumps({"config": cfg, "parent": parent})))
             for t in tags:
                 c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
                           (normalize_ref(t), image_id))
@@ -121,7 +125,40 @@ class ImageStore:
 
     def tags_of(self, image_id: str) -> list[str]:
         return [r["ref"] for r in self.store.query(
+            "SELECT ref FROM image_tags WHERE image_id=? ORDER BY ref", (image_id,))
+            if "@" not in r["ref"]]
+
+    def refs_of(self, image_id: str) -> list[str]:
+        return [r["ref"] for r in self.store.query(
             "SELECT ref FROM image_tags WHERE image_id=? ORDER BY ref", (image_id,))]
+
+    def digests_of(self, image_id: str) -> list[str]:
+        """Docker's RepoDigests: `name@sha256:...` of the manifests this image was
+        pulled by or pushed as. Kept beside the tags, so `run name@sha256:...` finds it."""
+        return [r["ref"] for r in self.store.query(
+            "SELECT ref FROM image_tags WHERE image_id=? ORDER BY ref", (image_id,))
+            if "@" in r["ref"]]
+
+    def add_digest(self, image_id: str, ref: str) -> None:
+        with self.store.tx() as c:
+            c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
+                      (normalize_ref(ref), image_id))
+
+    def exists(self, image_id: str) -> bool:
+        return self.store.one("SELECT 1 FROM images WHERE id=?", (image_id,)) is not None
+
+    def parent_of(self, image_id: str) -> str:
+        row = self.store.one("SELECT doc FROM images WHERE id=?", (image_id,))
+        return (json.loads(row["doc"]).get("parent") or "") if row else ""
+
+    def _children(self) -> dict[str, int]:
+        """How many images name each image as their parent."""
+        out: dict[str, int] = {}
+        for r in self.store.query("SELECT doc FROM images"):
+            p = json.loads(r["doc"]).get("parent")
+            if p:
+                out[p] = out.get(p, 0) + 1
+        return out
 
     def layer_dirs(self, image_id: str) -> list[str]:
         """Overlay lower directories, topmost first (overlayfs's lowerdir order)."""
@@ -143,8 +180,8 @@ class ImageStore:
         return {
             "Id": image_id,
             "RepoTags": self.tags_of(image_id),
-            "RepoDigests": [],
-            "Parent": "",
+            "RepoDigests": self.digests_of(image_id),
+            "Parent": self.parent_of(image_id),
             "Comment": cfg.get("comment", ""),
             "Created": cfg.get("created", ""),
             "Container": "",
@@ -159,13 +196,20 @@ class ImageStore:
             "Metadata": {"LastTagTime": ""},
         }
 
-    def list(self) -> list[dict]:
+    def list(self, all_: bool = False) -> list[dict]:
+        """Docker's /images/json; intermediate images of builds (untagged, with a
+        child) only with all_, as `docker images` hides them."""
         out = []
-        for r in self.store.query("SELECT id, created FROM images ORDER BY created DESC"):
+        children = self._children()
+        for r in self.store.query("SELECT id, created, doc FROM images ORDER BY created DESC"):
+            tags = self.tags_of(r["id"])
+            if not all_ and not tags and children.get(r["id"]):
+                continue
             cfg = self.config(r["id"])
             out.append({
-                "Id": r["id"], "ParentId": "", "RepoTags": self.tags_of(r["id"]),
-                "RepoDigests": [], "Created": _epoch(cfg.get("created")),
+                "Id": r["id"], "ParentId": json.loads(r["doc"]).get("parent") or "",
+                "RepoTags": tags,
+                "RepoDigests": self.digests_of(r["id"]), "Created": _epoch(cfg.get("created")),
                 "Size": self.size(r["id"]), "VirtualSize": self.size(r["id"]),
                 "SharedSize": -1, "Labels": (cfg.get("config") or {}).get("Labels") or {},
                 "Containers": -1,
@@ -177,9 +221,9 @@ class ImageStore:
                               (image_id,)) is not None
 
     def tag(self, ref: str, new: str) -> None:
-        if not valid_ref(new):
-            raise InvalidArgument(f"invalid reference format: {new!r} (use name[:tag], "
-                                  "lower-case)")
+        if not valid_ref(new) or "@" in new:
+            raise InvalidArgument(f"invalid reference format: {new!r} (use [HOST[:PORT]/]"
+                                  "NAME[:TAG], lower-case)")
         image_id = self.resolve(ref)
         with self.store.tx() as c:
             c.execute("INSERT OR REPLACE INTO image_tags(ref, image_id) VALUES (?, ?)",
@@ -195,27 +239,48 @@ class ImageStore:
         norm = normalize_ref(ref)
         out: builtins.list[dict] = []
         by_tag = self.store.one("SELECT 1 FROM image_tags WHERE ref=?", (norm,)) is not None
-        tags = self.tags_of(image_id)
-        if by_tag and len(tags) > 1:
+        # Digest references (pulled name@sha256:...) do not keep an image on their own:
+        # removing its last tag removes it, as `docker rmi` does.
+        plain_tags, tags = self.tags_of(image_id), self.refs_of(image_id)
+        if by_tag and (len(plain_tags) > 1 or ("@" in norm and len(tags) > 1)):
             with self.store.tx() as c:
                 c.execute("DELETE FROM image_tags WHERE ref=?", (norm,))
             return [{"Untagged": norm}]
-        if not by_tag and len(tags) > 1 and not force:
+        if not by_tag and len(plain_tags) > 1 and not force:
             raise Conflict(f"unable to delete {image_id[7:19]} (must be forced) - image is "
                            f"referenced in multiple repositories")
         if self.in_use(image_id):
             raise Conflict(f"unable to remove image {ref}: image is being used by a container "
                            "(remove the container first)")
-        with self.store.tx() as c:
-            c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
-            c.execute("DELETE FROM images WHERE id=?", (image_id,))
+        if self._children().get(image_id):
+            if by_tag:      # the last tag of a base image: untag it, keep the content
+                with self.store.tx() as c:
+                    c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
+                return [{"Untagged": t} for t in tags]
+            raise Conflict(f"conflict: unable to delete {image_id[7:19]} (cannot be forced) "
+                           "- image has dependent child images")
         out += [{"Untagged": t} for t in tags]
-        out.append({"Deleted": image_id})
+        out += self._delete(image_id)
         self._gc_layers()
-        try:
-            os.unlink(self.config_path(image_id))
-        except FileNotFoundError:
-            pass
+        return out
+
+    def _delete(self, image_id: str) -> builtins.list[dict]:
+        """Delete an image, then each parent left untagged, childless and unused."""
+        out: builtins.list[dict] = []
+        while image_id:
+            parent = self.parent_of(image_id)
+            with self.store.tx() as c:
+                c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
+                c.execute("DELETE FROM images WHERE id=?", (image_id,))
+            try:
+                os.unlink(self.config_path(image_id))
+            except FileNotFoundError:
+                pass
+            out.append({"Deleted": image_id})
+            if not parent or not self.exists(parent) or self.tags_of(parent) or \
+                    self.in_use(parent) or self._children().get(parent):
+                break
+            image_id = parent
         return out
 
     def history(self, ref: str) -> builtins.list[dict]:
@@ -248,18 +313,14 @@ class ImageStore:
         with self.lock:
             for r in self.store.query("SELECT id FROM images"):
                 image_id = r["id"]
-                if self.in_use(image_id) or (not all_ and self.tags_of(image_id)):
+                # Parents of other images go with their last child, not on their own.
+                if not self.exists(image_id) or self.in_use(image_id) or \
+                        (not all_ and self.tags_of(image_id)) or \
+                        self._children().get(image_id):
                     continue
                 before = self.size(image_id)
-                tags = self.tags_of(image_id)
-                with self.store.tx() as c:
-                    c.execute("DELETE FROM image_tags WHERE image_id=?", (image_id,))
-                    c.execute("DELETE FROM images WHERE id=?", (image_id,))
-                try:
-                    os.unlink(self.config_path(image_id))
-                except FileNotFoundError:
-                    pass
-                deleted += [{"Untagged": t} for t in tags] + [{"Deleted": image_id}]
+                tags = self.refs_of(image_id)
+                deleted += [{"Untagged": t} for t in tags] + self._delete(image_id)
                 reclaimed += before
             if deleted:
                 self._gc_layers()

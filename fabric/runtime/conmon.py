@@ -27,7 +27,7 @@ def exit_file(exits_dir: str, cid: str) -> str:
 
 def create(*, cid: str, name: str, cdir: str, runc_root: str, exits_dir: str, log_path: str,
            tty: bool, stdin: bool, stdin_once: bool, exit_command: list[str],
-           timeout: float = 30) -> int:
+           log_size_max: int = 0, timeout: float = 30) -> int:
     """Run conmon; it daemonizes, runs `runc create`, and reports the container's pid
     through the sync pipe. Return that pid."""
     runc = shutil.which("runc") or "/usr/sbin/runc"
@@ -37,6 +37,10 @@ def create(*, cid: str, name: str, cdir: str, runc_root: str, exits_dir: str, lo
             "--runtime-arg", f"--root={runc_root}",
             "--conmon-pidfile", os.path.join(cdir, "conmon.pid"),
             "--socket-dir-path", cdir, "--full-attach", "--no-sync-log"]
+    if log_size_max:
+        # conmon starts a new file past this size; fabric keeps the old ones
+        # (fabric.engine.logfiles)
+        args += ["--log-size-max", str(log_size_max)]
     if tty:
         args.append("-t")
     if stdin:

@@ -4,9 +4,9 @@ read-write upper directory, mounted at <container>/rootfs."""
 import ctypes
 import errno
 import os
-import shutil
 
 from fabric.errors import FabricError
+from fabric.fsutil import rmtree
 
 _libc = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
@@ -55,4 +55,4 @@ def unmount(cdir: str) -> None:
 def destroy(cdir: str) -> None:
     """Unmount and delete the container's directory."""
     unmount(cdir)
-    shutil.rmtree(cdir, ignore_errors=True)
+    rmtree(cdir, ignore_errors=True)

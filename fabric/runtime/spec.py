@@ -18,7 +18,34 @@ ALL_CAPS = DEFAULT_CAPS + [
     "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
     "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_LEASE", "CAP_AUDIT_CONTROL", "CAP_MAC_OVERRIDE",
     "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ]
+# The kernel's numbering, for reading a bounding set.
+_CAP_BITS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON",
+    "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+
+
+def available_caps() -> list[str]:
+    """Every capability this process may hand on: its bounding set. As Docker does for
+    --privileged and ALL, a machine (or a container fabric runs in) that lacks one
+    must not make every privileged start fail."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("CapBnd:"))
+        bits = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return list(ALL_CAPS)
+    held = {c for i, c in enumerate(_CAP_BITS) if bits >> i & 1}
+    return [c for c in ALL_CAPS if c in held]
 MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
           "/sys/firmware"]
@@ -30,11 +57,11 @@ def capabilities(add: list[str], drop: list[str], privileged: bool) -> list[str]
         c = c.upper()
         return c if c.startswith("CAP_") else "CAP_" + c
     if privileged:
-        return list(ALL_CAPS)
+        return available_caps()
     caps = list(DEFAULT_CAPS)
     for c in add:
         if c.upper() == "ALL":
-            caps = list(ALL_CAPS)
+            caps = available_caps()
         elif norm(c) not in caps:
             caps.append(norm(c))
     for c in drop:
@@ -57,6 +84,7 @@ class ProcessSpec:
     additional_gids: list[int] = field(default_factory=list)
     terminal: bool = False
     caps: list[str] = field(default_factory=lambda: list(DEFAULT_CAPS))
+    no_new_privileges: bool = False
 
     def to_oci(self) -> dict:
         return {
@@ -68,7 +96,7 @@ class ProcessSpec:
             "cwd": self.cwd or "/",
             "capabilities": {k: list(self.caps) for k in
                              ("bounding", "effective", "permitted", "ambient")},
-            "noNewPrivileges": False,
+            "noNewPrivileges": self.no_new_privileges,
         }
 
 
@@ -85,6 +113,7 @@ class ContainerSpec:
     pids_limit: int = 0
     readonly_rootfs: bool = False
     privileged: bool = False
+    seccomp: dict | None = None    # OCI linux.seccomp (fabric.runtime.seccomp); None: none
 
     def to_oci(self) -> dict:
         namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
@@ -115,6 +144,8 @@ class ContainerSpec:
         if not self.privileged:
             linux["maskedPaths"] = MASKED
             linux["readonlyPaths"] = READONLY
+        if self.seccomp is not None:
+            linux["seccomp"] = self.seccomp
         return {
             "ociVersion": "1.0.2",
             "process": self.process.to_oci(),

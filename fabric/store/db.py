@@ -9,6 +9,7 @@ run.
 """
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -97,6 +98,8 @@ class _Lease:
 class Store:
     def __init__(self, path: str):
         self.path = path
+        # SQLite creates the -wal and -shm files with the database's own mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._local = threading.local()
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()

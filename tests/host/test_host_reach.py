@@ -2,10 +2,11 @@
 
 import os
 import socket
+import subprocess
 import threading
 
 import pytest
-from hostcli import error_line, fabric, unique
+from hostcli import FABRIC, error_line, fabric, unique
 
 from fabric.client.connect import resolve
 from fabric.host import hosts
@@ -134,3 +135,15 @@ def test_tcp_reaches_a_daemon(host, forwarder):
     forwarder.close()
     line = error_line(fabric("-H", url, "ps", check=False))
     assert line == f"Error: cannot connect to the fabric daemon at {url}. Is it running?"
+
+
+def test_daemon_ignores_a_fabric_checkout_in_the_working_directory(host, tmp_path):
+    """`python -m` puts the working directory first on sys.path: a fabric checkout
+    there (an older build, a developer's tree) must not be what the daemon imports."""
+    shadow = tmp_path / "fabric"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the shadow checkout was imported')\n")
+    p = subprocess.run([FABRIC, "-H", host.tag, "run", "--rm", "busybox", "true"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                       env={**os.environ, "FABRIC_HOSTS_DIR": os.environ["FABRIC_HOSTS_DIR"]})
+    assert p.returncode == 0, p.stderr

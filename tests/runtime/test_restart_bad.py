@@ -40,7 +40,7 @@ def test_always_and_unless_stopped(host):
 
 def test_bad_input_leaves_nothing(host):
     cases = [
-        (["run", "nosuchimage"], "No such image"),
+        (["run", "--pull", "never", "nosuchimage"], "No such image"),
         (["run", "-m", "lots", "busybox", "true"], "--memory"),
         (["run", "--cpus", "-1", "busybox", "true"], "--cpus"),
         (["run", "--cpus", "abc", "busybox", "true"], "--cpus"),

@@ -44,7 +44,7 @@ def test_exit_codes(host):
     assert r.code == 127 and r.err.count("\n") == 1, r
     r = host.fab("run", "--rm", "busybox", "/etc", check=False)
     assert r.code == 126, r
-    r = host.fab("run", "--rm", "nosuchimage", check=False)
+    r = host.fab("run", "--rm", "--pull", "never", "nosuchimage", check=False)
     assert r.code == 125 and "No such image" in r.err, r
     r = host.fab("run", "--bogus-flag", "busybox", check=False)
     assert r.code == 125

@@ -24,6 +24,7 @@ one another, and keeps the methods the rest of the engine and the daemon call:
 
 from typing import TYPE_CHECKING
 
+from fabric.engine import logwatch
 from fabric.engine.containers.create import Creation
 from fabric.engine.containers.exits import Exits
 from fabric.engine.containers.lifecycle import Lifecycle
@@ -54,6 +55,7 @@ class Containers:
         self.teardown = Teardown(self)
         self.waits = Waits(self)
         self.reconciler = Reconciler(self)
+        self.logs = logwatch.LogKeeper()   # keeps the log files conmon rotates away
 
     # ---- the store -------------------------------------------------------------------
     def get(self, ref: str) -> dict:

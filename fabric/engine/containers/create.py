@@ -19,6 +19,7 @@ class Creation(Part):
         body = dict(body or {})
         host_config = cfgmod.validate_host_config(body.pop("HostConfig", None) or {})
         networking = body.pop("NetworkingConfig", None) or {}
+        cfgmod.validate_addresses(host_config, networking)
         config = cfgmod.validate_config(body)
         if name is not None and name != "":
             if not names.valid(name):

@@ -7,6 +7,7 @@ import select
 import threading
 import time
 
+from fabric.engine.config import container_log_limits
 from fabric.engine.containers.part import Part
 from fabric.engine.timefmt import now_iso
 from fabric.errors import NotFound
@@ -86,6 +87,9 @@ class Exits(Part):
                 if code is None:
                     code = 137 if doc["Fabric"].get("Killed") else 255
                 oom = self._oom_killed(cid)
+                # conmon is gone: its last rename is kept, its directory no longer watched
+                self.ctrs.logs.unwatch(records.cdir(cid),
+                                       container_log_limits(doc["HostConfig"])[1])
                 auto_remove = doc["HostConfig"].get("AutoRemove")
                 if not auto_remove:
                     self.ctrs.teardown.runtime(doc)   # removal below tears down otherwise

@@ -5,19 +5,8 @@ import sqlite3
 
 from fabric.engine import names
 from fabric.engine.containers.part import Part
+from fabric.engine.signals import signal_number
 from fabric.errors import Conflict, InvalidArgument, NotRunning
-
-
-def signal_number(sig: str | int) -> int:
-    if isinstance(sig, int) or str(sig).isdigit():
-        return int(sig)
-    s = str(sig).upper()
-    if not s.startswith("SIG"):
-        s = "SIG" + s
-    try:
-        return int(getattr(signals, s))
-    except AttributeError:
-        raise InvalidArgument(f"invalid signal: {sig}") from None
 
 
 class Lifecycle(Part):

@@ -4,6 +4,7 @@ filesystem say happened while no daemon was up."""
 import os
 import sys
 
+from fabric.engine.config import container_log_limits
 from fabric.engine.containers.part import Part
 from fabric.engine.containers.records import ACTIVE
 from fabric.runtime import rootfs, sandbox
@@ -14,6 +15,7 @@ class Reconciler(Part):
         """Adopt live containers, settle the ones that exited while no daemon was up,
         remove half-made ones, restart by policy."""
         records, ctrs = self.records, self.ctrs
+        self.make_private()
         for doc in records.all():
             cid = doc["Id"]
             st = doc["State"]["Status"]
@@ -29,6 +31,8 @@ class Reconciler(Part):
                     live = self.engine.runc.state(cid)
                     if live and live.get("status") in ("running", "paused"):
                         ctrs.exits.watch(cid, live["pid"])
+                        ctrs.logs.watch(records.cdir(cid),
+                                        container_log_limits(doc["HostConfig"])[1])
                         continue
                     if st == "restarting":
                         doc["State"]["Status"] = "exited"
@@ -46,6 +50,20 @@ class Reconciler(Part):
             except Exception as e:
                 print(f"reconcile {cid[:12]}: {e}", file=sys.stderr)
         self.remove_orphan_dirs()
+
+    def make_private(self) -> None:
+        """Containers' directories 0700 and what holds their environment or output
+        0600, whatever an older fabric left (HostRoot.ensure does the root's top)."""
+        base = self.engine.root.containers
+        for cid in os.listdir(base):
+            cdir = os.path.join(base, cid)
+            try:
+                os.chmod(cdir, 0o700)
+                for name in os.listdir(cdir):
+                    if name == "config.json" or name.startswith("ctr.log"):
+                        os.chmod(os.path.join(cdir, name), 0o600)
+            except OSError:
+                pass   # a container being removed meanwhile
 
     def remove_orphan_dirs(self) -> None:
         """A removal interrupted after its row was deleted leaves only a directory."""

@@ -2,20 +2,44 @@
 reconcile run, and forgetting a container whose creation failed half-way."""
 
 import os
-import shutil
 import threading
+from typing import TYPE_CHECKING
 
 from fabric.engine.containers.part import Part
 from fabric.engine.containers.records import ACTIVE
 from fabric.engine.containers.teardown import best_effort
 from fabric.errors import Conflict, FabricError, NotFound
+from fabric.fsutil import rmtree
 from fabric.runtime import conmon, rootfs
+
+if TYPE_CHECKING:
+    from fabric.engine.containers import Containers
 
 
 class Removal(Part):
+    def __init__(self, ctrs: "Containers") -> None:
+        super().__init__(ctrs)
+        self._removing: set[str] = set()
+        self._removing_guard = threading.Lock()
+
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """As Docker: while one removal runs, another of the same container is refused
+        at once, and one that finds it gone says so; both name it as the caller did."""
+        cid = self.records.id_of(ref)
+        with self._removing_guard:
+            if cid in self._removing:
+                raise Conflict(f"removal of container {ref} is already in progress")
+            self._removing.add(cid)
+        try:
+            self._remove(cid, force, volumes)
+        except NotFound:
+            raise NotFound(f"No such container: {ref}") from None
+        finally:
+            with self._removing_guard:
+                self._removing.discard(cid)
+
+    def _remove(self, cid: str, force: bool, volumes: bool) -> None:
         records, runc = self.records, self.engine.runc
-        cid = records.id_of(ref)
         if force:
             with records.lock(cid):
                 doc = records.get(cid)
@@ -38,10 +62,7 @@ class Removal(Part):
                 self.ctrs.exits.wait_exit(cid, 10)
                 self.ctrs.exits.on_exit(cid, settle=True)
         with records.lock(cid):
-            try:
-                doc = records.get(cid)
-            except NotFound:
-                return
+            doc = records.get(cid)
             if doc["State"]["Status"] in ACTIVE:
                 raise Conflict(f"You cannot remove a {doc['State']['Status']} container {cid}. "
                                "Stop the container before attempting removal or force remove")
@@ -82,7 +103,7 @@ class Removal(Part):
         self.records.delete(cid)
         if doc:
             self.drop_anonymous_volumes(doc)
-        shutil.rmtree(self.records.cdir(cid), ignore_errors=True)
+        rmtree(self.records.cdir(cid), ignore_errors=True)
 
     def drop_anonymous_volumes(self, doc: dict) -> None:
         volumes = self.engine.volumes

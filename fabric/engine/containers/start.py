@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fabric.client import exithook
+from fabric.engine import config as cfgmod
 from fabric.engine import etcfiles, mounts
 from fabric.engine.containers.background import Background
 from fabric.engine.containers.part import Part
 from fabric.engine.process import build_process
 from fabric.engine.timefmt import ZERO, now_iso
 from fabric.errors import Conflict, FabricError
-from fabric.runtime import conmon, rootfs, sandbox
+from fabric.runtime import conmon, rootfs, sandbox, seccomp
 from fabric.runtime.spec import ContainerSpec, bind, capabilities
 
 
@@ -98,13 +99,18 @@ class Starting(Part):
             # Placeholders to bind-mount; their content waits for the addresses.
             etcfiles.write(cdir, config["Hostname"], "", "")
             self._write_spec(doc, rfs, netns)
+            log_size, log_files = cfgmod.container_log_limits(doc["HostConfig"])
+            self.ctrs.logs.start_fresh(cdir, log_files, log_size)
             pid = conmon.create(
                 cid=cid, name=doc["Name"].lstrip("/"), cdir=cdir, runc_root=root.runc_root,
                 exits_dir=root.exits, log_path=doc["LogPath"], tty=bool(config.get("Tty")),
                 stdin=bool(config.get("OpenStdin")),
                 stdin_once=bool(config.get("StdinOnce")) and not config.get("Tty"),
-                exit_command=exithook.command(sys.executable, root.path, cid))
+                exit_command=exithook.command(sys.executable, root.path, cid),
+                log_size_max=log_size)
             undo.append(lambda: runc.delete(cid, force=True))
+            self.ctrs.logs.watch(cdir, log_files)
+            undo.append(lambda: self.ctrs.logs.unwatch(cdir, log_files))
             if net_join is not None:
                 net_join.result()
                 net_join = None
@@ -143,6 +149,8 @@ class Starting(Part):
                             bool(hc.get("Privileged")))
         proc = build_process(config, rfs, config["Hostname"], caps,
                              self.engine.network.env(doc))
+        security = cfgmod.security_options(hc.get("SecurityOpt"))
+        proc.no_new_privileges = security["no_new_privileges"]
         mnts = mounts.oci_mounts(doc["Mounts"], rfs) + self._etc_mounts(doc)
         spec = ContainerSpec(
             process=proc, rootfs=rfs, hostname=config["Hostname"], netns=netns,
@@ -150,9 +158,22 @@ class Starting(Part):
             nano_cpus=hc.get("NanoCpus") or 0,
             pids_limit=max(0, hc.get("PidsLimit") or 0),
             readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
-            privileged=bool(hc.get("Privileged")))
-        with open(os.path.join(self.records.cdir(doc["Id"]), "config.json"), "w") as f:
+            privileged=bool(hc.get("Privileged")),
+            seccomp=self._seccomp(security["seccomp"], caps, bool(hc.get("Privileged"))))
+        # 0600: the process's environment is in it
+        path = os.path.join(self.records.cdir(doc["Id"]), "config.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             json.dump(spec.to_oci(), f)
+
+    @staticmethod
+    def _seccomp(profile: str | None, caps: list[str], privileged: bool) -> dict | None:
+        """Docker's choice: none for --privileged or seccomp=unconfined, the container's
+        own profile, else the default; each fitted to the container's capabilities."""
+        if privileged or profile == "unconfined":
+            return None
+        prof = seccomp.default_profile() if profile is None else seccomp.load(profile)
+        return seccomp.to_oci(prof, caps)
 
     @staticmethod
     def _etc_mounts(doc: dict) -> list[dict]:
