@@ -10,6 +10,7 @@ venv="$here/.venv"
 apt_packages=(runc conmon nftables libnftables1 iproute2 busybox-static iptables
               python3 python3-venv python3-pip util-linux procps graphviz skopeo
               docker-registry openssl)
+apt_packages+=(docker.io docker-compose)  # clients for tests/remote (dockerd unused)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

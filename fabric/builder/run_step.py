@@ -33,8 +33,10 @@ def run_in_container(engine, image_id: str, argv: list[str], run_args: list[str]
                 done.set()
         C.start(cid)
         threading.Thread(target=waiter, daemon=True, name=f"build-{cid[:12]}").start()
-        for _, _, data in logs.records(log_path, True, lambda: not done.is_set()):
-            say(data.decode(errors="replace"))
+        for rec in logs.read(log_path, {"stdout", "stderr"}, None, None, None, True,
+                             lambda: not done.is_set()):
+            if rec is not None:
+                say(rec.data.decode(errors="replace"))
         done.wait()
         code = int(result.get("StatusCode", 1))
         if code != 0:

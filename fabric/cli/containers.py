@@ -125,6 +125,17 @@ PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command")
               ("NAMES", "Names")]
 
 
+def parse_filters(filters) -> dict[str, list[str]]:
+    """-f NAME=VALUE options as Docker's `filters` query parameter wants them."""
+    flt: dict[str, list[str]] = {}
+    for f in filters:
+        k, eq, v = f.partition("=")
+        if not eq:
+            raise click.ClickException(f"bad format of filter {f!r}: expected name=value")
+        flt.setdefault(k, []).append(v)
+    return flt
+
+
 def _ps_fields(row: dict, no_trunc: bool) -> dict:
     cmd = row["Command"]
     if not no_trunc and len(cmd) > 20:
@@ -162,12 +173,7 @@ def _ps_fields(row: dict, no_trunc: bool) -> dict:
 @click.pass_obj
 def ps(obj, all_, latest, last, quiet, no_trunc, filters, fmt, size):
     """List containers."""
-    flt: dict[str, list[str]] = {}
-    for f in filters:
-        k, eq, v = f.partition("=")
-        if not eq:
-            raise click.ClickException(f"bad format of filter {f!r}: expected name=value")
-        flt.setdefault(k, []).append(v)
+    flt = parse_filters(filters)
     limit = 1 if latest else last
     rows = obj.client.get("/containers/json", all=all_ or bool(limit),
                           limit=limit, filters=json.dumps(flt) if flt else None)

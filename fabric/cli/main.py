@@ -11,15 +11,17 @@ from fabric.paths import default_root
 
 
 class Ctx:
-    def __init__(self, host: str | None, root: str):
+    def __init__(self, host: str | None, root: str, tls_flags: tuple = ()):
         self.host, self.root = host, root
+        self.tls_flags = tls_flags   # (tlsverify, tls, tlscacert, tlscert, tlskey)
         self._client = None
 
     @property
     def client(self):
         if self._client is None:
-            from fabric.client.connect import connect
-            self._client = connect(self.host, self.root)
+            from fabric.client.connect import TlsOptions, connect
+            self._client = connect(self.host, self.root,
+                                   tls=TlsOptions.from_env(*self.tls_flags))
         return self._client
 
 
@@ -36,7 +38,8 @@ LAZY = {
     **{n: "registry" for n in ("pull", "push", "login", "logout")},
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
-    "firewall": "firewall", "network": "network", "host": "host", "lab": "lab",
+    "firewall": "firewall", "network": "network", "host": "host", "lab": "lab", "tls": "tls",
+    "events": "events",
     **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 
@@ -60,12 +63,15 @@ class FabricGroup(click.Group):
         return sorted(self.commands)
 
     def invoke(self, ctx):
-        from fabric.client.http import ApiError, DaemonUnavailable
+        from fabric.client.http import ApiError, ConnectionFailed, DaemonUnavailable
         try:
             return super().invoke(ctx)
         except ApiError as e:
             click.echo(f"Error response from daemon: {e.message}", err=True)
             sys.exit(_exit_code(e))
+        except ConnectionFailed as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(125)
         except DaemonUnavailable as e:
             click.echo(f"Error: the fabric daemon went away: {e}", err=True)
             sys.exit(125)
@@ -85,12 +91,25 @@ def _exit_code(e) -> int:
                    "$FABRIC_HOST, else the root's own daemon).")
 @click.option("--root", default=None, metavar="DIR",
               help="Host root (default $FABRIC_ROOT or /var/lib/fabric).")
+@click.option("--tlsverify", is_flag=True, default=False,
+              help="tcp:// over TLS, checking the daemon's certificate against the CA "
+                   "(default $FABRIC_TLS_VERIFY).")
+@click.option("--tls", is_flag=True, default=False,
+              help="tcp:// over TLS without checking the daemon's certificate.")
+@click.option("--tlscacert", default=None, metavar="FILE",
+              help="The CA that signed the daemon's certificate (default ca.pem in "
+                   "$FABRIC_CERT_PATH, else ~/.fabric).")
+@click.option("--tlscert", default=None, metavar="FILE",
+              help="The client's certificate (default cert.pem there).")
+@click.option("--tlskey", default=None, metavar="FILE",
+              help="The client's key (default key.pem there).")
 @click.version_option(__version__, "-v", "--version", prog_name="fabric",
                       message="%(prog)s version %(version)s")
 @click.pass_context
-def cli(ctx, host, root):
+def cli(ctx, host, root, tlsverify, tls, tlscacert, tlscert, tlskey):
     """fabric: containers on real kernel datapaths, Docker's language."""
-    ctx.obj = Ctx(host, os.path.abspath(root) if root else default_root())
+    ctx.obj = Ctx(host, os.path.abspath(root) if root else default_root(),
+                  (tlsverify, tls, tlscacert, tlscert, tlskey))
 
 
 def main() -> None:

@@ -64,6 +64,10 @@ def daemon(obj, options):
 
     Takes dockerd's network options: --bip CIDR, --fixed-cidr CIDR, -b/--bridge NAME,
     --mtu N, --icc/--ip-forward/--ip-masq/--iptables true|false,
-    --firewall-backend nftables|iptables (see `python -m fabric.daemon --help`)."""
+    --firewall-backend nftables|iptables; and its API options: -H unix:///PATH or
+    tcp://ADDR:PORT (repeatable; the root's own socket is always served), --tlsverify
+    --tlscacert FILE --tlscert FILE --tlskey FILE (mutual TLS; `fabric tls init DIR`
+    makes the files), --insecure-tcp (TCP without TLS, only when told so). The same
+    keys in <root>/settings.json. See `python -m fabric.daemon --help`."""
     from fabric.daemon.main import main as daemon_main
     daemon_main(["--root", obj.root, *options])

@@ -3,8 +3,8 @@
 The standard library's http.client costs tens of milliseconds to import here (it pulls in
 the email package); a request to our own daemon needs only a status line, a few headers
 and a body, so this module speaks that much HTTP/1.1 on a plain socket. Where the
-socket comes from is the transport's business: a unix socket in a host's root, or TCP
-(plain for now; TLS will be one more transport wrapping the TCP one).
+socket comes from is the transport's business: a unix socket in a host's root, TCP, or
+TLS over TCP (fabric.client.tls, imported only when asked for: `ssl` is slow to import).
 """
 
 import json
@@ -60,40 +60,70 @@ class DaemonUnavailable(Exception):
     pass
 
 
+class ConnectionFailed(DaemonUnavailable):
+    """The daemon was reached but the connection failed for a reason worth saying as it
+    is (a TLS handshake refused, a certificate not trusted)."""
+
+
 class Response:
     def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
         self.sock, self.status, self.headers, self._rest = sock, status, headers, rest
 
-    def read(self) -> bytes:
-        length = self.headers.get("content-length")
-        buf = bytearray(self._rest)
-        self._rest = b""
-        if length is not None:
-            n = int(length)
-            while len(buf) < n:
-                chunk = self.sock.recv(max(65536, n - len(buf)))
-                if not chunk:
-                    break
-                buf += chunk
-        else:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        self.sock.close()
-        return bytes(buf)
-
-    def chunks(self) -> Iterator[bytes]:
+    def _raw(self) -> Iterator[bytes]:
+        """The bytes after the head as they arrive, until the daemon closes."""
         if self._rest:
             yield self._rest
             self._rest = b""
+        while chunk := self.sock.recv(65536):
+            yield chunk
+
+    def _dechunked(self) -> Iterator[bytes]:
+        """A chunked body's data (the daemon chunks streams, as Go's server does)."""
+        buf = b""
+        raw = self._raw()
         while True:
-            chunk = self.sock.recv(65536)
+            while b"\r\n" not in buf:
+                more = next(raw, b"")
+                if not more:
+                    return
+                buf += more
+            size_line, buf = buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                return
+            while len(buf) < size + 2:
+                more = next(raw, b"")
+                if not more:
+                    if buf:
+                        yield buf[:size]
+                    return
+                buf += more
+            yield buf[:size]
+            buf = buf[size + 2:]
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            if "chunked" in self.headers.get("transfer-encoding", ""):
+                yield from self._dechunked()
+            else:
+                yield from self._raw()
+        finally:
+            self.sock.close()
+
+    def read(self) -> bytes:
+        length = self.headers.get("content-length")
+        if length is None:
+            return b"".join(self.chunks())
+        buf = bytearray(self._rest)
+        self._rest = b""
+        n = int(length)
+        while len(buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(buf)))
             if not chunk:
                 break
-            yield chunk
+            buf += chunk
         self.sock.close()
+        return bytes(buf)
 
     def json(self) -> Any:
         data = self.read()
@@ -116,6 +146,14 @@ class Transport(Protocol):
         """A connected stream socket; DaemonUnavailable when nothing answers."""
         ...
 
+    def failed(self, e: OSError) -> DaemonUnavailable:
+        """What to raise when the connection breaks while a request is under way."""
+        ...
+
+
+def _broken(url: str, e: OSError) -> DaemonUnavailable:
+    return DaemonUnavailable(f"the connection to {url} broke: {e.strerror or e}")
+
 
 class UnixTransport:
     def __init__(self, path: str):
@@ -131,6 +169,9 @@ class UnixTransport:
             raise DaemonUnavailable(str(e)) from None
         return s
 
+    def failed(self, e: OSError) -> DaemonUnavailable:
+        return _broken(self.url, e)
+
 
 class TcpTransport:
     """Plain HTTP over TCP, what `-H tcp://ADDR:PORT` reaches."""
@@ -139,10 +180,11 @@ class TcpTransport:
         self.host, self.port, self.timeout = host, port, timeout
         self.url = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
 
-    @classmethod
-    def parse(cls, addr: str) -> "TcpTransport":
-        """ADDR:PORT, [V6ADDR]:PORT; the port defaults to Docker's plain-HTTP 2375."""
-        host, port, ok = addr, "2375", True
+    @staticmethod
+    def split(addr: str, default_port: int = 2375) -> tuple[str, int]:
+        """ADDR:PORT, [V6ADDR]:PORT or ADDR; the port defaults to Docker's plain-HTTP
+        2375 (2376 is TLS's)."""
+        host, port, ok = addr, str(default_port), True
         if addr.startswith("["):
             host, bracket, rest = addr[1:].partition("]")
             ok = bool(bracket) and (not rest or rest.startswith(":"))
@@ -151,15 +193,26 @@ class TcpTransport:
             host, _, port = addr.rpartition(":")
         if not ok or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"bad TCP address {addr!r}: use tcp://ADDR:PORT")
-        return cls(host, int(port))
+        return host, int(port)
 
-    def connect(self) -> socket.socket:
+    @classmethod
+    def parse(cls, addr: str) -> "TcpTransport":
+        return cls(*cls.split(addr))
+
+    def open(self) -> socket.socket:
+        """The TCP connection, still with the connect timeout."""
         try:
-            s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            return socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as e:
             raise DaemonUnavailable(str(e)) from None
+
+    def connect(self) -> socket.socket:
+        s = self.open()
         s.settimeout(None)  # streams (logs -f, attach) wait as long as they need
         return s
+
+    def failed(self, e: OSError) -> DaemonUnavailable:
+        return _broken(self.url, e)
 
 
 class Client:
@@ -192,22 +245,28 @@ class Client:
             hdrs["Content-Type"] = "application/json"
         if data is not None:
             hdrs["Content-Length"] = str(len(data))
+        if upload is not None:
+            hdrs["Transfer-Encoding"] = "chunked"
         if upgrade:
             hdrs["Connection"] = "Upgrade"
             hdrs["Upgrade"] = "tcp"
         hdrs.update(headers or {})
         s = self.connect()
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
-        s.sendall(head.encode() + b"\r\n" + (data or b""))
-        if upload is not None:
-            # Stream a body of unknown length, then half-close so the daemon sees its end.
-            while True:
-                chunk = upload.read(1 << 20)
-                if not chunk:
-                    break
-                s.sendall(chunk)
-            s.shutdown(socket.SHUT_WR)
-        return self._read_head(s)
+        try:
+            s.sendall(head.encode() + b"\r\n" + (data or b""))
+            if upload is not None:
+                # A body of unknown length, chunked (a half-close would end a TLS session).
+                while chunk := upload.read(1 << 20):
+                    s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                s.sendall(b"0\r\n\r\n")
+            return self._read_head(s)
+        except DaemonUnavailable:
+            s.close()
+            raise
+        except OSError as e:
+            s.close()
+            raise self.transport.failed(e) from None
 
     @staticmethod
     def _read_head(s: socket.socket) -> Response:

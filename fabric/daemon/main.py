@@ -1,4 +1,6 @@
-"""`fabric daemon`: serve one host root's engine on its unix socket.
+"""`fabric daemon`: serve one host root's engine on its unix socket, and on the other
+sockets `-H` (or settings.json's `hosts`) names: TCP only with mutual TLS, unless told
+`--insecure-tcp` (fabric.daemon.api_settings).
 
 The daemon takes the root's lock before anything else; a second daemon for the same
 root (two CLIs racing to start one) finds it held and exits quietly.
@@ -10,11 +12,16 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
+from fabric.errors import FabricError
 from fabric.paths import HostRoot, default_root
 
+if TYPE_CHECKING:
+    from fabric.daemon.listeners import TcpHTTPServer, UnixHTTPServer
 
-def main(argv: list[str] | None = None) -> None:
+
+def _options() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fabric daemon")
     ap.add_argument("--root", default=default_root())
     ap.add_argument("--socket", default=None)
@@ -35,8 +42,33 @@ def main(argv: list[str] | None = None) -> None:
                     help="the store the hosts of a cluster share (sqlite:///PATH)")
     ap.add_argument("--cluster-advertise", default=None, metavar="ADDRESS",
                     help="the address other hosts reach this one at")
-    args = ap.parse_args(argv)
+    # dockerd's API options (and fabric's --insecure-tcp), also settings.json keys.
+    ap.add_argument("-H", "--host", dest="hosts", action="append", default=[],
+                    help="also serve here: unix:///PATH or tcp://ADDR:PORT (repeatable)")
+    ap.add_argument("--tlsverify", action="store_true", default=None,
+                    help="TCP clients need a certificate signed by --tlscacert")
+    ap.add_argument("--tls", action="store_true", default=None,
+                    help="TLS without checking clients (needs --insecure-tcp)")
+    ap.add_argument("--tlscacert", default=None)
+    ap.add_argument("--tlscert", default=None)
+    ap.add_argument("--tlskey", default=None)
+    ap.add_argument("--insecure-tcp", action="store_true", default=None,
+                    help="allow TCP without mutual TLS: whoever reaches it is root here")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    from fabric.daemon import api_settings
+    args = _options().parse_args(argv)
     root = HostRoot(os.path.abspath(args.root))
+    try:
+        api = api_settings.load(root.settings, {
+            "hosts": args.hosts, "tls": args.tls, "tlsverify": args.tlsverify,
+            "insecure-tcp": args.insecure_tcp,
+            **{k: os.path.abspath(v) for k in ("tlscacert", "tlscert", "tlskey")
+               if (v := getattr(args, k))}})
+    except FabricError as e:
+        sys.exit(f"fabric daemon: {e.message}")
     os.makedirs(root.path, mode=0o711, exist_ok=True)
     lock = open(root.lock, "a+")
     try:
@@ -56,20 +88,21 @@ def main(argv: list[str] | None = None) -> None:
     for k in ("icc", "ip-forward", "ip-masq", "iptables"):
         if overrides[k] is not None:
             overrides[k] = overrides[k] == "true"
-    from fabric.errors import FabricError
     try:
-        serve(root, args.socket or root.socket, overrides)
+        serve(root, args.socket or root.socket, overrides, api)
     except FabricError as e:
-        print(f"fabric daemon: {e.message}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        sys.exit(f"fabric daemon: {e.message}")
 
 
-def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None:
-    from fabric.daemon.http import Handler, UnixHTTPServer
+def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=None) -> None:
+    from fabric.daemon import listeners
+    from fabric.daemon.api_settings import ApiSettings
+    from fabric.daemon.http import Handler
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
     from fabric.network import settings as settingsmod
 
+    api = api or ApiSettings()
     settings = settingsmod.load(root.settings, overrides)
     cluster = None
     if settings.cluster_store:
@@ -95,38 +128,49 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None) -> None
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})
     try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
-    # Bind under a temporary name and rename, so a client never sees a socket that
-    # does not accept yet.
-    tmp = sock_path + f".{os.getpid()}"
-    server = UnixHTTPServer(tmp, handler, bind_and_activate=False)
-    server.server_bind()
-    server.server_activate()
-    os.chmod(tmp, 0o660)
-    os.rename(tmp, sock_path)
-    server.server_address = sock_path
-
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"fabric daemon {os.getpid()} serving unix://{sock_path}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever(poll_interval=0.5)
-    finally:
-        try:
-            if os.path.exists(sock_path) and os.stat(sock_path).st_ino == os.fstat(
-                    server.socket.fileno()).st_ino:
-                os.unlink(sock_path)
-        except OSError:
-            pass
+        # The other listeners first: when one cannot bind, no socket of ours appears.
+        extra = listeners.open_extra(api, sock_path, handler)
+    except FabricError:
         if watch is not None:
             watch.stop()
         engine.network.stop()
+        raise
+    server = listeners.bind_unix(sock_path, handler)
+    servers = [server, *extra]
+
+    def stop(*_):
+        def down():
+            for srv in servers:
+                srv.shutdown()
+        threading.Thread(target=down, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for srv in extra:
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.5},
+                         daemon=True).start()
+    urls = [f"unix://{sock_path}"] + [_url(srv) for srv in extra]
+    print(f"fabric daemon {os.getpid()} serving {' '.join(urls)}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        if watch is not None:
+            watch.stop()
+        for srv in servers:
+            if isinstance(srv, listeners.UnixHTTPServer):
+                listeners.unlink_if_ours(srv)
+        engine.network.stop()
         # Containers keep running: conmon holds them, not the daemon.
-        server.server_close()
+        for srv in servers:
+            srv.server_close()
+
+
+def _url(srv: "UnixHTTPServer | TcpHTTPServer") -> str:
+    from fabric.daemon import listeners
+    if isinstance(srv, listeners.TcpHTTPServer):
+        host, port = srv.socket.getsockname()[:2]
+        how = "" if srv.tls is None else " (TLS)"
+        return f"tcp://{f'[{host}]' if ':' in host else host}:{port}{how}"
+    return f"unix://{srv.path}"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ their own; `build` adds them all."""
 from fabric.daemon import (
     routes_build,
     routes_containers,
+    routes_events,
     routes_exec,
     routes_extra,
     routes_firewall,
@@ -13,6 +14,7 @@ from fabric.daemon import (
     routes_network,
     routes_registry,
     routes_system,
+    routes_unsupported,
     routes_volumes,
 )
 from fabric.daemon.http import Router
@@ -22,6 +24,8 @@ def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
-                   routes_firewall):
+                   routes_firewall, routes_events):
         module.add(r, engine)
+    routes_events.observe_networks(r, engine)
+    routes_unsupported.add(r, engine)   # last: any module's own route wins
     return r

@@ -4,7 +4,8 @@ import json
 
 from fabric.daemon import routes_registry
 from fabric.daemon.http import Response
-from fabric.daemon.params import read_body, repeated
+from fabric.daemon.params import filters, read_body, repeated
+from fabric.engine.events import labels_match
 from fabric.errors import InvalidArgument
 
 
@@ -13,16 +14,53 @@ def _json_lines(docs: list[dict]) -> Response:
     return Response(200, raw=b"".join(json.dumps(d).encode() + b"\n" for d in docs))
 
 
+def _familiar(ref: str) -> str:
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
+def _filtered_images(rows: list[dict], flt: dict[str, list[str]]) -> list[dict]:
+    """Docker's image filters: reference (a pattern on name[:tag], which also narrows
+    the tags shown), dangling, label."""
+    from fnmatch import fnmatchcase
+    out = []
+    for row in rows:
+        tags = row.get("RepoTags") or []
+        refs = flt.get("reference")
+        if refs:
+            tags = [t for t in tags for pat in refs
+                    if fnmatchcase(_familiar(t), pat if ":" in pat else pat + ":*")]
+            if not tags:
+                continue
+            row = {**row, "RepoTags": tags}
+        dangling = {v.lower() for v in flt.get("dangling", [])}
+        untagged = not tags or tags == ["<none>:<none>"]
+        if dangling and (("true" in dangling or "1" in dangling) != untagged):
+            continue
+        if not labels_match(row.get("Labels") or {}, flt.get("label", [])):
+            continue
+        out.append(row)
+    return out
+
+
 def add(r, engine) -> None:
     images = engine.images
+    events = engine.containers.events
 
     @r.route("GET", "/images/json")
     def image_list(req):
-        return images.list()
+        return _filtered_images(images.list(), filters(req))
 
     @r.route("GET", "/images/{name:path}/json")
     def image_inspect(req):
-        return images.inspect(req.params["name"])
+        doc = images.inspect(req.params["name"])
+        meta = doc.get("Metadata") or {}
+        if not meta.get("LastTagTime"):
+            # Go clients parse it as a time: never tagged is Go's zero time, not "".
+            doc["Metadata"] = {**meta, "LastTagTime": "0001-01-01T00:00:00Z"}
+        return doc
 
     @r.route("GET", "/images/{name:path}/history")
     def image_history(req):
@@ -31,13 +69,22 @@ def add(r, engine) -> None:
     @r.route("POST", "/images/{name:path}/tag")
     def image_tag(req):
         repo, tag = req.query.get("repo", ""), req.query.get("tag", "")
+        new = repo + (":" + tag if tag else "")
         with images.lock:
-            images.tag(req.params["name"], repo + (":" + tag if tag else ""))
+            images.tag(req.params["name"], new)
+        events.image("tag", images.resolve(new), new)
         return Response(201, None)
 
     @r.route("DELETE", "/images/{name:path}")
     def image_remove(req):
-        return images.remove(req.params["name"], force=req.flag("force"))
+        image_id = images.resolve(req.params["name"])
+        out = images.remove(req.params["name"], force=req.flag("force"))
+        for item in out:
+            if item.get("Untagged"):
+                events.image("untag", image_id, item["Untagged"])
+            if item.get("Deleted"):
+                events.image("delete", item["Deleted"])
+        return out
 
     @r.route("POST", "/images/prune")
     def image_prune(req):

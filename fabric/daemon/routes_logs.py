@@ -8,6 +8,7 @@ from fabric.daemon.http import Request, Response, Router
 from fabric.daemon.params import time_arg
 from fabric.engine import logs as logmod
 from fabric.engine.attach import STDERR, STDOUT, frame
+from fabric.socketwatch import peer_gone
 
 FLUSH = 1 << 16
 
@@ -27,7 +28,12 @@ def add(r: Router, engine) -> None:
         tail_q = req.query.get("tail", "all")
         tail = None if tail_q in ("all", "") else int(tail_q)
 
+        conn = req.handler.connection
+
         def alive() -> bool:
+            # Following ends when the container does, or when the client goes away.
+            if peer_gone(conn):
+                return False
             try:
                 return C.get(cid)["State"]["Status"] in ("running", "paused", "restarting")
             except Exception:

@@ -6,24 +6,37 @@ import socket
 import subprocess
 
 from fabric import API_VERSION, __version__
-from fabric.daemon.http import Request, Response, Router
+from fabric.daemon.http import MIN_API_VERSION, Request, Response, Router
 
 
 def add(r: Router, engine) -> None:
     @r.route("GET", "/_ping")
     def ping(req: Request) -> Response:
-        return Response(200, raw=b"OK", content_type="text/plain")
+        # Clients negotiate the API version from these headers (docker's CLI, docker-py).
+        return Response(200, raw=b"OK", content_type="text/plain; charset=utf-8",
+                        headers={"Docker-Experimental": "false", "Ostype": "linux",
+                                 "Cache-Control": "no-cache, no-store, must-revalidate",
+                                 "Pragma": "no-cache"})
 
     @r.route("GET", "/version")
     def version(req: Request) -> dict:
-        return {"Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": "1.24",
-                "Os": "linux", "Arch": platform.machine(), "KernelVersion": platform.release(),
-                "GoVersion": "python" + platform.python_version(),
-                "Components": [{"Name": "Engine", "Version": __version__},
+        base = {"Version": __version__, "ApiVersion": API_VERSION,
+                "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": _go_arch(),
+                "KernelVersion": platform.release(), "GitCommit": "", "BuildTime": "",
+                "GoVersion": "python" + platform.python_version()}
+        # The docker CLI prints the engine's lines from its component's Details.
+        details = {k: v for k, v in base.items() if k != "Version"}
+        return {**base, "Experimental": False,
+                "Components": [{"Name": "Engine", "Version": __version__,
+                                "Details": {**details, "Experimental": "false"}},
                                {"Name": "runc",
                                 "Version": _tool_version(["runc", "--version"])},
                                {"Name": "conmon",
                                 "Version": _tool_version(["conmon", "--version"])}]}
+
+    @r.route("GET", "/system/df")
+    def disk_usage(req: Request) -> dict:
+        return _disk_usage(engine)
 
     @r.route("GET", "/info")
     def info(req: Request) -> dict:
@@ -45,6 +58,26 @@ def add(r: Router, engine) -> None:
                 "NetworkNamespace": os.readlink("/proc/self/ns/net"),
                 "Plugins": {"Volume": ["local"], "Network": engine.network.driver_names()},
                 "SecurityOptions": []}
+
+
+def _disk_usage(engine) -> dict:
+    """GET /system/df in Docker's shape, from what the list routes know (sizes that
+    would need a walk of every layer and volume are left at what is at hand)."""
+    from fabric.engine.listing import list_containers
+    images = engine.images.list()
+    volumes = engine.volumes.list({})
+    for v in volumes:
+        v.setdefault("UsageData", {"Size": -1, "RefCount": -1})
+    return {"LayersSize": sum(i.get("Size", 0) for i in images), "Images": images,
+            "Containers": list_containers(engine, all_=True, limit=None, size=False,
+                                          filters={}),
+            "Volumes": volumes, "BuildCache": []}
+
+
+def _go_arch() -> str:
+    """/version's Arch is Go's name for it (the docker CLI prints linux/amd64)."""
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}.get(m, m)
 
 
 def _tool_version(cmd: list[str]) -> str:

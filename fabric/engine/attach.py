@@ -13,6 +13,7 @@ import threading
 
 from fabric.errors import FabricError, NotRunning
 from fabric.runtime import conmon
+from fabric.socketwatch import peer_gone
 
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, Docker's default
 STDOUT, STDERR = 1, 2
@@ -81,8 +82,7 @@ class AttachHub:
     def wait_connect(self, cid: str, p: _Pending, client: socket.socket) -> socket.socket | None:
         while not p.ready.wait(0.5):
             # Give up when the client went away before the container started.
-            r, _, _ = select.select([client], [], [], 0)
-            if r and not client.recv(1, socket.MSG_PEEK):
+            if peer_gone(client, half_close_counts=False):
                 with self._lock:
                     if p in self._pending.get(cid, []):
                         self._pending[cid].remove(p)
@@ -116,7 +116,8 @@ class AttachHub:
                             return
                 if client_open and client in r:
                     try:
-                        data = client.recv(4096)
+                        # a whole TLS record: select() cannot see one left half read
+                        data = client.recv(65536)
                     except OSError:
                         data = b""
                     if not data:

@@ -10,6 +10,7 @@ import os
 import secrets
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ class Exec:
         self.done = threading.Event()
         self.created = time.time()
         self.pty: int | None = None   # a tty exec's terminal, while it runs (for resize)
+        self.relay: int | None = None  # the runc relaying it
 
 
 class Execs:
@@ -207,25 +209,17 @@ class Execs:
         return p.wait()
 
     def _run_tty(self, e: Exec, base: list[str], tmp: str, client: socket.socket | None) -> int:
-        sock_path = os.path.join(tmp, "console.sock")
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(sock_path)
-        srv.listen(1)
-        p = subprocess.Popen(base + ["--tty", "--console-socket", sock_path, e.cid],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        srv.settimeout(10)
+        # runc refuses --console-socket unless it detaches, and a detached exec's exit
+        # code is lost: runc runs in the foreground instead, on a terminal of ours,
+        # relaying between it and the container's terminal (it sets ours raw, and on
+        # SIGWINCH copies our size to the container's).
+        master, slave = os.openpty()
         try:
-            conn, _ = srv.accept()
-        except TimeoutError:
-            p.kill()
-            return p.wait()
+            p = subprocess.Popen(base + ["--tty", e.cid], stdin=slave, stdout=slave,
+                                 stderr=slave, start_new_session=True)
         finally:
-            srv.close()
-        _msg, fds, _flags, _addr = socket.recv_fds(conn, 1024, 1)
-        conn.close()
-        master = fds[0]
-        e.pty = master  # for resize
+            os.close(slave)
+        e.pty, e.relay = master, p.pid  # for resize
         peer = client if e.body.get("AttachStdin") else None   # while it sends stdin
         try:
             while True:
@@ -253,7 +247,7 @@ class Execs:
                     break
         finally:
             os.close(master)
-            e.pty = None
+            e.pty = e.relay = None
         return p.wait()
 
     def resize(self, eid: str, h: int, w: int) -> None:
@@ -261,7 +255,11 @@ class Execs:
         import struct
         import termios
         e = self.get(eid)
-        fd = e.pty
-        if fd is None:
+        fd, relay = e.pty, e.relay
+        if fd is None or relay is None:
             return
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+        try:
+            os.kill(relay, signal.SIGWINCH)
+        except ProcessLookupError:
+            pass

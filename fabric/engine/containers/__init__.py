@@ -35,9 +35,11 @@ from fabric.engine.containers.restart_policy import RestartPolicy
 from fabric.engine.containers.start import Starting
 from fabric.engine.containers.teardown import Teardown
 from fabric.engine.containers.wait import Waits
+from fabric.engine.events import Events
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
 
     from fabric.engine.engine import Engine
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 class Containers:
     def __init__(self, engine: "Engine"):
         self.engine = engine
+        self.events = Events()   # the engine's event stream (GET /events)
         self.records = Records(engine)
         self.creation = Creation(self)
         self.starting = Starting(self)
@@ -108,8 +111,8 @@ class Containers:
         self.removal.remove(ref, force, volumes)
 
     def wait(self, ref: str, condition: str = "not-running",
-             timeout: float | None = None) -> dict:
-        return self.waits.wait(ref, condition, timeout)
+             timeout: float | None = None, gone: "Callable[[], bool] | None" = None) -> dict:
+        return self.waits.wait(ref, condition, timeout, gone)
 
     def on_exit(self, cid: str, settle: bool = False) -> None:
         self.exits.on_exit(cid, settle)

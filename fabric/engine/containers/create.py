@@ -83,6 +83,7 @@ class Creation(Part):
         except BaseException:
             removal.forget(cid)
             raise
+        self.ctrs.events.container("create", doc)
         return {"Id": cid, "Warnings": []}
 
     def _insert(self, doc: dict, name: str | None) -> None:

@@ -98,6 +98,7 @@ class Exits(Part):
                                     FinishedAt=now_iso())
                 doc["Fabric"].pop("Killed", None)
                 records.save(doc)
+                self.ctrs.events.died(doc)
                 if auto_remove:
                     self.ctrs.waits.remember(cid, code)
                     self.ctrs.removal.remove_locked(doc, volumes=True)

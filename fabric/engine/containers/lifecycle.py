@@ -40,6 +40,7 @@ class Lifecycle(Part):
                 runc.kill(cid, "KILL", all_procs=True)
             exits.wait_exit(cid, 10)
         exits.on_exit(cid, settle=True)
+        self.ctrs.events.container("stop", records.get(cid))
         return True
 
     def kill(self, ref: str, sig: str = "KILL") -> None:
@@ -57,6 +58,7 @@ class Lifecycle(Part):
             if doc["HostConfig"]["RestartPolicy"]["Name"] != "on-failure":
                 doc["Fabric"]["ManualStop"] = num in (signals.SIGKILL, signals.SIGTERM)
             records.save(doc)
+            self.ctrs.events.container("kill", doc, signal=num)
             if doc["State"]["Status"] == "paused" and num == signals.SIGKILL:
                 runc.kill(cid, str(num), all_procs=True)
                 runc.resume(cid)
@@ -81,11 +83,13 @@ class Lifecycle(Part):
             (self.engine.runc.pause if pause else self.engine.runc.resume)(cid)
             doc["State"].update(Status="paused" if pause else "running", Paused=pause)
             self.records.save(doc)
+            self.ctrs.events.container("pause" if pause else "unpause", doc)
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
         cid = self.records.id_of(ref)
         self.stop(cid, timeout)
         self.ctrs.start(cid)
+        self.ctrs.events.container("restart", self.records.get(cid))
 
     def rename(self, ref: str, new: str) -> None:
         if not new or not names.valid(new):
@@ -102,3 +106,4 @@ class Lifecycle(Part):
                 raise Conflict(f'Error when allocating new name: Conflict. The container name '
                                f'"/{new}" is already in use') from None
             self.engine.network.renamed(doc, old)
+            self.ctrs.events.container("rename", doc, oldName=old)

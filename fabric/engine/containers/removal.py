@@ -55,6 +55,7 @@ class Removal(Part):
                         active = False
                     records.save(doc)
                     if active:
+                        self.ctrs.events.container("kill", doc, signal=9)
                         runc.kill(cid, "KILL", all_procs=True)
                         if doc["State"]["Status"] == "paused":
                             runc.resume(cid)
@@ -79,6 +80,7 @@ class Removal(Part):
         self.ctrs.teardown.network(doc)
         self.engine.network.removed(doc)
         self.records.delete(cid)
+        self.ctrs.events.container("destroy", doc)
         if volumes:
             self.drop_anonymous_volumes(doc)
         try:

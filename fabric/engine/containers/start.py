@@ -140,6 +140,7 @@ class Starting(Part):
                             FinishedAt=ZERO)
         doc["Fabric"]["ManualStop"] = False
         self.records.save(doc)
+        self.ctrs.events.started(doc)
         self.ctrs.exits.watch(cid, pid)
 
     def _write_spec(self, doc: dict, rfs: str, netns: str | None) -> None:

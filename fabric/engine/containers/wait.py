@@ -2,6 +2,7 @@
 also for a `--rm` container whose row is already gone."""
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fabric.engine.containers.part import Part
@@ -25,7 +26,9 @@ class Waits(Part):
         self._final_codes[cid] = code
 
     def wait(self, ref: str, condition: str = "not-running",
-             timeout: float | None = None) -> dict:
+             timeout: float | None = None, gone: Callable[[], bool] | None = None) -> dict:
+        """The exit code once the condition holds; `gone` tells when the one waiting
+        went away (a client that disconnected), which ends the wait."""
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid wait condition {condition!r}")
         records = self.records
@@ -57,4 +60,6 @@ class Waits(Part):
                     return {"StatusCode": last_code, "Error": None}
                 if deadline is not None and time.monotonic() > deadline:
                     raise FabricError("timed out waiting for the container")
+                if gone is not None and gone():
+                    raise FabricError("the client stopped waiting")
                 records.changed.wait(0.5)
