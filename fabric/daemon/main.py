@@ -34,6 +34,14 @@ def _options() -> argparse.ArgumentParser:
     for flag in ("icc", "ip-forward", "ip-masq", "iptables"):
         ap.add_argument(f"--{flag}", default=None, choices=("true", "false"))
     ap.add_argument("--firewall-backend", default=None, choices=("nftables", "iptables"))
+    ap.add_argument("--routed-subnets", default=None, metavar="CIDR[,CIDR...]",
+                    help="reach the default bridge's containers from these subnets, and "
+                         "them from it, without NAT (hand-made routes between hosts)")
+    # Docker's legacy multi-host flags, with their names
+    ap.add_argument("--cluster-store", default=None, metavar="URL",
+                    help="the store the hosts of a cluster share (sqlite:///PATH)")
+    ap.add_argument("--cluster-advertise", default=None, metavar="ADDRESS",
+                    help="the address other hosts reach this one at")
     # dockerd's API options (and fabric's --insecure-tcp), also settings.json keys.
     ap.add_argument("-H", "--host", dest="hosts", action="append", default=[],
                     help="also serve here: unix:///PATH or tcp://ADDR:PORT (repeatable)")
@@ -75,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     lock.flush()
     overrides = {k: getattr(args, k.replace("-", "_")) for k in
                  ("bip", "fixed-cidr", "bridge", "mtu", "icc", "ip-forward", "ip-masq",
-                  "iptables", "firewall-backend")}
+                  "iptables", "firewall-backend", "routed-subnets", "cluster-store",
+                  "cluster-advertise")}
     for k in ("icc", "ip-forward", "ip-masq", "iptables"):
         if overrides[k] is not None:
             overrides[k] = overrides[k] == "true"
@@ -91,18 +100,39 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=Non
     from fabric.daemon.http import Handler
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
+    from fabric.network import settings as settingsmod
 
     api = api or ApiSettings()
-    engine = Engine(root.path)
+    settings = settingsmod.load(root.settings, overrides)
+    cluster = None
+    if settings.cluster_store:
+        from fabric.cluster.connect import connect
+        cluster = connect(settings.cluster_store)
+    engine = Engine(root.path, cluster=cluster, underlay=settings.cluster_advertise)
     if overrides:
         engine.network.configure(overrides)
     engine.start()
+    watch = None
+    if cluster is not None:
+        import logging
+
+        from fabric.cluster.watch import Watch
+
+        # what the watch does to the kernel, one command a line, in the daemon's log
+        peers_log = logging.getLogger("fabric.network.peering")
+        peers_log.setLevel(logging.INFO)
+        peers_log.addHandler(logging.StreamHandler(sys.stderr))
+        watch = Watch(cluster, engine.network.core.networks.shared.peering, engine.host.name,
+                      settings.cluster_advertise)
+        watch.start()
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})
     try:
         # The other listeners first: when one cannot bind, no socket of ours appears.
         extra = listeners.open_extra(api, sock_path, handler)
     except FabricError:
+        if watch is not None:
+            watch.stop()
         engine.network.stop()
         raise
     server = listeners.bind_unix(sock_path, handler)
@@ -123,6 +153,8 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=Non
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
+        if watch is not None:
+            watch.stop()
         for srv in servers:
             if isinstance(srv, listeners.UnixHTTPServer):
                 listeners.unlink_if_ours(srv)

@@ -9,7 +9,7 @@ from fabric.engine.execs import Execs
 from fabric.engine.networking import Networking
 from fabric.engine.volumes import Volumes
 from fabric.images.store import ImageStore
-from fabric.network.context import HostContext
+from fabric.network.context import ClusterStore, HostContext
 from fabric.network.driver import DriverRegistry
 from fabric.paths import HostRoot
 from fabric.runtime.runc import Runc
@@ -18,9 +18,12 @@ from fabric.store.db import Store
 
 class Engine:
     def __init__(self, root: str, *, netns: str | None = None,
-                 drivers: DriverRegistry | None = None):
+                 drivers: DriverRegistry | None = None, cluster: ClusterStore | None = None,
+                 underlay: str | None = None):
         """`netns`: the namespace standing for this host when it is not the process's
-        own (in-process tests); `drivers`: the installed ones by default."""
+        own (in-process tests); `drivers`: the installed ones by default; `cluster`
+        and `underlay`: the store this host shares with others and the address they
+        reach it at (the daemon builds the store from the settings)."""
         self.root = HostRoot(os.path.abspath(root))
         self.root.ensure()
         self.store = Store(self.root.db)
@@ -28,7 +31,7 @@ class Engine:
         self.images = ImageStore(self.root, self.store)
         self.volumes = Volumes(self.root, self.store)
         self.host = HostContext.load(self.root, drivers or DriverRegistry.from_entry_points(),
-                                     netns=netns)
+                                     netns=netns, cluster=cluster, underlay=underlay)
         self.containers = Containers(self)
         self.attach = AttachHub(self)
         self.execs = Execs(self)

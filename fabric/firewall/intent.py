@@ -27,6 +27,10 @@ class FirewallFacts:
     # Subnets this network reaches, and is reached from, without NAT (a routing
     # driver's peer slices): neither masqueraded on the way out nor dropped coming in.
     unnatted: tuple[str, ...] = ()
+    # A network spanning hosts (the routing driver's): its whole subnets, of which the
+    # interfaces hold this host's slice. Traffic from them is container to container
+    # of this network, from another host, so icc=false keeps it out as on one host.
+    span: tuple[str, ...] = ()
     # The host address a port published without one is bound to (Docker's
     # host_binding_ipv4); the network core uses it when it chooses bindings.
     publish_ip: str = "0.0.0.0"

@@ -100,6 +100,9 @@ def _filter(intent: FirewallIntent, nets: dict) -> list[str]:
         for b in ifs:
             if not n.internal:
                 flt.append(f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT")
+                if not n.facts.icc:     # the network's containers on other hosts
+                    flt += [f"-A FABRIC-FORWARD -s {sp} -o {b} -j DROP"
+                            for sp in n.facts.span]
                 flt += [f"-A FABRIC-FORWARD -s {u} -d {s} -o {b} -j ACCEPT"
                         for s in n.subnets for u in n.facts.unnatted]
             flt.append(f"-A FABRIC-FORWARD -o {b} -j DROP")

@@ -285,6 +285,8 @@ INET_SETS = [
     SetSpec(INET, "masq_src", (IP4,), ("interval",)),        # subnets masqueraded outbound
     SetSpec(INET, "hairpin", ("ifname", IP4), ("interval",)),  # interface . its subnets
     SetSpec(INET, "unnat", (IP4, IP4), ("interval",)),       # subnet . subnet it reaches as is
+    # interface . whole subnet of an icc=false network spanning hosts
+    SetSpec(INET, "span_deny", ("ifname", IP4), ("interval",)),
     SetSpec(INET, "localnet", ("ifname",)),                  # route_localnet fabric set
     SetSpec(INET, "dnat_ip_addr", DNAT_IP, (), (IP4,)),
     SetSpec(INET, "dnat_ip_port", DNAT_IP, (), ("inet_service",)),
@@ -319,6 +321,9 @@ def _network_elements(nets) -> dict:
         (f, "unnat"): frozenset((a, b) for n in ns if not n.internal
                                 for a in _prefixes(n.subnets)
                                 for b in _prefixes(n.facts.unnatted)),
+        (f, "span_deny"): frozenset((i, pre) for n in ns if not n.facts.icc
+                                    for pre in _prefixes(n.facts.span)
+                                    for i in n.facts.interfaces),
     }
 
 
@@ -361,6 +366,9 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
     r("forward", nx.match(iif, nx.ref("bridges")), nx.match(oif, nx.ref("bridges")), nx.DROP,
       comment="between networks")
     r("forward", nx.match(iif, nx.ref("bridges")), allow, comment="outbound")
+    # routed in from the network's own containers on another host: icc=false holds
+    r("forward", nx.match(nx.concat(oif, saddr), nx.ref("span_deny")),
+      nx.verdict("goto", "intra"), comment="icc=false, from another host")
     r("forward", nx.match(oif, nx.ref("bridges")), nx.match(nx.concat(daddr, saddr),
                                                              nx.ref("unnat")),
       allow, comment="from a subnet reached without NAT")

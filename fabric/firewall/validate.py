@@ -180,7 +180,7 @@ def network(n: NetworkIntent, taken: set[str]) -> None:
         if i in taken:
             raise Conflict(f"{what}: interface {i} is used by another network")
         taken.add(i)
-    for s in n.subnets + n.facts.unnatted:
+    for s in n.subnets + n.facts.unnatted + n.facts.span:
         cidr(s, what)
     for g in n.gateways:
         ipv4(g, f"{what} gateway")

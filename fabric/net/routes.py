@@ -45,13 +45,16 @@ def list_routes(ipr: IPRoute, family: int = 2) -> list[Route]:
     return out
 
 
-def _matches(r: Route, dst: str, gateway: str | None, dev: str | None) -> bool:
+def _matches(r: Route, dst: str, gateway: str | None, dev: str | None,
+             proto: int | None = None) -> bool:
     want = dst if dst == "default" or "/" in dst else f"{dst}/32"
-    return r.dst == want and r.gateway == gateway and (dev is None or r.dev == dev)
+    return r.dst == want and r.gateway == gateway and (dev is None or r.dev == dev) and \
+        (proto is None or r.proto == proto)
 
 
-def has(ipr: IPRoute, dst: str, gateway: str | None = None, dev: str | None = None) -> bool:
-    return any(_matches(r, dst, gateway, dev) for r in list_routes(ipr))
+def has(ipr: IPRoute, dst: str, gateway: str | None = None, dev: str | None = None,
+        proto: int | None = None) -> bool:
+    return any(_matches(r, dst, gateway, dev, proto) for r in list_routes(ipr))
 
 
 def add(ipr: IPRoute, dst: str, *, gateway: str | None = None, dev: str | None = None,
@@ -74,11 +77,14 @@ def add(ipr: IPRoute, dst: str, *, gateway: str | None = None, dev: str | None =
 
 
 def delete(ipr: IPRoute, dst: str, *, gateway: str | None = None,
-           dev: str | None = None) -> bool:
-    """Remove a route; False when it was already gone."""
-    if not has(ipr, dst, gateway, dev):
+           dev: str | None = None, proto: int | None = None) -> bool:
+    """Remove a route; False when it was already gone. With `proto` (fabric's own:
+    RTPROT_FABRIC), only a route of that protocol: the kernel matches it too."""
+    if not has(ipr, dst, gateway, dev, proto):
         return False
     spec: dict = dict(_dst_args(dst))
+    if proto is not None:
+        spec["proto"] = proto
     if gateway:
         spec["gateway"] = gateway
     if dev:

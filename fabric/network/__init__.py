@@ -7,9 +7,13 @@ It imports nothing of the engine; the engine calls it (fabric/engine/networking.
   service.py            NetworkService: settings, the one lock, plan modes, records, drivers
   driver.py             the driver API (FirewallFacts included) and the driver registry
   networks.py           create, remove, prune, reconcile; the default bridge
+  shared.py             networks the hosts of a cluster share: joined and left
+  peering.py            each host wired to the other members of those networks
+  slicing.py            each member host's slice of a shared network's subnet (pure)
+  uplinks.py            a host NIC a network takes over, recorded as found
   attachments.py        containers on networks: attach, detach, connect, disconnect
   endpoints.py          one endpoint: recorded with its address, wired by its driver
-  allocator.py          AddressAllocator, and this host's own
+  allocator.py          AddressAllocator: this host's own, and leases in the cluster store
   ipam.py               subnets and addresses (pure)
   names.py              the names a container resolves through /etc/hosts
   publishing.py         -p/-P: host ports chosen, taken ones refused

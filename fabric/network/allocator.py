@@ -3,14 +3,15 @@
 The network core asks a network's allocator for every endpoint address and never
 chooses one itself. A local network's allocator is this host's store: the endpoint
 row is the address's lease, chosen and inserted in one write transaction. A global
-network's comes from the cluster store (context.ClusterStore.allocator), which must
-keep the same promise across hosts: no address handed out twice, also when two hosts
-ask at once.
+network's (SharedAllocator) leases each address in the cluster store first
+(context.ClusterStore), which keeps the same promise across hosts: no address handed
+out twice, also when two hosts ask at once.
 """
 
 from collections.abc import Callable
 from typing import Protocol
 
+from fabric.errors import Conflict
 from fabric.network import ipam
 from fabric.network.store import NetworkStore, subnets_of
 
@@ -60,3 +61,68 @@ class LocalAllocator:
 
     def release(self, net: dict, endpoint_id: str) -> None:
         self.records.delete_endpoint(endpoint_id)
+
+
+class SharedAllocator:
+    """Addresses of a network the hosts of a cluster share: each is leased in the
+    cluster store first, so no two hosts ever hand out one address, then recorded as
+    the endpoint in this host's store. Leasing is optimistic: choose the lowest
+    address no host holds, lease it if still free, choose again if another host took
+    it meanwhile."""
+
+    ATTEMPTS = 32
+
+    def __init__(self, cluster: "ClusterLeases", records: NetworkStore, host: str):
+        self.cluster = cluster
+        self.records = records
+        self.host = host
+
+    def preview(self, net: dict, requested: str | None) -> str:
+        return self._choose(net, requested, self.cluster.leased(net["id"]))
+
+    @staticmethod
+    def _choose(net: dict, requested: str | None, used: list[str]) -> str:
+        subnets = subnets_of(net)
+        if not subnets:
+            return ""
+        return ipam.allocate_in(subnets, used, requested, network_name=net["name"])
+
+    def assign(self, net: dict, container_id: str, requested: str | None,
+               make_record: MakeRecord) -> dict:
+        if not subnets_of(net):
+            return self.records.create_endpoint(net, container_id, lambda used: "",
+                                                make_record)
+        holder = {"host": self.host, "container": container_id}
+        for _ in range(self.ATTEMPTS):
+            address = self._choose(net, requested, self.cluster.leased(net["id"]))
+            ip = address.split("/")[0]
+            if self.cluster.lease(net["id"], ip, holder):
+                break
+            if requested:
+                raise Conflict(f"address {ip} is already in use on network {net['name']}")
+        else:
+            raise Conflict(f"no address could be leased on network {net['name']}: other "
+                           "hosts kept taking the one chosen")
+        try:
+            return self.records.create_endpoint(net, container_id, lambda used: address,
+                                                make_record)
+        except BaseException:
+            self.cluster.release(net["id"], ip)
+            raise
+
+    def release(self, net: dict, endpoint_id: str) -> None:
+        for ep in self.records.endpoints(network_id=net["id"]):
+            if ep["id"] == endpoint_id:
+                self.records.delete_endpoint(endpoint_id)
+                if ep.get("address"):
+                    self.cluster.release(net["id"], ep["address"].split("/")[0])
+
+
+class ClusterLeases(Protocol):
+    """The part of the cluster store (context.ClusterStore) addresses are leased from."""
+
+    def lease(self, network_id: str, address: str, holder: dict) -> bool: ...
+
+    def release(self, network_id: str, address: str) -> None: ...
+
+    def leased(self, network_id: str) -> list[str]: ...

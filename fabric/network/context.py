@@ -7,8 +7,10 @@ for "the host" (None: the process's own, which is a daemon's case; in-process te
 and tools name another), its underlay address, its installed drivers, the cluster
 store it shares with other hosts and what it offers drivers (`requires`).
 
-Today every host is alone: no underlay address and no cluster store. The labs issue
-fills both in for the hosts of a lab; nothing else here changes for it.
+A host alone has neither an underlay address nor a cluster store. A lab's hosts get
+both from their settings (`cluster-store`, `cluster-advertise`), and the daemon builds
+the store (fabric/cluster) before the context; the network core only sees the
+protocol below.
 """
 
 import json
@@ -16,26 +18,54 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fabric.errors import InvalidArgument
-from fabric.network.allocator import AddressAllocator
 from fabric.network.driver import DriverRegistry
+from fabric.network.model import Peer
 from fabric.network.store import NetworkRecords
 from fabric.paths import HostRoot
 
 LOCAL = "local"                 # the machine itself, when its root has no host.json
 CLUSTER_STORE = "cluster-store"  # a capability: the host shares a cluster store
+UNDERLAY = "underlay"           # a capability: other hosts know where to reach this one
 
 
 class ClusterStore(Protocol):
     """The store the hosts of a cluster share: an embedded one for the hosts of one
-    machine (labs), etcd for hosts on several (overlays). A global network's record
-    lives in `networks`, and its addresses come from `allocator`; its endpoints on
-    this host are still recorded in this host's store, beside the local ones."""
+    machine (labs), etcd for hosts on several (overlays); fabric/cluster implements it.
+
+    A global network's record lives in `networks`. Each host that joins it gets a
+    slice of its subnet (`join`), and the network's members are every host holding a
+    slice; the host keeps its own copy of the record and its slice in its own store
+    (shared.py), so it rebuilds its kernel side without the cluster store. Addresses
+    on global networks are leased here, so no address is handed out twice across
+    hosts (allocator.SharedAllocator); the endpoints themselves are recorded in each
+    host's own store, beside the local ones."""
 
     @property
     def networks(self) -> NetworkRecords: ...
 
-    @property
-    def allocator(self) -> AddressAllocator: ...
+    def join(self, network_id: str, host: str, *, subnet: str, host_prefix: int | None,
+             pinned: str | None = None) -> str:
+        """This host's slice of the network (the one it has, when it joined before):
+        `pinned`, or the lowest free /`host_prefix` of `subnet`; "" with no
+        `host_prefix` (a network not sliced, whose members share one pool). NotFound
+        when the network is not in the store; Conflict when `pinned` overlaps another
+        host's slice or none is left."""
+
+    def leave(self, network_id: str, host: str) -> None:
+        """Give the host's slice and its leases back; the last member to leave takes
+        the network's record with it. Already gone is success."""
+
+    def members(self, network_id: str) -> list[Peer]:
+        """Every host holding a slice of the network, with its underlay address."""
+
+    def lease(self, network_id: str, address: str, holder: dict) -> bool:
+        """Take `address` (no prefix) on the network for `holder` (who and what:
+        host, container, endpoint); False when it is taken."""
+
+    def release(self, network_id: str, address: str) -> None: ...
+
+    def leased(self, network_id: str) -> list[str]:
+        """Every address taken on the network, on every host, the hosts' own included."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +80,15 @@ class HostContext:
 
     @classmethod
     def load(cls, root: HostRoot, drivers: DriverRegistry, *, netns: str | None = None,
-             cluster: ClusterStore | None = None) -> "HostContext":
+             cluster: ClusterStore | None = None,
+             underlay: str | None = None) -> "HostContext":
         """The context of the host whose root this is; what it offers follows from
         what it has."""
         offers = {CLUSTER_STORE} if cluster is not None else set()
+        if underlay is not None:
+            offers.add(UNDERLAY)
         return cls(name=host_name(root), root=root, drivers=drivers, netns=netns,
-                   cluster=cluster, capabilities=frozenset(offers))
+                   underlay=underlay, cluster=cluster, capabilities=frozenset(offers))
 
 
 def host_name(root: HostRoot) -> str:

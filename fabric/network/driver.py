@@ -11,8 +11,10 @@ driver's config.
 the cluster store the hosts share), and `requires` what the host must offer (names
 such as "cluster-store" or "ovs", matched against HostContext.capabilities); the
 network core refuses a driver whose needs the host cannot meet, naming them.
-Abilities only multi-host drivers have (peers, remote endpoints) come with those
-drivers, as small protocols of their own.
+Abilities only some drivers have are small protocols of their own, checked with
+isinstance: `SpansHosts` (networks that join the hosts of a cluster: a slice of the
+subnet per host, and plans for the other members) and `Uplinks` (a network that takes
+over a host NIC).
 """
 
 import functools
@@ -21,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from fabric.errors import Conflict, InvalidArgument
 from fabric.firewall.intent import FirewallFacts
-from fabric.network.model import Endpoint, Network
+from fabric.network.model import Endpoint, Network, Peer, SubnetConfig
 from fabric.plan import Plan
 
 Scope = Literal["local", "global"]
@@ -56,6 +58,40 @@ class NetworkDriver(Protocol):
         """What the firewall must know of `net`, whose endpoints on this host are
         `endpoints`; None when the driver leaves the firewall out (its network gets
         no rules, and publishing a port on it is refused). Pure."""
+
+
+@runtime_checkable
+class SpansHosts(Protocol):
+    """A driver whose networks may join the hosts of a cluster. Such a network is
+    global: its record lives in the cluster store, each member host holds a slice of
+    its subnet (fabric/network/slicing.py), and each is wired to the others by the
+    peer plans, which the network core runs as members come and go (shared.py)."""
+
+    def spans_hosts(self, config: Any) -> bool:
+        """Does a network with this config join hosts? (Global-scope drivers: always;
+        the bridge driver: with an uplink, where the host shares a cluster store.)"""
+
+    def host_ipam(self, config: Any, whole: SubnetConfig, piece: str) -> SubnetConfig:
+        """What this host hands out on the network, given its slice `piece` of the
+        subnet: the slice as a subnet of its own behind a gateway of its own (routed),
+        or the whole subnet with the slice as its address range (one L2 segment)."""
+
+    def plan_peer_join(self, net: Network, peer: Peer) -> Plan:
+        """What this host needs to reach the containers of another member. Idempotent:
+        run again for every member whenever members change (and at daemon start)."""
+
+    def plan_peer_leave(self, net: Network, peer: Peer) -> Plan:
+        """Undo plan_peer_join for a member that left (or moved); best effort."""
+
+
+@runtime_checkable
+class Uplinks(Protocol):
+    """A driver whose networks may take over a host NIC (the bridge's -o uplink=eth0).
+    The network core records the NIC's addresses, routes and MAC as it finds them
+    before the network is made (Network.uplink), so the plans that move them to the
+    network and back are pure and survive a daemon restart."""
+
+    def uplink(self, config: Any) -> str | None: ...
 
 
 # --- the registry ----------------------------------------------------------------------

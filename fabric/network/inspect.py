@@ -9,7 +9,7 @@ def _time(ts: float) -> str:
 
 
 def network_json(doc: dict, endpoints: list[dict]) -> dict:
-    return {
+    out = {
         "Name": doc["name"],
         "Id": doc["id"],
         "Created": _time(doc["created"]),
@@ -30,6 +30,11 @@ def network_json(doc: dict, endpoints: list[dict]) -> dict:
         "Options": dict(doc.get("options") or {}),
         "Labels": dict(doc.get("labels") or {}),
     }
+    if doc.get("scope") == "global":
+        # as Docker shows a swarm network's: the other hosts this one is wired to
+        out["Peers"] = [{"Name": p["host"], "IP": p["underlay"]}
+                        for p in (doc.get("shared") or {}).get("peers", ())]
+    return out
 
 
 def _ipam(s: dict) -> dict:

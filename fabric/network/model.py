@@ -27,6 +27,33 @@ class SubnetConfig:
 
 
 @dataclass(frozen=True)
+class Peer:
+    """Another member host of a network the hosts of a cluster share: its slice of the
+    network's subnet, and the underlay address it is reached at (None until it says)."""
+    host: str
+    subnet: str
+    underlay: str | None = None
+
+
+@dataclass(frozen=True)
+class UplinkRoute:
+    dst: str                    # "default" or a CIDR
+    gateway: str | None = None
+    metric: int | None = None
+    proto: int = 3              # whose it is (3: boot, the `ip route add` default)
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """A host NIC a network takes over (the bridge driver's `-o uplink=eth0`), as it was
+    before: what moves to the network's bridge, and back when the network goes."""
+    ifname: str
+    mac: str
+    addresses: tuple[str, ...] = ()     # CIDRs
+    routes: tuple[UplinkRoute, ...] = ()
+
+
+@dataclass(frozen=True)
 class Network:
     id: str                     # 64 hex characters, like Docker's
     name: str
@@ -39,6 +66,11 @@ class Network:
     gateway_owned: bool = True
     labels: tuple[tuple[str, str], ...] = ()
     options: tuple[tuple[str, str], ...] = ()
+    # A network the hosts of a cluster share: its whole subnets (`ipam` holds this
+    # host's share of them), and the other member hosts it is wired to now.
+    span: tuple[str, ...] = ()
+    peers: tuple[Peer, ...] = ()
+    uplink: Uplink | None = None    # the NIC it took over, as found
 
     @property
     def tag(self) -> str:

@@ -19,6 +19,7 @@ from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.inspect import network_json
 from fabric.network.leftovers import Adopted, default_bridge
 from fabric.network.service import BUILTIN, NetworkService
+from fabric.network.shared import SharedNetworks
 from fabric.plan import AddAddress, Plan, Result
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Networks:
         # networks that could not come up (by name), and why: every use says so
         self.down: dict[str, str] = {}
         self.firewall = firewall
+        self.shared = SharedNetworks(svc, firewall, self.subnets_in_use)
 
     # --- the API -------------------------------------------------------------------------
 
@@ -54,13 +56,17 @@ class Networks:
         svc.offers(drv)
         records = svc.records_for(drv)
         options = {k: str(v) for k, v in (options or {}).items()}
+        if self.shared.wanted(drv, options):     # one the hosts of a cluster share
+            return self.shared.create(name, drv, options=options, ipam_config=ipam_config,
+                                      internal=internal, labels=dict(labels or {}))
         drv.validate({**options, **(hidden or {})})   # bad options fail before anything
         with svc.lock:
             # by name only: a name that happens to prefix another network's id is free
             if any(d["name"] == name for d in svc.list_networks()):
                 raise Conflict(f"network with name {name} already exists")
-            subs = ipam.build_all(ipam_config or [],
-                                  in_use=self.subnets_in_use({adopt.bridge} if adopt else ()))
+            own = svc.own_interfaces(drv, {**options, **(hidden or {})})
+            subs = ipam.build_all(ipam_config or [], in_use=self.subnets_in_use(
+                (*own, *([adopt.bridge] if adopt else []))))
             nid = adopt.id_prefix + secrets.token_hex(26) if adopt else secrets.token_hex(32)
             doc: dict = {"id": nid, "name": name, "driver": driver,
                    "created": time.time(), "scope": drv.scope, "internal": bool(internal),
@@ -69,6 +75,7 @@ class Networks:
                    "ipam": [{"subnet": sub.subnet, "gateway": sub.gateway,
                              "ip_range": sub.ip_range} for sub in subs],
                    "gateway_owned": True}
+            svc.take_uplink(drv, doc)
             plan = drv.plan_create(svc.model(doc))
             if svc.dry_run:
                 svc.run(plan)
@@ -103,6 +110,8 @@ class Networks:
                                          for e in eps))
                 raise Conflict(f"error while removing network: network {doc['name']} id "
                                f"{doc['id']} has active endpoints ({names})")
+            if doc.get("scope") == "global":
+                return self.shared.remove(doc)
             plan = svc.driver(doc["driver"]).plan_delete(svc.model(doc))
             svc.run(plan)
             if svc.dry_run:
@@ -135,7 +144,8 @@ class Networks:
 
     def subnets_in_use(self, own: Collection[str] = ()) -> list[ipam.InUse]:
         """Other networks' subnets and the host's own routes (a LAN, a VPN), as Docker
-        checks, minus routes through fabric's own interfaces."""
+        checks, minus routes through fabric's own interfaces and through `own`, those
+        the new network takes as its own (service.own_interfaces)."""
         svc = self.svc
         used = [ipam.InUse(s["subnet"], f"network {d['name']}")
                 for d in svc.list_networks() for s in d.get("ipam", ())]

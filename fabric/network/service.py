@@ -16,10 +16,11 @@ from typing import cast
 from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.network import settings as settingsmod
-from fabric.network.allocator import AddressAllocator, LocalAllocator
-from fabric.network.context import HostContext
-from fabric.network.driver import NetworkDriver
-from fabric.network.model import Endpoint, Network
+from fabric.network import slicing, uplinks
+from fabric.network.allocator import AddressAllocator, LocalAllocator, SharedAllocator
+from fabric.network.context import ClusterStore, HostContext
+from fabric.network.driver import NetworkDriver, Uplinks
+from fabric.network.model import Endpoint, Network, Peer
 from fabric.network.store import NetworkRecords, NetworkStore, found, subnets_of
 from fabric.plan import Applier, Context, Plan, Result
 from fabric.plan.applier import Mode
@@ -103,43 +104,80 @@ class NetworkService:
 
     def model(self, doc: dict) -> Network:
         drv = self.driver(doc["driver"])
+        shared = doc.get("shared") or {}
         return Network(id=doc["id"], name=doc["name"], driver=doc["driver"],
-                       config=drv.validate(self._driver_options(doc)),
+                       config=drv.validate(self.driver_options(doc)),
                        ipam=subnets_of(doc), internal=bool(doc.get("internal")),
                        gateway_owned=doc.get("gateway_owned", True),
                        labels=tuple(sorted((doc.get("labels") or {}).items())),
-                       options=tuple(sorted((doc.get("options") or {}).items())))
+                       options=tuple(sorted((doc.get("options") or {}).items())),
+                       span=tuple(s["subnet"] for s in shared.get("ipam", ())),
+                       peers=tuple(Peer(**p) for p in shared.get("peers", ())),
+                       uplink=uplinks.as_model(doc.get("uplink")))
 
     def facts(self, doc: dict, endpoints: Sequence[Endpoint] = ()) -> FirewallFacts | None:
         return self.driver(doc["driver"]).firewall_facts(self.model(doc), endpoints)
 
-    def _driver_options(self, doc: dict) -> dict:
-        opts = dict(doc.get("options") or {})
+    def driver_options(self, doc: dict) -> dict:
+        opts = driver_part(doc.get("options") or {})
         if doc["driver"] == "bridge":
             # engine-wide settings reach every bridge network without being stored in
             # it, so changing them applies at the next daemon start
             opts.setdefault("ip_forward", str(self.settings.ip_forward).lower())
             opts.update(doc.get("hidden_options") or {})
+            if self._is_default(doc) and self.settings.routed_subnets:
+                opts["routed_subnets"] = ",".join(self.settings.routed_subnets)
         return opts
+
+    @staticmethod
+    def _is_default(doc: dict) -> bool:
+        return doc["name"] == settingsmod.DEFAULT_NETWORK and doc.get("scope") != "global"
+
+    def own_interfaces(self, drv: NetworkDriver, options: dict) -> tuple[str, ...]:
+        """Host interfaces a new network takes as its own before it exists: those its
+        driver would put it behind (a bridge made by hand, e.g. br0 holding the host's
+        LAN address) and a NIC it takes over as uplink. Routes through them are not in
+        the way of its subnet."""
+        cfg = drv.validate(options)
+        probe = Network(id="0" * 64, name="", driver=drv.name, config=cfg)
+        facts = drv.firewall_facts(probe, ())
+        own = list(facts.interfaces) if facts is not None else []
+        if isinstance(drv, Uplinks):
+            nic = drv.uplink(cfg)
+            if nic:
+                own.append(nic)
+        return tuple(own)
+
+    def take_uplink(self, drv: NetworkDriver, doc: dict) -> None:
+        """Record, in a new network's document, the NIC its driver takes over as it is
+        now (uplinks.py), before anything moves."""
+        if isinstance(drv, Uplinks):
+            nic = drv.uplink(drv.validate(self.driver_options(doc)))
+            if nic:
+                doc["uplink"] = uplinks.capture(self.host.netns, nic, self.host.name)
 
     # --- where records live --------------------------------------------------------------
 
-    def _all_records(self) -> list[NetworkRecords]:
-        cluster = self.host.cluster
-        return [self.records] if cluster is None else [self.records, cluster.networks]
+    # A global network this host joined has a row in its own store too: its copy of
+    # the cluster's record, with this host's slice and the peers it is wired to
+    # (shared.py). Endpoints keep their foreign key to a row of this store, and the
+    # host rebuilds its kernel side from its own store alone. So the networks a host
+    # sees are the rows of its own store; the cluster store holds what hosts share.
 
     def find_network(self, ref: str) -> dict | None:
-        for records in self._all_records():
-            doc = records.find_network(ref)
-            if doc is not None:
-                return doc
-        return None
+        return self.records.find_network(ref)
 
     def get_network(self, ref: str) -> dict:
         return found(self.find_network(ref), ref)
 
     def list_networks(self) -> list[dict]:
-        return [doc for records in self._all_records() for doc in records.list_networks()]
+        return self.records.list_networks()
+
+    def cluster(self) -> ClusterStore:
+        if self.host.cluster is None:
+            raise InvalidArgument(f"host {self.host.name} shares no cluster store (set "
+                                  "cluster-store in its settings)")
+        return self.host.cluster
 
     def offers(self, drv: NetworkDriver) -> None:
         """Refuse a driver that needs what this host lacks, naming it."""
@@ -165,8 +203,13 @@ class NetworkService:
         if self.host.cluster is None:
             raise InvalidArgument(f"network {net['name']} is global and host "
                                   f"{self.host.name} shares no cluster store")
-        return self.host.cluster.allocator
+        return SharedAllocator(self.host.cluster, self.records, self.host.name)
 
     def default_network(self) -> dict | None:
         return self.find_network(settingsmod.DEFAULT_NETWORK) if \
             not self.settings.default_disabled else None
+
+
+def driver_part(options: dict) -> dict:
+    """A network's options without those the network core takes itself (slicing)."""
+    return {k: v for k, v in options.items() if k not in slicing.OPTIONS}

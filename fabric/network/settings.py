@@ -13,12 +13,20 @@ overridden by the daemon's global options. Keys:
   iptables    let fabric install firewall rules at all (true)
   mtu         the default bridge's MTU
   firewall-backend  "nftables" (default) or "iptables"
+  routed-subnets  subnets routed to and from the default bridge's containers as they
+              are: not masqueraded going there, let in coming from there (seed 003's
+              hand-made routes between hosts' --bip subnets); a list, or CIDRs
+              separated by commas
+  cluster-store   the store the hosts of a cluster share: sqlite:///PATH (the hosts of
+              a lab on one machine; fabric/cluster)
+  cluster-advertise  the address other hosts reach this one at (its underlay address)
 """
 
 import json
 from dataclasses import dataclass, fields
 
 from fabric.errors import InvalidArgument
+from fabric.network import ipam
 from fabric.network.options import parse_bool
 
 DEFAULT_BRIDGE = "fabric0"
@@ -36,6 +44,9 @@ class Settings:
     iptables: bool = True
     mtu: int | None = None
     firewall_backend: str = "nftables"
+    routed_subnets: tuple[str, ...] = ()
+    cluster_store: str | None = None
+    cluster_advertise: str | None = None
 
     @property
     def default_bridge(self) -> str:
@@ -63,11 +74,36 @@ def parse(raw: dict) -> Settings:
                 out[f.name] = int(value)
             except ValueError:
                 raise InvalidArgument(f"setting mtu: expected a number, got {value!r}") from None
+        elif f.name in _CHECKS:
+            out[f.name] = _CHECKS[f.name](value)
         else:
             out[f.name] = str(value)
     if out.get("firewall_backend", "nftables") not in ("nftables", "iptables"):
         raise InvalidArgument("setting firewall-backend: use nftables or iptables")
     return Settings(**out)
+
+
+def _subnets(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return tuple(str(ipam.parse_subnet(str(i).strip(), "routed-subnets entry"))
+                 for i in items if str(i).strip())
+
+
+def _store_url(value: object) -> str:
+    url = str(value)
+    if not url.startswith("sqlite:///"):
+        raise InvalidArgument(f"setting cluster-store: {url!r} is not a store fabric knows "
+                              "(sqlite:///PATH)")
+    return url
+
+
+def _advertise(value: object) -> str:
+    # Docker's --cluster-advertise took ADDRESS:PORT; the port has no use here
+    return str(ipam.parse_address(str(value).split(":")[0], "cluster-advertise address"))
+
+
+_CHECKS = {"routed_subnets": _subnets, "cluster_store": _store_url,
+           "cluster_advertise": _advertise}
 
 
 def load(path: str, overrides: dict | None = None) -> Settings:

@@ -300,14 +300,17 @@ class DelAddress(Op):
 
 @dataclass(frozen=True)
 class AddRoute(Op):
+    """A route tagged as fabric's (`proto 251`), unless `proto` says whose it is (a
+    user's route fabric moves, and gives back as it was)."""
     dst: str                # "default" or a CIDR
     gateway: str | None = None
     dev: str | None = None
     metric: int | None = None
+    proto: int = routes.RTPROT_FABRIC
 
     def apply(self, ctx):
         return routes.add(ctx.ipr(self.ns), self.dst, gateway=self.gateway, dev=self.dev,
-                          metric=self.metric) or None
+                          metric=self.metric, proto=self.proto) or None
 
     def undo(self, ctx, memo=None):
         routes.delete(ctx.ipr(self.ns), self.dst, gateway=self.gateway, dev=self.dev)
@@ -317,27 +320,32 @@ class AddRoute(Op):
                         *(("via", self.gateway) if self.gateway else ()),
                         *(("dev", self.dev) if self.dev else ()),
                         *(("metric", self.metric) if self.metric is not None else ()),
-                        "proto", routes.RTPROT_FABRIC)
+                        "proto", self.proto)
 
 
 @dataclass(frozen=True)
 class DelRoute(Op):
+    """Remove a route; with `proto`, only one of that protocol (fabric's own, so a
+    user's route to the same place is never taken)."""
     dst: str
     gateway: str | None = None
     dev: str | None = None
+    proto: int | None = None
 
     def apply(self, ctx):
         return routes.delete(ctx.ipr(self.ns), self.dst, gateway=self.gateway,
-                             dev=self.dev) or None
+                             dev=self.dev, proto=self.proto) or None
 
     def undo(self, ctx, memo=None):
         if memo:
-            routes.add(ctx.ipr(self.ns), self.dst, gateway=self.gateway, dev=self.dev)
+            routes.add(ctx.ipr(self.ns), self.dst, gateway=self.gateway, dev=self.dev,
+                       proto=self.proto if self.proto is not None else routes.RTPROT_FABRIC)
 
     def describe(self):
         return shell.ip(self.ns, "route", "del", self.dst,
                         *(("via", self.gateway) if self.gateway else ()),
-                        *(("dev", self.dev) if self.dev else ()))
+                        *(("dev", self.dev) if self.dev else ()),
+                        *(("proto", self.proto) if self.proto is not None else ()))
 
 
 # --- neighbours and FDB ------------------------------------------------------------

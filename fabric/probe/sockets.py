@@ -23,6 +23,7 @@ from fabric.probe import packets
 
 SOL_RAW, ICMP_FILTER = 255, 1     # linux/icmp.h: a bitmask of ICMP types to drop
 ETH_P_ALL, ETH_P_IP = 0x0003, 0x0800
+SOL_PACKET, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 263, 1, 1
 TAP_BUFFER = 1 << 20
 
 
@@ -87,6 +88,12 @@ def _tap(ifname: str) -> socket.socket:
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, TAP_BUFFER)
         s.bind((ifname, ETH_P_ALL))   # resolved in this thread's namespace
+        # Promiscuous while the tap is open (the kernel counts, and drops it with the
+        # socket): a bridge hands its own device only the frames addressed to the host,
+        # unless promiscuous, so `via` a bridge (a segment, br0) would never see the
+        # frames it forwards between its ports, as tcpdump -i br0 does by the same means.
+        mreq = struct.pack("iHH8s", socket.if_nametoindex(ifname), PACKET_MR_PROMISC, 0, b"")
+        s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         s.setblocking(False)
     except BaseException:
         s.close()

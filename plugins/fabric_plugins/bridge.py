@@ -6,6 +6,17 @@ container's namespace as eth0, eth1... Every kernel object made here carries the
 network's tag in its alias, and teardown deletes only what carries it, so a bridge
 made by hand (`-o bridge.name=br0` naming an existing one, or the engine's `bridge`
 setting) is used but never deleted.
+
+With `-o uplink=eth0` (seed 001 §15.1) the host's NIC becomes a port of the bridge and
+its addresses and routes move to the bridge, so containers sit on the NIC's own LAN;
+removing the network gives them back. The bridge does not take the network's gateway
+then: on a LAN the gateway is the LAN's router, and every host's bridge holding one
+address would be a conflict. On a host that shares a cluster store such a network is
+lab-wide (SpansHosts): each host hands out addresses from its own slice of the
+subnet, like `--fixed-cidr`, and containers on different hosts meet at layer 2.
+
+`-o routed_subnets=CIDR,...` (the `routed-subnets` setting, for the default bridge):
+subnets that reach the network's containers routed, without NAT either way.
 """
 
 from collections.abc import Mapping, Sequence
@@ -15,8 +26,8 @@ from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.net.links import IFNAMSIZ, valid_name
 from fabric.net.sysctl import conf_key
-from fabric.network.ipam import parse_address
-from fabric.network.model import Endpoint, Network
+from fabric.network.ipam import parse_address, parse_subnet
+from fabric.network.model import Endpoint, Network, Peer, SubnetConfig, Uplink
 from fabric.network.options import parse_bool
 from fabric.plan import (
     AddAddress,
@@ -24,6 +35,7 @@ from fabric.plan import (
     CreateVeth,
     DelAddress,
     DeleteLink,
+    DelRoute,
     EnsureBridge,
     LinkUp,
     Plan,
@@ -31,6 +43,7 @@ from fabric.plan import (
     SetMaster,
     SetSysctl,
 )
+from fabric.plan.ops import Op
 
 DOCKER = "com.docker.network.bridge."
 
@@ -61,6 +74,17 @@ def _ipv4(key: str, value: str) -> str:
     return str(parse_address(value, f"option {key}"))
 
 
+def _nic(key: str, value: str) -> str:
+    if not valid_name(value):
+        raise InvalidArgument(f"option {key}: invalid interface name {value!r}")
+    return value
+
+
+def _subnets(key: str, value: str) -> tuple[str, ...]:
+    return tuple(str(parse_subnet(v.strip(), f"option {key} entry"))
+                 for v in value.split(",") if v.strip())
+
+
 # option -> (field, parser); Docker's names are accepted beside fabric's short ones.
 OPTIONS = {
     "bridge.name": ("bridge", _bridge_name),
@@ -76,6 +100,8 @@ OPTIONS = {
     DOCKER + "host_binding_ipv4": ("host_binding_ipv4", _ipv4),
     "ip_forward": ("ip_forward", _bool),
     DOCKER + "default_bridge": ("default_bridge", _bool),
+    "uplink": ("uplink", _nic),
+    "routed_subnets": ("routed_subnets", _subnets),
 }
 
 
@@ -89,6 +115,8 @@ class BridgeConfig:
     host_binding_ipv4: str = "0.0.0.0"
     ip_forward: bool = True     # set net.ipv4.ip_forward=1 (the engine's ip-forward)
     default_bridge: bool = False
+    uplink: str | None = None   # a host NIC the bridge takes over
+    routed_subnets: tuple[str, ...] = ()  # reached without NAT, both ways
 
 
 class BridgeDriver:
@@ -108,7 +136,28 @@ class BridgeDriver:
             fields[field] = parse(key, str(value))
         if fields.get("existing") and not fields.get("bridge"):
             raise InvalidArgument("option bridge.existing needs bridge.name")
+        if fields.get("uplink") and fields.get("existing"):
+            raise InvalidArgument("option uplink makes the network's own bridge; it cannot "
+                                  "take over an existing one (bridge.existing)")
         return BridgeConfig(**fields)
+
+    # --- across hosts (driver.SpansHosts) and uplinks (driver.Uplinks) -----------------
+
+    def uplink(self, config: BridgeConfig) -> str | None:
+        return config.uplink
+
+    def spans_hosts(self, config: BridgeConfig) -> bool:
+        return config.uplink is not None
+
+    def host_ipam(self, config: BridgeConfig, whole: SubnetConfig, piece: str) -> SubnetConfig:
+        # one L2 segment across hosts: each hands out its slice, as with --fixed-cidr
+        return SubnetConfig(whole.subnet, whole.gateway, piece)
+
+    def plan_peer_join(self, net: Network, peer: Peer) -> Plan:
+        return Plan((), title=f"{net.name}: {peer.host} is on the same segment")
+
+    def plan_peer_leave(self, net: Network, peer: Peer) -> Plan:
+        return Plan((), best_effort=True, title=f"{net.name}: {peer.host} left")
 
     # --- names -----------------------------------------------------------------------
 
@@ -129,16 +178,25 @@ class BridgeDriver:
         # every container sits behind the network's bridge, whatever their number
         cfg: BridgeConfig = net.config
         return FirewallFacts(interfaces=(self.bridge_name(net),), icc=cfg.icc,
-                             masquerade=cfg.masquerade, publish_ip=cfg.host_binding_ipv4)
+                             masquerade=cfg.masquerade, unnatted=cfg.routed_subnets,
+                             publish_ip=cfg.host_binding_ipv4)
 
     # --- plans -----------------------------------------------------------------------
 
     def plan_create(self, net: Network) -> Plan:
         cfg: BridgeConfig = net.config
         br = self.bridge_name(net)
-        ops: list = [EnsureBridge(br, tag=net.tag, mtu=cfg.mtu, mac=self.bridge_mac(net),
+        up = net.uplink
+        # With an uplink the bridge takes the NIC's MAC: it stays a port, so the MAC
+        # never changes, and each host's bridge differs although a lab-wide network has
+        # one id (bridge_mac would give every host's bridge the same one on one LAN).
+        ops: list = [EnsureBridge(br, tag=net.tag, mtu=cfg.mtu,
+                                  mac=up.mac if up else self.bridge_mac(net),
                                   create=not cfg.existing)]
-        ops += [AddAddress(br, s.gateway_cidr) for s in net.ipam]
+        if up is not None:
+            ops += _take(up, br)
+        else:
+            ops += [AddAddress(br, s.gateway_cidr) for s in net.ipam]
         ops.append(LinkUp(br))
         if not net.internal:
             if cfg.ip_forward:
@@ -161,6 +219,8 @@ class BridgeDriver:
                 ops.append(SetSysctl(conf_key(br, "route_localnet"), "0", missing_ok=True))
         # the tag check leaves any bridge that is not this network's own alone
         ops.append(DeleteLink(br, tag=net.tag))
+        if net.uplink is not None:
+            ops += _give_back(net.uplink, br)
         return Plan(tuple(ops), best_effort=True, title=f"remove network {net.name}")
 
     def plan_join(self, net: Network, ep: Endpoint, netns_path: str) -> Plan:
@@ -197,3 +257,28 @@ class BridgeDriver:
     def _named(net: Network) -> bool:
         """True when the user named the bridge, which may then be one made by hand."""
         return bool(net.config.bridge)
+
+
+def _take(up: Uplink, br: str) -> list[Op]:
+    """The NIC's routes and addresses off it, the NIC into the bridge, and both onto the
+    bridge. Routes go first: the kernel refuses a second default route while the
+    NIC's is there. Undone in reverse when a later step fails."""
+    ops: list[Op] = [LinkUp(br)]
+    ops += [DelRoute(r.dst, gateway=r.gateway, dev=up.ifname, proto=r.proto)
+            for r in up.routes]
+    ops += [DelAddress(up.ifname, a) for a in up.addresses]
+    ops += [SetMaster(up.ifname, br), LinkUp(up.ifname)]
+    ops += [AddAddress(br, a) for a in up.addresses]
+    ops += [AddRoute(r.dst, gateway=r.gateway, dev=br, metric=r.metric, proto=r.proto)
+            for r in up.routes]
+    return ops
+
+
+def _give_back(up: Uplink, br: str) -> list[Op]:
+    """After the bridge is gone (its addresses and routes with it, the NIC released):
+    the NIC's own back on it."""
+    ops: list[Op] = [SetMaster(up.ifname, None), LinkUp(up.ifname)]
+    ops += [AddAddress(up.ifname, a) for a in up.addresses]
+    ops += [AddRoute(r.dst, gateway=r.gateway, dev=up.ifname, metric=r.metric,
+                     proto=r.proto) for r in up.routes]
+    return ops

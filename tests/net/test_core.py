@@ -12,7 +12,7 @@ import sys
 import pytest
 from net_helpers import ping, registry_with_test_drivers, root_only
 
-from fabric.errors import Conflict, InvalidArgument
+from fabric.errors import InvalidArgument
 from fabric.firewall.intent import PortIntent
 from fabric.network import settings as settingsmod
 from fabric.network.context import HostContext, host_name
@@ -25,35 +25,10 @@ from fabric.store.db import Store
 pytestmark = root_only
 
 
-class MemoryRecords:
-    """Network records kept the way a cluster store would keep them: not in this host's
-    store."""
-
-    def __init__(self):
-        self.docs: dict[str, dict] = {}
-
-    def insert_network(self, doc):
-        if any(d["name"] == doc["name"] for d in self.docs.values()):
-            raise Conflict(f"network with name {doc['name']} already exists")
-        self.docs[doc["id"]] = json.loads(json.dumps(doc))
-
-    def update_network(self, doc):
-        self.docs[doc["id"]] = json.loads(json.dumps(doc))
-
-    def find_network(self, ref):
-        return next((dict(d) for d in self.docs.values() if ref in (d["id"], d["name"])), None)
-
-    def list_networks(self):
-        return [dict(d) for d in self.docs.values()]
-
-    def delete_network(self, network_id):
-        self.docs.pop(network_id, None)
-
-
-class MemoryCluster:
-    def __init__(self):
-        self.networks = MemoryRecords()
-        self.allocator = None   # no global network gets an endpoint here
+def embedded_cluster(tmp_path):
+    """The embedded cluster store, on a file of the test's own."""
+    from fabric.cluster.connect import connect
+    return connect(f"sqlite://{tmp_path}/cluster.db")
 
 
 def make_core(tmp_path, host: str | None, cluster=None) -> NetworkCore:
@@ -112,8 +87,9 @@ def test_host_context_names_the_host_from_its_root(tmp_path):
     with open(root.host_file, "w") as f:
         json.dump({"name": "lab1.h1", "lab": "lab1", "netns": "fabh-x", "created": 1}, f)
     assert host_name(root) == "lab1.h1"
-    assert HostContext.load(root, drivers, cluster=MemoryCluster()).capabilities == \
-        {"cluster-store"}
+    assert HostContext.load(root, drivers, cluster=embedded_cluster(tmp_path)).capabilities \
+        == {"cluster-store"}
+    assert HostContext.load(root, drivers, underlay="192.0.2.1").capabilities == {"underlay"}
     with open(root.host_file, "w") as f:
         f.write("{")
     with pytest.raises(InvalidArgument, match="cannot read .*host.json"):
@@ -140,16 +116,18 @@ def test_a_global_driver_is_refused_where_no_cluster_store_is_shared(core):
 
 
 def test_a_global_network_is_recorded_in_the_cluster_store(tmp_path, make_ns):
-    cluster = MemoryCluster()
+    cluster = embedded_cluster(tmp_path)
     c = make_core(tmp_path, make_ns("host"), cluster=cluster)
     doc = c.networks.create("g1", "wide", ipam_config=[{"Subnet": "10.142.0.0/24"}])
-    assert list(cluster.networks.docs) == [doc["id"]]
-    assert c.svc.records.find_network("g1") is None      # not in this host's store
+    assert [d["id"] for d in cluster.networks.list_networks()] == [doc["id"]]
+    # the host's own row is its membership: its endpoints' foreign key points at it
+    assert c.svc.records.find_network("g1")["shared"]["slice"] == ""   # not sliced
+    assert [m.host for m in cluster.members(doc["id"])] == ["local"]
     assert c.networks.inspect("g1")["Scope"] == "global"
     with pytest.raises(InvalidArgument, match="needs ovs"):
         c.networks.create("n1", "needy")                   # a cluster store is not ovs
     c.networks.remove("g1")
-    assert cluster.networks.docs == {}
+    assert cluster.networks.list_networks() == [] and c.svc.records.find_network("g1") is None
 
 
 # --- containers on networks, from records alone ------------------------------------------
