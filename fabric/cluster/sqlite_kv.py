@@ -21,6 +21,7 @@ one process is seen by a watcher in another within a few milliseconds
 
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -69,6 +70,20 @@ BACKSTOP = 1.0          # seconds between re-reads when no wake-up came
 FALLBACK_POLL = 0.05    # without inotify
 
 
+def _wal(c: sqlite3.Connection) -> None:
+    """Switch a new file to WAL. Switching needs the file to itself and SQLite answers
+    "database is locked" at once, busy timeout or not, when several daemons open a new
+    store side by side; once the file is in WAL mode this is a no-op."""
+    for attempt in range(200):
+        try:
+            c.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 199:
+                raise
+            time.sleep(0.01 + random.random() * 0.02)
+
+
 class SqliteKV:
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
@@ -87,7 +102,7 @@ class SqliteKV:
         if c is None:
             c = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                 check_same_thread=False)
-            c.execute("PRAGMA journal_mode=WAL")
+            _wal(c)
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = c

@@ -51,6 +51,15 @@ def belongs_to(pid: int, root: str) -> bool:
         return False
 
 
+def naming(root: str) -> list[int]:
+    """Processes whose command line names the root or a path under it: its daemon,
+    conmons, exit hooks (whichever namespace they run in)."""
+    under = root.rstrip("/") + "/"
+    me = os.getpid()
+    return [pid for pid in pids()
+            if pid != me and any(a == root or under in a for a in cmdline(pid))]
+
+
 def pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 

@@ -6,8 +6,9 @@ clears up after a crash or a `kill -9` of the daemon. In order:
 1. mark the root as being removed, so nothing (conmon's exit hook above all) starts
    its daemon again behind our back;
 2. kill, until none is left: the daemon (its pidfile, checked), each container's conmon
-   and init (their pidfiles, checked), and every process living in the host's
-   namespace or a container's (by namespace identity), e.g. exit hooks under way;
+   and init (their pidfiles, checked), every process living in the host's namespace
+   or a container's (by namespace identity), and every process whose command line
+   names the root (exit hooks under way, wherever they run);
 3. `runc delete -f` each container runc knows under the root (its state, its cgroup);
 4. unmount everything mounted under the root, deepest first;
 5. remove the containers' namespaces and the host's (interfaces, routes and nftables
@@ -84,6 +85,9 @@ def _kill_everything(root: HostRoot, ids: list[str], namespaces: list[str]) -> l
     for _ in range(ROUNDS):
         victims = set(procs.in_namespaces(
             i for i in (netnsmod.identity(ns) for ns in namespaces) if i is not None))
+        # an exit hook that conmon started just before it died lives on for a moment,
+        # whichever namespace it is in: it names the root
+        victims.update(procs.naming(root.path))
         d = daemon.pid(root)
         if d:
             victims.add(d)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric.client.http import ApiError
+from fabric.cluster.connect import connect as cluster_connect
 from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
 from fabric.lab import live, model, naming, requests, state, teardown, underlay
@@ -96,6 +97,9 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
         netnsmod.create(ns)
         apply(underlay.segment(lab.name, seg))
         say(f"segment {seg.name}", "up")
+    # The hosts' daemons share one store file: make it (schema, WAL) before they start
+    # side by side, so none of them has to create it while the others open it.
+    cluster_connect(f"sqlite://{st.cluster_store}").close()
     _each(lab.hosts, lambda h: _host(lab, h, st, say), "host")
     for seg in lab.segments:
         if seg.impair:

