@@ -24,7 +24,8 @@ from fabric.plan import Plan
 
 log = logging.getLogger(__name__)   # the daemon shows it in its log (INFO: each command)
 
-LOCAL_KEYS = ("shared", "uplink", "gateway_owned")   # a host's own, never in the record
+# a host's own, never in the record
+LOCAL_KEYS = ("shared", "uplink", "gateway_owned", "underlay")
 
 
 class Peering:
