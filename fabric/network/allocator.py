@@ -98,7 +98,13 @@ class SharedAllocator:
             return self.records.create_endpoint(net, container_id, lambda used: "",
                                                 make_record)
         for _ in range(self.ATTEMPTS):
-            address = self._choose(net, requested, self.cluster.leased(net["id"]))
+            try:
+                address = self._choose(net, requested, self.cluster.leased(net["id"]))
+            except Conflict as e:
+                if not requested:
+                    raise
+                raise Conflict(e.message + self._held_by(net, requested.split("/")[0])) \
+                    from None
             ip = address.split("/")[0]
             # the lease is the endpoint registry's entry too (registry.py): who holds
             # the address, and the MAC and tunnel end behind it

@@ -76,6 +76,9 @@ class ClusterStore(Protocol):
         """Record `entry` as the lease of `address` when it is free or this host's own
         (`entry["host"]`); False when another host holds it."""
 
+    def peers(self) -> list[dict]:
+        """Every host that shares the store: {"host", "underlay", "joined", "seen"}."""
+
     # --- the hosts each member wants its tunnels to reach (connect/forget) ---------
 
     def connections(self, network_id: str) -> dict[str, dict]:
