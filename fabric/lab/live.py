@@ -96,7 +96,7 @@ class Live:
         if c.host == dst.host:
             return True
         lab_net = self.lab.network(net)
-        return lab_net is not None and slices.sliced(lab_net)
+        return lab_net is not None and slices.spans_hosts(lab_net)
 
     def via(self, ref: str) -> tuple[str, str]:
         """HOST:IF or CONTAINER:IF, or a segment (its bridge): (netns path, ifname)."""
