@@ -39,8 +39,11 @@ def test_a_network_is_a_bridge_with_a_vxlan_port_learning_off_arp_proxied_mtu_le
     # a container's veth has the tunnel's MTU too
     ep = Endpoint("f" * 64, NID, "d" * 64, "eth0", "10.32.0.2/12", "02:42:0a:20:00:02",
                   gateway="10.32.0.1")
-    join = DRV.plan_join(net(), ep, "/run/netns/x")
-    assert "mtu 1450" in join.describe()[0]
+    join = DRV.plan_join(net(), ep, "/run/netns/x").describe()
+    assert "mtu 1450 type veth peer name eth0 address 02:42:0a:20:00:02 mtu 1450" in join[0]
+    # ARP in the container retries every 100 ms: a container published a moment after
+    # it was first asked for is reached at once
+    assert join[-1] == "ip netns exec x sysctl -w net/ipv4/neigh/eth0/retrans_time_ms=100"
     # -o mtu= chooses another; a network with no underlay recorded cannot be made
     assert "mtu 1400 type vxlan" in "\n".join(DRV.plan_create(net(mtu="1400")).describe())
     with pytest.raises(InvalidArgument, match="no underlay or VNI"):
