@@ -22,16 +22,13 @@ container is removed and the time until no host reaches it is taken the same way
 """
 
 import argparse
-import os
 import re
-import shutil
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from cluster_bench import iperf
+from cluster_bench import finish, iperf, options
 from multihost import SEGMENT, MultiHost, apply  # noqa: F401  (cluster_bench set the path)
 
 from fabric.plan import (
@@ -145,13 +142,8 @@ def reach_time(hosts: int, rounds: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=5, help="rounds")
-    ap.add_argument("-t", type=float, default=3.0, help="seconds per iperf3 run")
     ap.add_argument("--hosts", type=int, default=8, help="hosts of the reach-time mesh")
-    ap.add_argument("--markdown", action="store_true")
-    args = ap.parse_args()
-    if not shutil.which("iperf3"):
-        sys.exit("iperf3 is not installed: apt-get install iperf3")
+    args = options(ap)
     tp = throughput(args.n, args.t)
     rt = reach_time(args.hosts, args.n)
     if args.markdown:
@@ -174,10 +166,7 @@ def main() -> None:
               f"called ({rt['reach_after_run']:.3f} s after it returned); gone "
               f"{rt['gone']:.3f} s after rm")
         print(f"rounds: {rt['runs']}")
-    try:
-        os.rmdir(os.environ["FABRIC_HOSTS_DIR"])
-    except OSError:
-        pass
+    finish()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import time
 import click
 
 from fabric.cli.main import cli
+from fabric.cli.network import _pairs as pairs
 
 
 @cli.group(context_settings={"help_option_names": ["--help"]})
@@ -29,35 +30,27 @@ def mesh():
 def mesh_launch(obj, peers, name, subnet, opt, explain):
     """Join this host to the mesh (making it if no host has), after each PEER (a
     host's name or underlay address) has answered."""
-    options = {}
-    for item in opt:
-        k, eq, v = item.partition("=")
-        if not eq or not k:
-            raise click.ClickException(f"invalid option {item!r}: use KEY=VALUE")
-        options[k] = v
-    body = {"Peers": list(peers), "Network": name, "Subnet": subnet, "Options": options}
+    body = {"Peers": list(peers), "Network": name, "Subnet": subnet,
+            "Options": pairs(opt, "option")}
     doc = obj.client.call("POST", "/fabric/mesh/launch", {"explain": explain or None}, body)
     for line in doc.get("Explain") or []:
         click.echo(line, err=True)
     click.echo(doc["Id"])
 
 
-@mesh.command("connect")
-@click.argument("peer")
-@click.option("--network", default=None, help="Only this mesh network (default: all).")
-@click.pass_obj
-def mesh_connect(obj, peer, network):
-    """Have the mesh reach PEER (again); PEER must answer."""
-    obj.client.call("POST", "/fabric/mesh/connect", None, {"Peer": peer, "Network": network})
+def _intent(verb: str, doc: str) -> None:
+    """`mesh connect|forget PEER`: what the members want of PEER, recorded in the store."""
+    @mesh.command(verb, help=doc)
+    @click.argument("peer")
+    @click.option("--network", default=None, help="Only this mesh network (default: all).")
+    @click.pass_obj
+    def command(obj, peer, network):
+        obj.client.call("POST", f"/fabric/mesh/{verb}", None,
+                        {"Peer": peer, "Network": network})
 
 
-@mesh.command("forget")
-@click.argument("peer")
-@click.option("--network", default=None, help="Only this mesh network (default: all).")
-@click.pass_obj
-def mesh_forget(obj, peer, network):
-    """Have every member of the mesh drop PEER, and PEER drop them."""
-    obj.client.call("POST", "/fabric/mesh/forget", None, {"Peer": peer, "Network": network})
+_intent("connect", "Have the mesh reach PEER (again); PEER must answer.")
+_intent("forget", "Have every member of the mesh drop PEER, and PEER drop them.")
 
 
 @mesh.command("status")

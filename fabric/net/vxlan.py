@@ -33,21 +33,23 @@ class Vxlan:
 
 def get(ipr: IPRoute, name: str) -> Vxlan | None:
     """The VXLAN settings of `name`; None when it is missing or not a VXLAN device."""
-    try:
-        msgs = retry(ipr.link, "get", ifname=name)
-    except NetlinkError as e:
-        if e.code == 19:    # ENODEV
-            return None
-        raise translate(e, f"ip -d link show {name}") from e
-    info = msgs[0].get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA") if msgs else None
-    kind = msgs[0].get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") if msgs else None
-    if kind != "vxlan" or info is None:
+    link = links.get(ipr, name)
+    if link is None or link.kind != "vxlan":
         return None
+    msg = _do(f"ip -d link show {name}", ipr.link, "get", index=link.index)[0]
+    info = msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA")
     return Vxlan(name=name, vni=info.get("IFLA_VXLAN_ID"),
                  port=info.get("IFLA_VXLAN_PORT"), local=info.get("IFLA_VXLAN_LOCAL"),
                  link=info.get("IFLA_VXLAN_LINK") or None,
                  learning=bool(info.get("IFLA_VXLAN_LEARNING")),
                  proxy=bool(info.get("IFLA_VXLAN_PROXY")))
+
+
+def _do(what: str, fn, *args, **kwargs):
+    try:
+        return retry(fn, *args, **kwargs)
+    except NetlinkError as e:
+        raise translate(e, what) from e
 
 
 def add(ipr: IPRoute, name: str, *, vni: int, port: int, local: str, dev: str,
@@ -64,11 +66,7 @@ def add(ipr: IPRoute, name: str, *, vni: int, port: int, local: str, dev: str,
         spec["mtu"] = mtu
     if mac:
         spec["address"] = mac
-    what = f"ip link add {name} type vxlan id {vni} dstport {port}"
-    try:
-        retry(ipr.link, "add", **spec)
-    except NetlinkError as e:
-        raise translate(e, what) from e
+    _do(f"ip link add {name} type vxlan id {vni} dstport {port}", ipr.link, "add", **spec)
     if alias:
         try:
             links.set_alias(ipr, name, alias)

@@ -41,10 +41,7 @@ class Peering:
             return False
         changed = False
         with svc.lock:
-            for doc in svc.list_networks():
-                if doc.get("scope") != "global" or not svc.has_driver(doc) or \
-                        (ids is not None and doc["id"] not in ids):
-                    continue
+            for doc in svc.global_networks(ids):
                 try:
                     changed = self._sync_one(doc) or changed
                 except FabricError as e:

@@ -54,10 +54,7 @@ class Remotes:
             return frozenset()
         affected: set[str] = set()
         with svc.lock:
-            for doc in svc.list_networks():
-                if doc.get("scope") != "global" or not svc.has_driver(doc) or \
-                        (ids is not None and doc["id"] not in ids):
-                    continue
+            for doc in svc.global_networks(ids):
                 try:
                     if self._sync_one(doc, full):
                         affected |= {e["container_id"] for e in

@@ -9,7 +9,7 @@ firewall_rendering.py.
 """
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
@@ -174,6 +174,12 @@ class NetworkService:
 
     def list_networks(self) -> list[dict]:
         return self.records.list_networks()
+
+    def global_networks(self, ids: Collection[str] | None = None) -> list[dict]:
+        """This host's rows of the networks it shares with other hosts (`ids`: only
+        these), those whose driver is installed."""
+        return [d for d in self.list_networks() if d.get("scope") == "global" and
+                self.has_driver(d) and (ids is None or d["id"] in ids)]
 
     def cluster(self) -> ClusterStore:
         if self.host.cluster is None:

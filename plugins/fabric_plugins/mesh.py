@@ -42,18 +42,15 @@ from fabric.plan import AddFdb, AddNeighbour, DeleteLink, LinkUp, Plan, SetMaste
 from fabric.plan.tunnel_ops import DelFdb, DelNeighbour, EnsureVxlan
 from fabric_plugins.bridge import BridgeConfig, BridgeDriver
 
+# the bridge options that mean the same on this host's bridge: the routing driver's
+from fabric_plugins.routing import OPTIONS as BRIDGE_OPTIONS
+
 VXLAN_PORT = 4789           # IANA's; every member must use the same
 VXLAN_OVERHEAD = 50         # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 VNIS = range(4096, 1 << 24)  # chosen from here, as Docker's overlay does
 DEFAULT_SUBNET = "10.32.0.0/12"   # weave's default allocation range
 ARP_RETRANS_MS = "100"      # containers' ARP retransmission on the mesh (default 1000)
 
-# the bridge options that mean the same on a mesh network's local bridge
-BRIDGE_OPTIONS = ("icc", "ip_masquerade", "mtu", "host_binding_ipv4",
-                  "com.docker.network.bridge.enable_icc",
-                  "com.docker.network.bridge.enable_ip_masquerade",
-                  "com.docker.network.driver.mtu",
-                  "com.docker.network.bridge.host_binding_ipv4")
 VNI_OPTIONS = ("vni", "com.docker.network.driver.overlay.vxlanid_list")
 
 
