@@ -62,7 +62,7 @@ def test_every_shipped_lab_resolves_and_the_schema_ships():
     assert schema()["properties"]["hosts"]["type"] == "object"
     for f in sorted(os.listdir(LABS)):
         if f.endswith(".yaml"):
-            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "routing"])
+            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "routing", "mesh", "ovs"])
             assert lab_.expect, f"{f} has no expectations"
             with open(os.path.join(LABS, f)) as fh:
                 assert fh.readline().startswith("# "), f"{f}: no header comment"
