@@ -5,7 +5,8 @@
   sqlite_kv.py  the embedded backend: one SQLite file the hosts of a machine share
   inotify.py    waking a watcher the moment another process commits
   records.py    global networks' records (the network core's NetworkRecords)
-  store.py      Cluster: slices, leases, peers (the network core's ClusterStore)
+  store.py      Cluster: slices, leases (the endpoint registry too), peers, connections
+                (the network core's ClusterStore)
   connect.py    a Cluster from the `cluster-store` setting's URL
   watch.py      the daemon's watch loop: store changes into the network core's plans
 
