@@ -85,8 +85,10 @@ class Remotes:
             added = {rem.id for rem, _ in new}
             self._record(doc, list(have.values()) + [r for r in final if r["id"] in added])
             self.firewall.render()
-            self._program(drv, doc, gone, [rem for rem, _ in want.values()] if full
-                          else [rem for rem, _ in new])
+            failed = self._program(drv, doc, gone, [rem for rem, _ in want.values()] if full
+                                   else [rem for rem, _ in new])
+            # left out of the record, so the network's next sync tries them again
+            final = [r for r in final if r["id"] not in failed]
         revisions = {r["id"]: r["revision"] for r in final}
         if full or gone or new or revisions != {i: r["revision"] for i, r in have.items()}:
             self._record(doc, final)
@@ -145,30 +147,33 @@ class Remotes:
         return cluster.endpoints(doc["id"]) if changed else out
 
     def _program(self, drv: Tunnels, doc: dict, gone: list[dict],
-                 join: list[RemoteEndpoint]) -> None:
+                 join: list[RemoteEndpoint]) -> set[str]:
+        """Run the plans; the endpoints whose join failed."""
         svc = self.svc
         if svc.explaining:      # a user's request: the commands go to the user
-            self._plans(drv, doc, gone, join)
-            return
+            return self._plans(drv, doc, gone, join)
         with svc.mode("explain") as lines:   # the watch: they go to the daemon's log
-            self._plans(drv, doc, gone, join)
+            failed = self._plans(drv, doc, gone, join)
         for line in lines:
             log.info("network %s: %s", doc["name"], line)
+        return failed
 
     def _plans(self, drv: Tunnels, doc: dict, gone: list[dict],
-               join: list[RemoteEndpoint]) -> None:
+               join: list[RemoteEndpoint]) -> set[str]:
         model = self.svc.model(doc)
         for rec in gone:
             self._run(drv.plan_remote_leave(model, registry.as_remote(rec)), doc, rec["name"])
-        for rem in join:
-            self._run(drv.plan_remote_join(model, rem), doc, rem.name)
+        return {rem.id for rem in join
+                if not self._run(drv.plan_remote_join(model, rem), doc, rem.name)}
 
-    def _run(self, plan: Plan, doc: dict, who: str) -> None:
+    def _run(self, plan: Plan, doc: dict, who: str) -> bool:
         try:
             self.svc.run(plan)
         except FabricError as e:
-            # one endpoint's trouble must not keep the others out; the next sync retries
+            # one endpoint's trouble must not keep the others out
             log.warning("network %s: endpoint %s: %s", doc["name"], who, e.message)
+            return False
+        return True
 
     def _record(self, doc: dict, programmed: list[dict]) -> None:
         doc.setdefault("shared", {})["remote"] = programmed
