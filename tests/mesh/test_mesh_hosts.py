@@ -7,6 +7,7 @@ anti-spoofing for frames arriving through the tunnel, bad input, and last a host
 killed and rebuilt. One lab for the module; each test leaves it as it found it."""
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -259,6 +260,11 @@ def test_a_host_killed_and_rebuilt_rejoins_and_its_old_endpoints_are_withdrawn(m
     old = mesh.c.ip("mesh")
     mesh.remove("h3")           # namespace, daemon, containers gone: the store keeps c
     assert "dst 192.168.18.13" in fdb(h1)
+    # the kernel takes the old NIC's peer off the segment in its own cleanup work
+    ok, _ = wait_until(lambda: subprocess.run(
+        ["nsenter", f"--net={mesh.segment}", "ip", "link", "show", "h3-eth0"],
+        capture_output=True).returncode != 0, 5)
+    assert ok
     h3 = mesh.add("h3", "192.168.18.13/24")
     h3.fab("mesh", "launch", "h1")
     ok, _ = wait_until(lambda: "dst 192.168.18.13" not in fdb(h1), JOIN)
