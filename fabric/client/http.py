@@ -257,9 +257,12 @@ class Client:
             s.sendall(head.encode() + b"\r\n" + (data or b""))
             if upload is not None:
                 # A body of unknown length, chunked (a half-close would end a TLS session).
-                while chunk := upload.read(1 << 20):
-                    s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                s.sendall(b"0\r\n\r\n")
+                try:
+                    while chunk := upload.read(1 << 20):
+                        s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    s.sendall(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the daemon refused part-way: its answer says why
             return self._read_head(s)
         except DaemonUnavailable:
             s.close()
