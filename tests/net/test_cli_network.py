@@ -164,3 +164,19 @@ def test_requested_mac_survives_a_stop_also_with_a_requested_address(host):
         host.fab("start", name)
         assert host.inspect(name)["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == mac
         assert mac in host.fab("exec", name, "cat", "/sys/class/net/eth0/address").out
+
+
+def test_network_ls_filters_dangling_and_scope(host):
+    host.fab("network", "create", "used")
+    host.fab("network", "create", "idle")
+    host.fab("run", "-d", "--name", "user", "--network", "used", "busybox", "sleep", "300")
+
+    def names(*flt):
+        return sorted(host.fab("network", "ls", "--format", "{{.Name}}",
+                               *[a for f in flt for a in ("-f", f)]).out.split())
+    assert names("dangling=true") == ["idle"]
+    assert names("dangling=false") == ["bridge", "host", "none", "used"]
+    assert names("scope=local") == ["bridge", "host", "idle", "none", "used"]
+    assert names("scope=global") == []
+    r = host.fab("network", "ls", "-f", "colour=blue", check=False)
+    assert r.code == 125 and "Invalid filter 'colour'" in r.err
