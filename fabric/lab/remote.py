@@ -32,7 +32,10 @@ def client(url: str, cert_path: str | None) -> Client:
     with _lock:
         key = (url, cert_path)
         if key not in _clients:
-            _clients[key] = remote(url, cert_path)
+            try:
+                _clients[key] = remote(url, cert_path)
+            except ValueError as e:     # its TLS files went missing since `lab up`
+                raise FabricError(f"{url}: the TLS files in {cert_path}: {e}") from None
         return _clients[key]
 
 

@@ -106,15 +106,15 @@ def split_settings(src: Source, raw: dict, where: Path, base: str,
 
 def check(src: Source, lab: model.Lab) -> None:
     """The rules for a lab with hosts on other machines (nothing when it has none)."""
-    if not any(h.remote for h in lab.hosts):
+    far = {h.name: h.remote for h in lab.hosts if h.remote is not None}
+    if not far:
         return
     seen: dict[str, str] = {}
-    for h in lab.hosts:
-        if h.remote is not None:
-            if h.remote.url in seen:
-                raise src.error(("hosts", h.name, "remote", "url"), f"{h.remote.url} is "
-                                f"already host '{seen[h.remote.url]}' (one daemon, one host)")
-            seen[h.remote.url] = h.name
+    for name, where in far.items():
+        if where.url in seen:
+            raise src.error(("hosts", name, "remote", "url"), f"{where.url} is already "
+                            f"host '{seen[where.url]}' (one daemon, one host)")
+        seen[where.url] = name
     for seg in lab.segments:
         _segment(src, lab, seg)
     for h in lab.hosts:
@@ -123,12 +123,12 @@ def check(src: Source, lab: model.Lab) -> None:
                 raise src.error(_impaired(src, ("hosts", h.name, "nics", i)),
                                 _NO_IMPAIR.format(what=f"host '{h.name}'"))
     for net in lab.networks:
-        far = [m for m in net.hosts if lab.host(m).remote]  # type: ignore[union-attr]
-        if far and slices.sliced(net):
+        members = [m for m in net.hosts if m in far]
+        if members and slices.sliced(net):
             raise src.error(("networks", net.name), f"driver '{net.driver}' joins its "
                             "hosts through the cluster store the lab keeps on this "
-                            f"machine, which remote host '{far[0]}' cannot reach (leave "
-                            "it out of the network's `hosts:`)")
+                            f"machine, which remote host '{members[0]}' cannot reach "
+                            "(leave it out of the network's `hosts:`)")
     for e in lab.expect:
         _expectation(src, lab, e)
 
@@ -191,5 +191,5 @@ def _same_machine(src: Source, where: Path, lab: model.Lab, sender: model.Host,
         return
     home = f"remote host '{sender.name}'" if sender.remote else "this machine"
     raise src.error(where, f"{what} is on another machine than the probe's sender "
-                    f"({home}): a probe from a remote host watches and sinks on that host "
-                    "only")
+                    f"({home}): a probe watches and sinks only on the machine that sends it "
+                    "(a remote host's own daemon sends its probes)")

@@ -125,7 +125,7 @@ BAD = [
      "containers:\n  a: {host: h1}\n  b: {host: h2}\n"
      "expect:\n  - {from: a, to: 192.0.2.99, via: h2:eth0}\n",
      "x.yaml:11: expect[0].via: h2:eth0 is on another machine than the probe's sender "
-     "(remote host 'h1'): a probe from a remote host watches and sinks on that host only"),
+     "(remote host 'h1'): a probe watches and sinks only on the machine that sends it"),
     (HOST + REMOTE + "  h2: {}\ncontainers:\n  a: {host: h1}\n  b: {host: h2}\n"
      "expect:\n  - {from: b, to: a, port: 9000, bytes: 1MiB}\n",
      "x.yaml:10: expect[0].to: the sink on a is on another machine than the probe's sender "
