@@ -61,6 +61,9 @@ class Host:
 
     def command(self, argv: list[str]) -> list[str]:
         """argv, run inside the host's namespace."""
+        if self.record.url is not None:
+            raise InvalidArgument(f"host {self.name} is on another machine "
+                                  f"({self.record.url}): it has no namespace here")
         return ["nsenter", f"--net={netnsmod.path(self.netns)}", *argv]
 
     def run(self, argv: list[str], **kw) -> subprocess.CompletedProcess:

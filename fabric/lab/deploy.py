@@ -19,7 +19,7 @@ from fabric.client.http import ApiError
 from fabric.cluster.connect import connect as cluster_connect
 from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
-from fabric.lab import live, model, naming, requests, state, teardown, underlay
+from fabric.lab import live, machines, model, naming, remote, requests, state, teardown, underlay
 from fabric.lab.progress import quiet
 from fabric.net import netns as netnsmod
 from fabric.plan import Applier, Context, Plan
@@ -34,6 +34,8 @@ class UpFailed(FabricError):
 
 def up(lab: model.Lab, say: Say = quiet) -> bool:
     """Bring the lab up; False when it was up already from this very file."""
+    if state.load(lab.name) is None:
+        machines.check(lab)     # hosts on other machines, before anything is made anywhere
     with state.locked(lab.name):
         st = state.load(lab.name)
         if st is not None or _leftover_hosts(lab.name):
@@ -91,7 +93,7 @@ def apply(p: Plan) -> None:
 
 
 def _build(lab: model.Lab, st: state.State, say: Say) -> None:
-    for seg in lab.segments:
+    for seg in filter(lab.made_here, lab.segments):
         ns = naming.segment_netns(lab.name, seg.name)
         st.record("segment", ns)
         netnsmod.create(ns)
@@ -114,7 +116,7 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
     by_host = [(h, lab.containers_on(h.name)) for h in lab.hosts]
     _each([b for b in by_host if b[1]], lambda b: _containers(lab, b[1], say), "host")
     if any(h.firewall for h in lab.hosts):
-        _rules(lab, say)
+        _rules(lab, st, say)
 
 
 def _each(items, fn, what: str) -> None:
@@ -133,6 +135,12 @@ def _each(items, fn, what: str) -> None:
 def _host(lab: model.Lab, h: model.Host, st: state.State, say: Say) -> None:
     ref = naming.host_ref(lab.name, h.name)
     st.record("host", ref)
+    if h.remote is not None:
+        # another machine: nothing to make (machines.check looked at it before), only
+        # the record that lets `-H LAB.HOST` reach it
+        remote.register(ref, lab.name, h.remote)
+        say(h.name, f"up, on {h.remote.url}")
+        return
     say(h.name, "making its namespace and root")
     try:
         host = hosts.add(h.name, lab=lab.name, settings=dict(h.settings) or None,
@@ -170,7 +178,8 @@ def _default_bridge(lab: str, host: str, log: str) -> None:
 
 def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
     """The cluster store the lab's hosts share and the address this host is reached at
-    (Docker's legacy daemon flags had these names), beside its network settings."""
+    (Docker's legacy daemon flags had these names), beside its network settings; and
+    where its API is served (hosts, TLS files), as dockerd's daemon.json has them."""
     try:
         with open(path) as f:
             doc = json.load(f)
@@ -179,6 +188,7 @@ def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
     doc["cluster-store"] = f"sqlite://{st.cluster_store}"
     if h.underlay is not None:
         doc["cluster-advertise"] = str(h.underlay.ip)
+    doc.update(h.api)
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
 
@@ -206,14 +216,16 @@ def _containers(lab: model.Lab, cs: list[model.Container], say: Say) -> None:
         say(c.name, f"running on {c.host}")
 
 
-def _rules(lab: model.Lab, say: Say) -> None:
+def _rules(lab: model.Lab, st: state.State, say: Say) -> None:
     now = live.gather(lab)
     for h in lab.hosts:
         for r in h.firewall:
             src = _rule_end(now, r.src)
             dst = _rule_end(now, r.dst)
-            _call(lab.name, h.name, "POST", "/fabric/firewall/rules",
-                  requests.rule(r, src, dst, lab.name), f"firewall rule on host {h.name}")
+            made = _call(lab.name, h.name, "POST", "/fabric/firewall/rules",
+                         requests.rule(r, src, dst, lab.name), f"firewall rule on host {h.name}")
+            if h.remote is not None:    # `lab down` removes it there by its id
+                st.record("rule", f"{naming.host_ref(lab.name, h.name)} {made.get('id')}")
         if h.firewall:
             say(h.name, f"up, {len(h.firewall)} firewall rule(s)")
 

@@ -54,6 +54,14 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """A host on another machine: its daemon's URL and the folder of the TLS files
+    (ca.pem, cert.pem, key.pem) that reach it."""
+    url: str                            # tcp://ADDR:PORT
+    cert_path: str                      # absolute
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     nics: tuple[Nic, ...] = ()
@@ -61,6 +69,11 @@ class Host:
     routes: tuple[Route, ...] = ()
     slices: tuple[tuple[str, IPv4Network], ...] = ()     # (network, slice) as pinned
     firewall: tuple[Rule, ...] = ()
+    # the daemon's API settings (hosts, tlsverify, tlscacert...), paths made absolute
+    api: tuple[tuple[str, str | bool | tuple[str, ...]], ...] = ()
+    # on another machine: its NICs, routes and settings are that machine's own,
+    # checked by `lab up` and never made
+    remote: Remote | None = None
 
     def nic(self, ifname: str) -> Nic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
@@ -161,6 +174,14 @@ class Lab:
 
     def segment(self, name: str) -> Segment | None:
         return next((s for s in self.segments if s.name == name), None)
+
+    def on_segment(self, name: str) -> list[Host]:
+        return [h for h in self.hosts if any(n.segment == name for n in h.nics)]
+
+    def made_here(self, seg: Segment) -> bool:
+        """Is the segment a bridge made on this machine? Not when its hosts are on other
+        machines: it is then their own network, described and never made."""
+        return not any(h.remote for h in self.on_segment(seg.name))
 
     def containers_on(self, host: str) -> list[Container]:
         return [c for c in self.containers if c.host == host]
