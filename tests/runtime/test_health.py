@@ -27,14 +27,17 @@ def ps_status(host, *flags: str) -> dict[str, str]:
 def test_healthy_then_unhealthy_in_ps_inspect_and_events(host):
     host.fab("ps")
     t0 = time.time()
+    # its check passes once the service is ready, 2 s in; failures before count for
+    # nothing (the start period)
     host.fab("run", "-d", "--name", "web", "--health-cmd", "test -e /tmp/ok && echo fine",
-             *FAST, "busybox", "sh", "-c", "touch /tmp/ok; exec sleep 1d")
+             *FAST, "--health-start-period", "10s", "busybox", "sh", "-c",
+             "sleep 2; touch /tmp/ok; exec sleep 1d")
+    assert status_of(host, "web") == "starting"
+    assert ps_status(host)["web"].endswith("(health: starting)")
     # a check's output is cut at 4096 bytes as Docker cuts it, with "..." after it
     host.fab("run", "-d", "--name", "loud", "--health-cmd",
              "head -c 5000 /dev/zero | tr '\\0' a", "--health-interval", "200ms",
              "busybox", "sleep", "1d")
-    assert status_of(host, "web") == "starting"
-    assert ps_status(host)["web"].endswith("(health: starting)")
     wait_for(lambda: status_of(host, "web") == "healthy", timeout=10)
     assert ps_status(host)["web"].endswith("(healthy)")
     h = health(host, "web")
@@ -132,7 +135,8 @@ def test_the_image_healthcheck_and_no_healthcheck(host, tmp_path):
 
 
 def test_the_checker_survives_a_daemon_restart(host):
-    host.fab("run", "-d", "--name", "kept", "--health-cmd", "test -e /tmp/ok", *FAST,
+    host.fab("run", "-d", "--name", "kept", "--health-cmd", "test -e /tmp/ok",
+             "--health-interval", "500ms", "--health-retries", "2",
              "busybox", "sh", "-c", "touch /tmp/ok; exec sleep 1d")
     wait_for(lambda: status_of(host, "kept") == "healthy", timeout=10)
     before = health(host, "kept")["Log"]
