@@ -19,7 +19,19 @@ from fabric.client.http import ApiError
 from fabric.cluster.connect import connect as cluster_connect
 from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
-from fabric.lab import live, machines, model, naming, remote, requests, state, teardown, underlay
+from fabric.lab import (
+    images,
+    live,
+    machines,
+    model,
+    naming,
+    remote,
+    requests,
+    state,
+    teardown,
+    underlay,
+    waiting,
+)
 from fabric.lab.progress import quiet
 from fabric.net import netns as netnsmod
 from fabric.plan import Applier, Context, Plan
@@ -41,6 +53,11 @@ def up(lab: model.Lab, say: Say = quiet) -> bool:
         if st is not None or _leftover_hosts(lab.name):
             return _already(lab, st)
         st = state.State(lab.name)
+        try:
+            images.fetch(lab, st, say)      # first: a missing image is one line, nothing made
+        except BaseException:
+            st.remove_files()
+            raise
         st.set(file=os.path.abspath(lab.file), sha256=lab.sha256, state="making",
                created=time.time())
         with open(st.copy, "w") as f:
@@ -113,8 +130,10 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
             _call(lab.name, h, "POST", "/networks/create", requests.network(lab.name, net, h),
                   f"network {net.name} on host {h}")
         say(f"network {net.name}", f"on {', '.join(net.hosts)}")
+    images.distribute(lab, st, say)
     by_host = [(h, lab.containers_on(h.name)) for h in lab.hosts]
     _each([b for b in by_host if b[1]], lambda b: _containers(lab, b[1], say), "host")
+    waiting.until_healthy(lab, say)
     if any(h.firewall for h in lab.hosts):
         _rules(lab, st, say)
 

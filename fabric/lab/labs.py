@@ -5,8 +5,9 @@ import os
 from dataclasses import dataclass
 
 from fabric.errors import InvalidArgument, NotFound
-from fabric.lab import checks, impair, live, model, naming, resolve, state, underlay
+from fabric.lab import checks, impair, live, model, naming, resolve, state, underlay, waiting
 from fabric.lab.expect import CheckResult, run
+from fabric.lab.progress import quiet
 from fabric.plan import Plan
 
 
@@ -49,7 +50,8 @@ def find(ref: str, name: str | None = None, *, must_be_up: bool = True) -> Found
     return Found(resolve.load(st.copy, st.name, origin=st.doc.get("file")), st)
 
 
-def test(lab: model.Lab, progress=None, parallel: int = 8) -> list[CheckResult]:
+def test(lab: model.Lab, progress=None, parallel: int = 8, say=quiet) -> list[CheckResult]:
+    waiting.until_healthy(lab, say)   # `wait: healthy` containers are probed once they are
     now = live.gather(lab)
     return run(checks.from_expectations(now, lab.expect), parallel=parallel,
                progress=progress)

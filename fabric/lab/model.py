@@ -116,6 +116,25 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Build:
+    """A lab container's image built from a Dockerfile (Docker's build options)."""
+    context: str                        # absolute
+    dockerfile: str | None = None       # as given, relative to the context (None: Dockerfile)
+    args: tuple[tuple[str, str], ...] = ()
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker's Config.Healthcheck: Test as the API has it, durations in nanoseconds."""
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     host: str
@@ -129,6 +148,9 @@ class Container:
     networks: tuple[Attachment, ...] = ()   # empty: the host's default bridge
     hostname: str | None = None
     cap_add: tuple[str, ...] = ()
+    build: Build | None = None          # `image` is then the name of what it builds
+    healthcheck: Healthcheck | None = None
+    wait: str | None = None             # "healthy": up and test wait until it is
 
     @property
     def network_names(self) -> tuple[str, ...]:

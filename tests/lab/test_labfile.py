@@ -115,6 +115,16 @@ BAD = [
     ("segments:\n  lan: {loss: lots}\nhosts: {h1: {}}\n",
      "x.yaml:2: segments.lan.loss: impairment loss: bad value 'lots' (e.g. 5%, 0.5%)"),
     ("hosts: [h1]\n", "x.yaml:1: hosts: expected a mapping, got a list"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {healthcheck: {interval: soon}}\n",
+     'x.yaml:3: containers.a.healthcheck.interval: time: invalid duration "soon" (e.g. '
+     "500ms, 5s, 1m30s)"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {wait: ready}\n",
+     "x.yaml:3: containers.a.wait: 'ready' is not one of healthy"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {wait: healthy, healthcheck: {disable: true}}\n",
+     "x.yaml:3: containers.a.wait: waits until healthy, but its health check is disabled"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {healthcheck: {test: [curl, localhost]}}\n",
+     "x.yaml:3: containers.a.healthcheck.test: a test list starts with CMD, CMD-SHELL or "
+     "NONE, not 'curl' (or give the command as one string)"),
     ("hosts: {h1: {}\n", "x.yaml:2: not valid YAML: expected ',' or '}', but got '<stream end>'"),
 ]
 
