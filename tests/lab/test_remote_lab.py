@@ -87,6 +87,8 @@ def test_a_lab_on_remote_machines_passes_and_down_leaves_them_running_and_clean(
         assert up.returncode == 0, up
         assert f"lab {name} is up: 3 host(s), 5 container(s)" in up.stdout
         assert "h1: up, on tcp://192.168.77.11:2376" in up.stderr
+        # a remote machine shares no file system with the controller: its images are sent
+        assert "h1: has busybox (sent)" in up.stderr, up.stderr
         again = m.ctl("lab", "up", "--name", name, "remote.yaml")
         assert again.returncode == 0 and "is up already" in again.stdout, again
         t = m.ctl("lab", "test", name)
