@@ -107,9 +107,9 @@ BAD = [
      "x.yaml:3: containers.web: 'web' is also a host: hosts and containers share one "
      "namespace"),
     ("hosts: {h1: {}}\nhosts: {h2: {}}\n", "x.yaml:2: hosts: 'hosts' is given twice"),
-    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: ovs}}\n",
-     "x.yaml:2: networks.cnet.driver: no network driver 'ovs' is installed "
-     "(installed: bridge, routing)"),
+    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: nosuch}}\n",
+     "x.yaml:2: networks.cnet.driver: no network driver 'nosuch' is installed "
+     "(installed: bridge, ovs, routing)"),
     ("hosts: {h1: {}}\ncontainers:\n  a: {command: 'sleep 1d'}\nexpect:\n"
      "  - {from: a, to: b}\n", "x.yaml:5: expect[0].to: no host, container or address 'b'"),
     ("segments:\n  lan: {loss: lots}\nhosts: {h1: {}}\n",
