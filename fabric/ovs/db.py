@@ -7,7 +7,7 @@ has caught up (`cur_cfg`), as `ovs-vsctl` does without `--no-wait`: when one ret
 a bridge's internal port exists in the kernel and the next plan step can address it.
 
 What fabric made is marked in `external_ids`, the column OVS keeps for its users:
-`fabric-network` (the network's id) on bridges and ports, `fabric-endpoint` on a
+`fabric-network` (the network's id) and `fabric-vni` on bridges and ports, `fabric-endpoint` on a
 container's port, `fabric-peer` on a tunnel port, `fabric-underlay` on the underlay
 bridge. Teardown removes only rows carrying fabric's marks (`owned`).
 """
@@ -21,6 +21,7 @@ NETWORK = "fabric-network"
 ENDPOINT = "fabric-endpoint"
 PEER = "fabric-peer"
 UNDERLAY = "fabric-underlay"
+VNI = "fabric-vni"
 TIMEOUT = 10
 
 Ids = tuple[tuple[str, str], ...]

@@ -110,15 +110,18 @@ class StopOvsIfIdle(Op):
 class EnsureOvsBridge(Op):
     """A bridge on the host's datapath (the kernel's where it has the module, else
     userspace), marked with `ids`; its internal port (the bridge's own interface) with
-    MAC `mac`, MTU `mtu`, and `protected` (no traffic to other protected ports)."""
+    MAC `mac`, MTU `mtu`, and `protected` (no traffic to other protected ports). No
+    other bridge may carry the same value of a mark named in `unique` (a VNI)."""
     name: str
     ids: ovsdb.Ids
     mac: str | None = None
     mtu: int | None = None
     protected: bool = False
+    unique: tuple[str, ...] = ()
 
     def apply(self, ctx):
         db = database(ctx)
+        self._check_unique(db)
         row = db.row("Bridge", self.name)
         if row is not None and not ovsdb.owned(row, self.ids):
             if ovsdb.NETWORK in (row.get("external_ids") or {}):
@@ -135,6 +138,14 @@ class EnsureOvsBridge(Op):
             cmds.append(db.api.db_set("Interface", self.name, ("mtu_request", self.mtu)))
         db.transact(cmds)
         return None if row is not None else True
+
+    def _check_unique(self, db: ovsdb.Ovsdb) -> None:
+        mine = dict(self.ids)
+        for key in self.unique:
+            for br in db.bridges_marked(key):
+                if br["name"] != self.name and br["external_ids"][key] == mine.get(key):
+                    raise Conflict(f"{key} {mine[key]} is taken on this host by Open vSwitch "
+                                   f"bridge {br['name']} (another fabric network)")
 
     def undo(self, ctx, memo=None):
         _del_bridge(ctx, self.name, self.ids)

@@ -221,8 +221,11 @@ class OvsDriver:
         br = self.bridge_name(net)
         gateway = net.ipam[0].gateway if net.ipam else ""
         # each host's gateway has a MAC of its own: on a flat network they share a segment
-        ops: list[Op] = [StartOvs(), EnsureOvsBridge(br, self.ids(net), mac=_mac(net.id, gateway),
-                                                     mtu=cfg.mtu), LinkUp(br)]
+        ops: list[Op] = [StartOvs(),
+                         EnsureOvsBridge(br, self.ids(net, (ovsdb.VNI, str(self.vni(net)))),
+                                         mac=_mac(net.id, gateway), mtu=cfg.mtu,
+                                         unique=(ovsdb.VNI,)),
+                         LinkUp(br)]
         ops += [AddAddress(br, s.gateway_cidr) for s in net.ipam]
         if not cfg.flat:
             # the seed's host route: the whole network through the bridge, so the
