@@ -7,8 +7,10 @@ import os
 
 import pytest
 from multihost import MultiHost, seen_source, wait_until
+from ovs_helpers import instance, ovs_processes, ports
 
 from fabric.ovs import daemons
+from fabric.probe import Probe, send
 
 
 def ovs_dir(h) -> str:
@@ -62,3 +64,90 @@ def test_gre_with_a_subnet_per_host_and_host_routes(lab):
         assert "192.168.18.1" in h.sh("ip -4 addr show dev eth0").stdout
     assert seen_source(lab.hosts["h2"].netns, lab.hosts["h1"].netns, "192.168.18.12",
                        7001) == "192.168.18.11"
+
+
+def test_flat_over_vxlan_one_subnet_across_hosts_and_tcp(lab):
+    h1, h2 = lab.hosts["h1"], lab.hosts["h2"]
+    for h in (h1, h2):
+        h.fab("network", "create", "-d", "ovs", "-o", "flat=true", "-o", "tunnel=vxlan",
+              "-o", "vni=4242", "--subnet", "10.61.0.0/16", "flat")
+    a = h1.run("fa", "--network", "flat")
+    b = h2.run("fb", "--network", "flat")
+    try:
+        # one subnet: each host hands out its slice (the slice's first address is a
+        # host address of the /16), behind a gateway of its own
+        assert a.ip("flat") == "10.61.0.2" and b.ip("flat") == "10.61.1.0"
+        got, _ = wait_until(lambda: a.probe("10.61.1.0").result == "ok", 5.0)
+        assert got
+        tunnel = [p for p in ports(h1).values() if p["type"] == "vxlan"]
+        assert len(tunnel) == 1 and tunnel[0]["options"] == {"remote_ip": "192.168.18.12",
+                                                             "key": "4242"}
+        assert tunnel[0]["external_ids"]["fabric-peer"] == f"{lab.name}.h2"
+        # a megabyte over the tunnel: MTU and offloads right, or TCP would stall
+        out = send(a.netns, Probe("tcp", "10.61.1.0", 9000, timeout=20, nbytes=1 << 20,
+                                  sink_netns=b.netns))
+        assert out.result == "ok", out.detail
+        # the same VNI for another network on this host: one line, nothing made
+        r = h1.fab("network", "create", "-d", "ovs", "-o", "vni=4242", "--subnet",
+                   "10.63.0.0/16", "clash", check=False)
+        assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+        assert "fabric-vni 4242 is taken" in r.stderr
+        # an overlapping subnet: refused before anything is made
+        r = h1.fab("network", "create", "-d", "ovs", "--subnet", "10.61.8.0/24", "lap",
+                   check=False)
+        assert r.returncode == 125 and "overlaps" in r.stderr, r.stderr
+        assert "clash" not in h1.fab("network", "ls").stdout
+        assert len([p for p in ports(h1) if p.startswith("fo-")]) == 1
+    finally:
+        h1.fab("rm", "-f", "fa")
+        h2.fab("rm", "-f", "fb")
+        for h in (h1, h2):
+            h.fab("network", "rm", "flat")
+    assert not ovs_running(h1)
+
+
+def test_explain_shows_the_ovs_vsctl_commands(lab):
+    h1 = lab.hosts["h1"]
+    out = h1.fab("network", "create", "--dry-run", "-d", "ovs", "--subnet", "10.64.0.0/16",
+                 "dry").stdout
+    assert 'ovs-vswitchd "unix:$OVS_RUNDIR/db.sock"' in out, out
+    assert "ovs-vsctl --may-exist add-br fo-" in out and "datapath_type=netdev" in out
+    assert not ovs_running(h1)
+
+
+def test_host_teardown_leaves_no_ovs_process_socket_or_database(lab):
+    h3 = lab.add("h3", "192.168.18.13/24")
+    rundir = os.path.join(h3.host.root.path, "ovs")
+    try:
+        h3.fab("network", "create", "-d", "ovs", "--subnet", "10.65.0.0/16", "gone")
+        h3.run("g", "--network", "gone")
+        assert instance(h3).running() and os.path.exists(os.path.join(rundir, "db.sock"))
+        assert ovs_processes(rundir)
+    finally:
+        lab.remove("h3")
+    assert ovs_processes(rundir) == [] and not os.path.exists(rundir)
+
+
+def test_without_open_vswitch_one_clear_line_and_nothing_made(tmp_path, monkeypatch):
+    from fabric.cluster.connect import connect
+    from fabric.errors import InvalidArgument
+    from fabric.network import settings
+    from fabric.network.context import HostContext
+    from fabric.network.core import NetworkCore
+    from fabric.network.driver import DriverRegistry
+    from fabric.paths import HostRoot
+    from fabric.store.db import Store
+
+    monkeypatch.setenv("PATH", str(tmp_path))     # no ovsdb-server, no ovs-vswitchd
+    cluster = connect(f"sqlite://{tmp_path}/cluster.db")
+    root = HostRoot(str(tmp_path / "root"))
+    root.ensure()
+    host = HostContext.load(root, DriverRegistry.from_entry_points(), cluster=cluster)
+    core = NetworkCore(host, Store(root.db), settings.Settings())
+    with pytest.raises(InvalidArgument) as e:
+        core.networks.create("o", "ovs", ipam_config=[{"Subnet": "10.66.0.0/16"}])
+    assert str(e.value) == ("network driver 'ovs': Open vSwitch is not installed "
+                            "(ovsdb-server, ovs-vswitchd and ovsdb-tool must be on PATH; "
+                            "Debian: apt install openvswitch-switch)")
+    assert cluster.networks.list_networks() == [] and core.svc.list_networks() == []
+    assert not os.path.exists(os.path.join(root.path, "ovs"))
