@@ -53,6 +53,8 @@ class Ovsdb:
 
     def close(self) -> None:
         self._conn.stop(timeout=TIMEOUT)
+        # stop() leaves the IDL's session open: its socket would wait for the collector
+        self._conn.idl.close()
 
     def transact(self, commands: Iterable[Any]) -> None:
         cmds = list(commands)

@@ -36,7 +36,7 @@ expect:
 def load(tmp_path, text: str, name: str = "x.yaml"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text))
-    return resolve.load(str(p), drivers=["bridge", "routing"])
+    return resolve.load(str(p), drivers=["bridge", "ovs", "routing"])
 
 
 def error_of(tmp_path, text: str) -> str:
@@ -62,7 +62,7 @@ def test_every_shipped_lab_resolves_and_the_schema_ships():
     assert schema()["properties"]["hosts"]["type"] == "object"
     for f in sorted(os.listdir(LABS)):
         if f.endswith(".yaml"):
-            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "routing"])
+            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "ovs", "routing"])
             assert lab_.expect, f"{f} has no expectations"
             with open(os.path.join(LABS, f)) as fh:
                 assert fh.readline().startswith("# "), f"{f}: no header comment"
