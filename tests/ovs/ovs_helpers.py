@@ -1,5 +1,6 @@
 """What the ovs tests look at: a host's own OVS, and frames counted in namespaces."""
 
+import gc
 import os
 import socket
 import struct
@@ -28,6 +29,8 @@ def ports(h) -> dict[str, dict]:
                 for p in db.rows("Port")}
     finally:
         db.close()
+        # ovsdbapp's queue keeps a pipe in file objects: closed now, not in a later test
+        gc.collect()
 
 
 def ovs_processes(rundir: str) -> list[int]:
