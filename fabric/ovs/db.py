@@ -55,6 +55,8 @@ class Ovsdb:
         self._conn.stop(timeout=TIMEOUT)
         # stop() leaves the IDL's session open: its socket would wait for the collector
         self._conn.idl.close()
+        # and its queue's wake-up pipe, which only the collector would close
+        self._conn.txns._wait_queue.close()
 
     def transact(self, commands: Iterable[Any]) -> None:
         cmds = list(commands)
