@@ -36,7 +36,7 @@ expect:
 def load(tmp_path, text: str, name: str = "x.yaml"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text))
-    return resolve.load(str(p), drivers=["bridge", "routing"])
+    return resolve.load(str(p), drivers=["bridge", "ovs", "routing"])
 
 
 def error_of(tmp_path, text: str) -> str:
@@ -62,7 +62,7 @@ def test_every_shipped_lab_resolves_and_the_schema_ships():
     assert schema()["properties"]["hosts"]["type"] == "object"
     for f in sorted(os.listdir(LABS)):
         if f.endswith(".yaml"):
-            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "routing"])
+            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "ovs", "routing"])
             assert lab_.expect, f"{f} has no expectations"
             with open(os.path.join(LABS, f)) as fh:
                 assert fh.readline().startswith("# "), f"{f}: no header comment"
@@ -107,9 +107,9 @@ BAD = [
      "x.yaml:3: containers.web: 'web' is also a host: hosts and containers share one "
      "namespace"),
     ("hosts: {h1: {}}\nhosts: {h2: {}}\n", "x.yaml:2: hosts: 'hosts' is given twice"),
-    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: ovs}}\n",
-     "x.yaml:2: networks.cnet.driver: no network driver 'ovs' is installed "
-     "(installed: bridge, routing)"),
+    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: nosuch}}\n",
+     "x.yaml:2: networks.cnet.driver: no network driver 'nosuch' is installed "
+     "(installed: bridge, ovs, routing)"),
     ("hosts: {h1: {}}\ncontainers:\n  a: {command: 'sleep 1d'}\nexpect:\n"
      "  - {from: a, to: b}\n", "x.yaml:5: expect[0].to: no host, container or address 'b'"),
     ("segments:\n  lan: {loss: lots}\nhosts: {h1: {}}\n",
