@@ -13,8 +13,8 @@ import socket
 import sys
 import time
 
+from fabric import procs
 from fabric.errors import Conflict, FabricError, NotFound
-from fabric.host import procs
 from fabric.paths import HostRoot
 
 NETNS_DIR = "/run/netns"

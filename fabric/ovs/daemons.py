@@ -18,8 +18,8 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
+from fabric import procs
 from fabric.errors import FabricError
-from fabric.host import procs
 from fabric.net import nsexec
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
