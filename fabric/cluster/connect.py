@@ -25,10 +25,10 @@ def connect(url: str) -> Cluster:
         if not os.path.isdir(os.path.dirname(path)):
             raise InvalidArgument(f"cluster store {url!r}: directory "
                                   f"{os.path.dirname(path)} does not exist")
-        return Cluster(SqliteKV(path))
+        return Cluster(SqliteKV(path), url)
     if url.startswith(ETCD):
         endpoints = etcd_endpoints(url)
         # here, not at the top: the CLI imports this module and must not load etcd3gw
         from fabric.cluster.etcd_kv import EtcdKV
-        return Cluster(EtcdKV(url, endpoints))
+        return Cluster(EtcdKV(url, endpoints), url)
     raise InvalidArgument(f"cluster store {url!r}: unknown kind ({STORE_KINDS})")

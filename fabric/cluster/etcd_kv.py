@@ -129,7 +129,10 @@ class EtcdKV:
             if s is not None:
                 self._drop(s)
             s = self._local.stream = self._open(prefix, after)
-        return s.take(timeout)
+        try:
+            return s.take(timeout)
+        except Unavailable as e:
+            raise self._unavailable([e.message]) from e
 
     def _open(self, prefix: str, after: int) -> Stream:
         tried: list[str] = []
@@ -137,7 +140,7 @@ class EtcdKV:
             client = self._clients[i]
             try:
                 s = Stream(client.session, client.get_url("/watch"), prefix, after, CONNECT)
-            except (requests.RequestException, gw.Etcd3Exception) as e:
+            except (requests.RequestException, gw.Etcd3Exception, Unavailable) as e:
                 tried.append(f"{client.host}:{client.port} {_reason(e)}")
                 continue
             self._current = i

@@ -57,7 +57,7 @@ class Stream:
         if self._resp.status_code != 200:
             text = self._resp.text.strip()
             self._resp.close()
-            raise Unavailable(f"etcd refused a watch: HTTP {self._resp.status_code} {text}")
+            raise Unavailable(f"watch refused: HTTP {self._resp.status_code} {text}")
         threading.Thread(target=self._read, name="etcd-watch", daemon=True).start()
 
     def _read(self) -> None:
@@ -84,18 +84,18 @@ class Stream:
                 self.ended = True
                 if events or isinstance(msg.error, requests.exceptions.ReadTimeout):
                     break   # silent for IDLE seconds: reopened at the next call
-                why = f": {msg.error}" if msg.error else " by the server"
-                raise Unavailable(f"the etcd watch stream was closed{why}")
+                why = str(msg.error).splitlines()[0][:120] if msg.error else "by the server"
+                raise Unavailable(f"watch stream closed: {why}")
             result = msg.get("result") or {}
             if "error" in msg:
                 self.ended = True
-                raise Unavailable(f"etcd watch: {msg['error'].get('message', msg['error'])}")
+                raise Unavailable(f"watch: {msg['error'].get('message', msg['error'])}")
             if result.get("canceled"):
                 self.ended = True
                 if int(result.get("compact_revision", 0)):
                     raise Compacted(f"revision {self.position} is compacted (etcd keeps "
                                     f"from {result['compact_revision']})")
-                raise Unavailable(f"etcd cancelled the watch: "
+                raise Unavailable(f"watch cancelled: "
                                   f"{result.get('cancel_reason') or 'no reason given'}")
             if result.get("created"):
                 store = int(result.get("header", {}).get("revision", 0))
