@@ -28,6 +28,9 @@ from fabric.cluster.connect import connect
 from fabric.net import nsexec
 
 SUBNET = "10.40.0.0/16"
+FABRIC = os.path.join(os.path.dirname(sys.executable), "fabric")
+LAB = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "labs",
+                                    "routing-etcd.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +242,34 @@ def test_the_cli_never_loads_the_etcd_client():
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                          check=True, cwd="/", env={**os.environ})
     assert out.stdout.strip() == "[]"
+
+
+def test_a_lab_on_etcd_where_etcd_is_not_installed_says_so_and_makes_nothing(tmp_path):
+    labs = tmp_path / "labs"
+    env = {**os.environ, "PATH": str(tmp_path), "FABRIC_LABS_DIR": str(labs)}
+    r = subprocess.run([FABRIC, "lab", "up", LAB], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 125, r
+    assert r.stderr == f"{LAB}:7: cluster.store: etcd is not installed (Debian: apt-get " \
+        "install etcd-server)\n", r.stderr
+    assert not labs.exists() or not list(labs.iterdir())
+    assert not [n for n in os.listdir("/run/netns") if n.endswith("routing-etcd")]
+
+
+def test_a_lab_on_etcd_killed_half_way_comes_down_with_its_etcd():
+    from lab.labcli import LABS_DIR, lab, leftovers, unique
+    run = unique("etcd-killed")
+    env = {k: v for k, v in os.environ.items() if k != "FABRIC_HOST"}
+    p = subprocess.Popen([FABRIC, "lab", "up", "--name", run, LAB], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pidfile = os.path.join(LABS_DIR, run, "etcd", "etcd.pid")
+    try:
+        up, _ = wait_until(lambda: os.path.exists(pidfile), 30.0, 0.005)
+        assert up
+    finally:
+        p.kill()
+        p.wait()
+    assert f"netns fabe-{run}" in leftovers(run), leftovers(run)
+    d = lab("down", run)
+    assert d.code == 0, d
+    assert leftovers(run) == []
