@@ -105,16 +105,7 @@ class EtcdServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
         """Stop it (SIGKILL when it outlasts the timeout); False when none ran."""
-        p = self.pid()
-        if p is None:
-            return False
-        try:
-            os.kill(p, sig)
-        except ProcessLookupError:
-            return True
-        if procs.wait_gone([p], timeout):
-            procs.kill([p])
-        return True
+        return procs.stop(self.pid(), sig, timeout)
 
     def _last_words(self) -> str:
         try:
