@@ -232,3 +232,14 @@ def wait_until(check, timeout: float = 5.0, step: float = 0.02):
         if got or time.monotonic() - start > timeout:
             return got, time.monotonic() - start
         time.sleep(step)
+
+
+def routing_pair(m: MultiHost, subnet: str, h1_settings: dict | None = None) -> None:
+    """h1 and h2 on a `routing` network cnet of `subnet`, a container on each: m.a on
+    h1, m.b on h2 (the lab the routing tests share)."""
+    h1 = m.add("h1", "192.168.18.11/24", settings=h1_settings)
+    h2 = m.add("h2", "192.168.18.12/24")
+    for h in (h1, h2):
+        h.fab("network", "create", "-d", "routing", "--subnet", subnet, "cnet")
+    m.a = h1.run("a", "--network", "cnet")   # type: ignore[attr-defined]
+    m.b = h2.run("b", "--network", "cnet")   # type: ignore[attr-defined]

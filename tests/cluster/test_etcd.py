@@ -22,7 +22,7 @@ import threading
 import time
 
 import pytest
-from multihost import LabHost, MultiHost, wait_until
+from multihost import LabHost, MultiHost, routing_pair, wait_until
 
 from fabric.cluster.connect import connect
 from fabric.net import nsexec
@@ -37,12 +37,7 @@ LAB = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "labs
 def lab():
     m = MultiHost("et", store="etcd")
     try:
-        h1 = m.add("h1", "192.168.18.11/24")
-        h2 = m.add("h2", "192.168.18.12/24")
-        for h in (h1, h2):
-            h.fab("network", "create", "-d", "routing", "--subnet", SUBNET, "cnet")
-        m.a = h1.run("a", "--network", "cnet")   # type: ignore[attr-defined]
-        m.b = h2.run("b", "--network", "cnet")   # type: ignore[attr-defined]
+        routing_pair(m, SUBNET)
         yield m
     finally:
         m.close()
