@@ -20,7 +20,6 @@ crash; the data goes with the lab's directory.
 import shlex
 from ipaddress import IPv4Interface, ip_interface
 
-from fabric.cluster.connect import connect
 from fabric.lab import etcd, model, naming, state
 from fabric.lab.model import ClusterStore
 from fabric.lab.source import Source
@@ -113,7 +112,9 @@ def explain(lab: model.Lab) -> list[str]:
 def make(lab: model.Lab, st: state.State, say) -> None:
     """Make the store before the hosts' daemons start, so none of them has to."""
     if lab.cluster.kind == "sqlite":
-        # made here, not by daemons opening it side by side (schema, WAL)
+        # made here, not by daemons opening it side by side (schema, WAL); imported
+        # here, as resolve.py (every `lab` command) imports this module
+        from fabric.cluster.connect import connect
         connect(url(lab, st)).close()
         return
     st.record("etcd", netns(lab.name))
