@@ -121,8 +121,8 @@ class Stream:
             sock = conn.sock if conn is not None else None
             if sock is not None:
                 sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        except (OSError, AttributeError):   # gone already, or another urllib3's shape:
+            pass                            # the reader then ends at its IDLE timeout
         self._resp.close()
 
 

@@ -68,13 +68,19 @@ def store_url(request):
         finally:
             shutil.rmtree(d, ignore_errors=True)
         return
-    server = request.getfixturevalue("etcd_server")
-    inside = InNamespace(server.netns)
+    server = request.getfixturevalue("inside_etcd")
+    c = connect(server.url)
+    c.kv.txn([], [Delete("/", prefix=True)])     # each test starts on an empty store
+    c.close()
+    yield server.url
+
+
+@pytest.fixture
+def inside_etcd(etcd_server):
+    """etcd, with the test's thread inside its namespace for the test's length."""
+    inside = InNamespace(etcd_server.netns)
     try:
-        c = connect(server.url)
-        c.kv.txn([], [Delete("/", prefix=True)])     # each test starts on an empty store
-        c.close()
-        yield server.url
+        yield etcd_server
     finally:
         inside.leave()
 

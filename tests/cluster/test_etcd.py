@@ -270,24 +270,18 @@ def test_a_lab_on_etcd_killed_half_way_comes_down_with_its_etcd():
     assert leftovers(run) == []
 
 
-def test_calls_and_the_watch_fail_over_to_an_endpoint_that_answers(etcd_server):
-    from conftest import InNamespace
-
+def test_calls_and_the_watch_fail_over_to_an_endpoint_that_answers(inside_etcd):
     from fabric.cluster.kv import Put
     from fabric.errors import Unavailable
-    inside = InNamespace(etcd_server.netns)
-    try:
-        c = connect(f"etcd://127.0.0.1:1,{etcd_server.address}:{etcd_server.port}")
-        rev = c.kv.revision()
-        # refused by the first, so never sent there: the transaction goes to the next
-        assert c.kv.txn([], [Put("/fo/a", "1")])[0] and c.kv.get("/fo/a").value == "1"
-        events, _ = c.kv.changes("/fo/", rev, 2.0)
-        assert [e.key for e in events] == ["/fo/a"]
-        c.close()
-        with pytest.raises(Unavailable) as e:
-            connect("etcd://127.0.0.1:1,127.0.0.1:2").kv.get("/fo/a")
-        assert e.value.message == ("cluster store etcd://127.0.0.1:1,127.0.0.1:2 is "
-                                   "unreachable (127.0.0.1:1 connection refused; 127.0.0.1:2 "
-                                   "connection refused)")
-    finally:
-        inside.leave()
+    c = connect(f"etcd://127.0.0.1:1,{inside_etcd.address}:{inside_etcd.port}")
+    rev = c.kv.revision()
+    # refused by the first, so never sent there: the transaction goes to the next
+    assert c.kv.txn([], [Put("/fo/a", "1")])[0] and c.kv.get("/fo/a").value == "1"
+    events, _ = c.kv.changes("/fo/", rev, 2.0)
+    assert [e.key for e in events] == ["/fo/a"]
+    c.close()
+    with pytest.raises(Unavailable) as e:
+        connect("etcd://127.0.0.1:1,127.0.0.1:2").kv.get("/fo/a")
+    assert e.value.message == ("cluster store etcd://127.0.0.1:1,127.0.0.1:2 is "
+                               "unreachable (127.0.0.1:1 connection refused; 127.0.0.1:2 "
+                               "connection refused)")
