@@ -30,9 +30,12 @@ from fabric.cluster.kv import Compacted, Event, prefix_end
 from fabric.errors import Unavailable
 
 IDLE = 15.0     # seconds without a message before a stream is reopened
-# etcd hands a new watcher its history from a loop that runs every 100 ms: a stream
-# opened behind the store's revision waits this long for history that may be there
+# etcd hands a new watcher its history from a loop that runs every 100 ms, and may
+# hand it over in more than one message: a stream opened behind the store's revision
+# waits up to HISTORY for the first of it, and GRACE for more while it has not reached
+# the revision the store had when the stream was made
 HISTORY = 1.0
+GRACE = 0.25
 
 
 class _End:
@@ -49,6 +52,7 @@ class Stream:
         self.position = after       # every change up to here has been handed out
         self.ended = False
         self._behind: bool | None = None    # opened behind the store (known once created)
+        self._target = 0                    # the store's revision then
         self._q: queue.Queue = queue.Queue()
         body = {"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix)),
                                    "start_revision": str(after + 1)}}
@@ -73,7 +77,11 @@ class Stream:
         """The next changes, waiting up to `timeout` for the first (longer while the
         history a new stream starts with may still be coming), and the revision the
         caller has seen everything up to."""
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
+        if self._behind is None:
+            # not created yet: its first message says whether history is on its way
+            deadline = max(deadline, start + HISTORY)
         events: list[Event] = []
         while not self.ended:
             try:
@@ -100,14 +108,19 @@ class Stream:
             if result.get("created"):
                 store = int(result.get("header", {}).get("revision", 0))
                 self._behind = store > self.position
-                if self._behind:
-                    deadline = max(deadline, time.monotonic() + HISTORY)
+                self._target = store if self._behind else 0
+                deadline = max(start + timeout, time.monotonic() + HISTORY) \
+                    if self._behind else start + timeout
                 continue
             got = [_event(e) for e in result.get("events", ())]
             if got:
                 events += got
-                self._behind = False
-                deadline = time.monotonic()     # take what is queued already, no more
+                now = time.monotonic()
+                if got[-1].revision < self._target:     # more history may follow
+                    deadline = max(start + timeout, now + GRACE)
+                else:
+                    self._target = 0
+                    deadline = now      # take what is queued already, no more
         if events:
             self.position = events[-1].revision
         return events, self.position
