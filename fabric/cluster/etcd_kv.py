@@ -38,6 +38,7 @@ from fabric.errors import FabricError, InvalidArgument, Unavailable
 
 CONNECT = 2.0       # seconds to reach an endpoint before trying the next
 READ = 10.0         # seconds for an answer (a write waits for raft to commit it)
+WAIT_CHECK = 0.25   # changes() waiting less than this first reads the store's revision
 
 _TARGET = {"create": ("CREATE", "create_revision"), "mod": ("MOD", "mod_revision"),
            "version": ("VERSION", "version"), "value": ("VALUE", "value")}
@@ -130,7 +131,9 @@ class EtcdKV:
                 self._drop(s)
             s = self._local.stream = self._open(prefix, after)
         try:
-            return s.take(timeout)
+            # a short wait asks the store's revision first: what was written before this
+            # call is then returned by it, though etcd pushes it a moment later
+            return s.take(timeout, self.revision() if timeout < WAIT_CHECK else 0)
         except Unavailable as e:
             raise self._unavailable([e.message]) from e
 

@@ -73,7 +73,7 @@ class Stream:
         except Exception as e:  # noqa: BLE001 - handed to the reader of the queue
             self._q.put(_End(e))
 
-    def take(self, timeout: float) -> tuple[list[Event], int]:
+    def take(self, timeout: float, store: int = 0) -> tuple[list[Event], int]:
         """The next changes, waiting up to `timeout` for the first (longer while the
         history a new stream starts with may still be coming), and the revision the
         caller has seen everything up to."""
@@ -81,6 +81,10 @@ class Stream:
         deadline = start + timeout
         if self._behind is None:
             # not created yet: its first message says whether history is on its way
+            deadline = max(deadline, start + HISTORY)
+        elif store > self.position:
+            # the caller knows of writes not yet seen here (pushed, but still on the way)
+            self._target = store
             deadline = max(deadline, start + HISTORY)
         events: list[Event] = []
         while not self.ended:
