@@ -39,7 +39,8 @@ def _options() -> argparse.ArgumentParser:
                          "them from it, without NAT (hand-made routes between hosts)")
     # Docker's legacy multi-host flags, with their names
     ap.add_argument("--cluster-store", default=None, metavar="URL",
-                    help="the store the hosts of a cluster share (sqlite:///PATH)")
+                    help="the store the hosts of a cluster share (sqlite:///PATH or "
+                         "etcd://ADDR:PORT[,ADDR:PORT...])")
     ap.add_argument("--cluster-advertise", default=None, metavar="ADDRESS",
                     help="the address other hosts reach this one at")
     # dockerd's API options (and fabric's --insecure-tcp), also settings.json keys.

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric.client.http import ApiError
-from fabric.cluster.connect import connect as cluster_connect
 from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
 from fabric.lab import (
+    clusterstore,
     images,
     live,
     machines,
@@ -116,9 +116,7 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
         netnsmod.create(ns)
         apply(underlay.segment(lab.name, seg))
         say(f"segment {seg.name}", "up")
-    # The hosts' daemons share one store file: make it (schema, WAL) before they start
-    # side by side, so none of them has to create it while the others open it.
-    cluster_connect(f"sqlite://{st.cluster_store}").close()
+    clusterstore.make(lab, st, say)
     _each(lab.hosts, lambda h: _host(lab, h, st, say), "host")
     for seg in lab.segments:
         if seg.impair:
@@ -167,7 +165,7 @@ def _host(lab: model.Lab, h: model.Host, st: state.State, say: Say) -> None:
         say(h.name, "wiring " + (", ".join(f"{n.ifname}->{n.segment}" for n in h.nics)
                                  or "nothing"))
         apply(underlay.host(lab.name, h))
-        _cluster_settings(host.root.settings, st, h)
+        _cluster_settings(host.root.settings, clusterstore.url(lab, st), h)
         say(h.name, "starting its daemon")
         host.start_daemon()
         if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
@@ -195,7 +193,7 @@ def _default_bridge(lab: str, host: str, log: str) -> None:
     raise UpFailed(f"its daemon made no default bridge: {why}")
 
 
-def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
+def _cluster_settings(path: str, store: str, h: model.Host) -> None:
     """The cluster store the lab's hosts share and the address this host is reached at
     (Docker's legacy daemon flags had these names), beside its network settings; and
     where its API is served (hosts, TLS files), as dockerd's daemon.json has them."""
@@ -204,7 +202,7 @@ def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
             doc = json.load(f)
     except FileNotFoundError:
         doc = {}
-    doc["cluster-store"] = f"sqlite://{st.cluster_store}"
+    doc["cluster-store"] = store
     if h.underlay is not None:
         doc["cluster-advertise"] = str(h.underlay.ip)
     doc.update(h.api)

@@ -4,7 +4,7 @@ lab by hand (`ip`, `fabric host add`, `fabric -H ... run`), in the order `lab up
 import json
 import shlex
 
-from fabric.lab import model, naming, underlay
+from fabric.lab import clusterstore, model, naming, underlay
 from fabric.lab.requests import LABEL
 
 
@@ -20,6 +20,7 @@ def commands(lab: model.Lab) -> list[str]:
         out += [f"# segment {seg.name}", q("ip", "netns", "add",
                                            naming.segment_netns(lab.name, seg.name))]
         out += underlay.segment(lab.name, seg).describe()
+    out += clusterstore.explain(lab)
     for h in lab.hosts:
         ref = naming.host_ref(lab.name, h.name)
         if h.remote is not None:

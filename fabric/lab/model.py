@@ -174,6 +174,14 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class ClusterStore:
+    """The store the lab's hosts share (clusterstore.py)."""
+    kind: str = "sqlite"                # the embedded one, or "etcd"
+    segment: str | None = None          # etcd: the segment it sits on, at `address`
+    address: IPv4Interface | None = None
+
+
+@dataclass(frozen=True)
 class Lab:
     name: str
     file: str                           # the lab file, as given
@@ -184,6 +192,7 @@ class Lab:
     containers: tuple[Container, ...] = ()
     expect: tuple[Expectation, ...] = ()
     description: str = ""
+    cluster: ClusterStore = ClusterStore()
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)

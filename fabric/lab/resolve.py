@@ -17,7 +17,16 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface
 from typing import Any
 
 from fabric.errors import InvalidArgument
-from fabric.lab import impair, model, remote_file, shape, slices, source, workloads
+from fabric.lab import (
+    clusterstore,
+    impair,
+    model,
+    remote_file,
+    shape,
+    slices,
+    source,
+    workloads,
+)
 from fabric.lab.errors import LabError, known
 from fabric.lab.source import Path, Source
 
@@ -82,7 +91,8 @@ class Resolver:
         self.host_slices(hosts, networks)
         networks = tuple(slices.assign(self.src, n, hosts) for n in networks)
         lab = model.Lab(lab_name, self.src.path, self.src.sha256, segments, hosts, networks,
-                        description=str(self.data.get("description") or ""))
+                        description=str(self.data.get("description") or ""),
+                        cluster=clusterstore.resolve(self.src, self.section("cluster"), hosts))
         lab = workloads.resolve(self.src, lab, self.section("containers"),
                                 self.data.get("expect") or [])
         remote_file.check(self.src, lab)

@@ -22,7 +22,8 @@ def remove(name: str, st: state.State | None, say=quiet) -> bool:
     """Remove lab `name`; False when nothing of it was left. Call with its lock held."""
     host_refs = sorted(set(st.made("host") if st else []) |
                        {r.name for r in registry.records() if r.lab == name})
-    segments = st.made("segment") if st else []
+    # the lab's etcd goes with its namespace, like a segment's bridge (clusterstore.py)
+    segments = (st.made("segment") + st.made("etcd")) if st else []
     rules = [r.split(" ", 1) for r in (st.made("rule") if st else [])]
     if st is None and not host_refs:
         return False
