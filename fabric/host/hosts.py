@@ -110,9 +110,9 @@ def add(name: str, *, lab: str | None = None, settings: dict | None = None,
 
 
 def _check_settings(settings: dict) -> None:
-    from fabric.network.settings import parse
+    from fabric.host.settings import check
     try:
-        parse(settings)
+        check(settings)
     except InvalidArgument as e:
         raise InvalidArgument(f"host settings: {e.message}") from None
 

@@ -74,7 +74,7 @@ def split_settings(src: Source, raw: dict, where: Path, base: str,
                    nics: tuple[model.Nic, ...], remote: bool
                    ) -> tuple[dict, tuple[tuple[str, Any], ...]]:
     """(the network settings, the API settings checked and with absolute paths)."""
-    from fabric.daemon import api_settings
+    from fabric.host import api_settings
     api = {k: v for k, v in raw.items() if k in api_settings.KEYS}
     network = {k: v for k, v in raw.items() if k not in api}
     if not api:

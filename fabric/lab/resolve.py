@@ -217,10 +217,10 @@ class Resolver:
         return addr
 
     def settings(self, raw: dict, where: Path) -> tuple[tuple[str, Any], ...]:
-        from fabric.network import settings as daemon_settings
+        from fabric.host.settings import check
         for key, value in raw.items():
             try:
-                daemon_settings.parse({key: value})
+                check({key: value})
             except InvalidArgument as e:
                 raise self.err(where + (key,), e.message) from None
         for key in ("bip",):

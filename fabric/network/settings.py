@@ -133,7 +133,7 @@ def load(path: str, overrides: dict | None = None) -> Settings:
         with open(path) as f:
             doc = json.load(f)
         raw = dict(doc.get("network", {})) if isinstance(doc.get("network"), dict) else {
-            k: v for k, v in doc.items() if k.replace("_", "-") in _KEYS}
+            k: v for k, v in doc.items() if k.replace("_", "-") in KEYS}
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as e:
@@ -142,4 +142,4 @@ def load(path: str, overrides: dict | None = None) -> Settings:
     return parse(raw)
 
 
-_KEYS = {f.name.replace("_", "-") for f in fields(Settings)}
+KEYS = frozenset(f.name.replace("_", "-") for f in fields(Settings))

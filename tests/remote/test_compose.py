@@ -3,7 +3,7 @@ two services, a user network, a published port and a volume."""
 
 import time
 
-from conftest import COMPOSE, clean_env, need, run
+from dockerclients import COMPOSE, clean_env, need, run
 
 PROJECT = """
 version: "3.8"
