@@ -37,7 +37,7 @@ _opts = [
 def _build(obj, context, tags, dockerfile, build_args, no_cache, target, labels, quiet):
     import json
 
-    from fabric.cli.jsonstream import Display, StreamError, messages
+    from fabric.client.jsonstream import Display, StreamError, messages
     with tempfile.TemporaryFile() as body:
         if context == "-":
             data = sys.stdin.buffer.read()

@@ -59,7 +59,7 @@ def default_tag(src: Source, lab: str, container: str, where: Path) -> str:
 def run(client: Client, b: model.Build, tag: str, say: Callable[[str], None]) -> None:
     """Build on the daemon `client` reaches, as `fabric build -t TAG` would; each step
     told to `say`. A failure (a RUN step's, say) raises with the daemon's message."""
-    from fabric.cli.jsonstream import messages
+    from fabric.client.jsonstream import messages
     with tempfile.TemporaryFile() as body:
         df_name = context_tar.write(b.context, dockerfile_of(b) if b.dockerfile else None,
                                     body)

@@ -134,7 +134,7 @@ def _bases(b: model.Build) -> list[str]:
 
 
 def _pull(images: ImageStore, ref: str, say: Say) -> None:
-    from fabric.cli import credentials
+    from fabric.client import credentials
     from fabric.images.pull import pull
     from fabric.images.registry_access import credentials_from_header
 
