@@ -8,7 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 venv="$here/.venv"
 
 apt_packages=(runc conmon nftables libnftables1 iproute2 busybox-static iptables
-              python3 python3-venv python3-pip util-linux procps graphviz skopeo openssl)
+              python3 python3-venv python3-pip util-linux procps graphviz skopeo openssl
+              openvswitch-switch)
+# etcd for labs with `cluster: {store: etcd}` and the cluster store's tests (its system
+# service is never started: see policy-rc.d below; fabric runs its own etcd per lab).
+apt_packages+=(etcd-server etcd-client)
 # The test job also runs a registry and Docker's clients against fabric (no dockerd).
 if [ "${1:-}" = test ]; then
     apt_packages+=(docker-registry docker.io docker-compose)

@@ -30,6 +30,13 @@ class NotRunning(Conflict):
     pass
 
 
+class Unavailable(FabricError):
+    """Something fabric needs does not answer now (a cluster store); trying again later
+    may work."""
+
+    status = 503
+
+
 class CannotInvoke(FabricError):
     """The container's command exists but cannot be executed (Docker's 126)."""
 
@@ -45,4 +52,5 @@ class CommandNotFound(FabricError):
 
 
 BY_NAME = {cls.__name__: cls for cls in (FabricError, InvalidArgument, NotFound, Conflict,
-                                         NotRunning, CannotInvoke, CommandNotFound)}
+                                         NotRunning, Unavailable, CannotInvoke,
+                                         CommandNotFound)}

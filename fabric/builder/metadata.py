@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 import signal
 
+from fabric import durations
 from fabric.builder import words
 from fabric.builder.dockerfile import Instruction, json_array
 from fabric.errors import InvalidArgument
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9}
 CONFIG_ONLY = ("ENV", "LABEL", "ARG", "EXPOSE", "VOLUME", "USER", "WORKDIR", "CMD",
                "ENTRYPOINT", "STOPSIGNAL", "SHELL", "MAINTAINER", "ONBUILD", "HEALTHCHECK")
 
@@ -35,30 +32,12 @@ def go_list(items: list[str]) -> str:
     return "[" + " ".join(go_quote(x) for x in items) + "]"
 
 
-def go_duration(ns: int) -> str:
-    """Go's time.Duration String(): 0s, 1.5s, 1m30s, 500ms."""
-    if ns == 0:
-        return "0s"
-    if ns < 10**9:
-        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
-            if ns >= size:
-                return f"{ns / size:g}{unit}"
-    h, rest = divmod(ns, 3600 * 10**9)
-    m, rest = divmod(rest, 60 * 10**9)
-    secs = f"{rest / 10**9:.9f}".rstrip("0").rstrip(".") + "s"
-    return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + secs
-
-
 def parse_duration(text: str, flag: str) -> int:
-    pos, total = 0, 0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += int(float(m.group(1)) * _UNIT_NS[m.group(2)])
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise InvalidArgument(f"invalid duration {text!r} for --{flag} (e.g. 30s, 1m30s)")
-    return total
+    try:
+        return durations.parse(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid duration {text!r} for --{flag} (e.g. 30s, 1m30s)") \
+            from None
 
 
 class Meta:
@@ -248,6 +227,6 @@ class Meta:
         self.config["Healthcheck"] = hc
         n = hc.get("Retries", 0)
         retries = f"'\\x{n:02x}'" if n < 0x20 or n == 0x7f else repr(chr(n))
-        durations = [go_quote(go_duration(hc.get(k, 0)))
-                     for k in ("Interval", "Timeout", "StartPeriod")]
-        return self.nop(f"HEALTHCHECK &{{{' '.join([go_list(hc['Test']), *durations, retries])}}}")
+        spans = [go_quote(durations.text(hc.get(k, 0)))
+                 for k in ("Interval", "Timeout", "StartPeriod")]
+        return self.nop(f"HEALTHCHECK &{{{' '.join([go_list(hc['Test']), *spans, retries])}}}")

@@ -12,51 +12,6 @@ from fabric.cli.images import image, with_options
 from fabric.cli.main import cli
 
 
-def _context_tar(context: str, dockerfile: str | None, out) -> str:
-    """Tar the context into `out` (a file), .dockerignore applied; returns the name of
-    the Dockerfile inside it."""
-    from fabric.builder.ignore import FILE as IGNORE_FILE
-    from fabric.builder.ignore import Ignore
-    ignore = Ignore.of_context(context)
-    keep_always = {IGNORE_FILE}
-    df_name = "Dockerfile"
-    extra = None
-    if dockerfile:
-        full = os.path.abspath(dockerfile)
-        rel = os.path.relpath(full, os.path.abspath(context))
-        if rel.startswith(".."):           # outside the context: sent under a name of its own
-            df_name, extra = f".dockerfile.{os.getpid()}", full
-        else:
-            df_name = rel
-    keep_always.add(df_name)
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for dirpath, dirnames, filenames in os.walk(context):
-            dirnames.sort()
-            for name in sorted(dirnames) + sorted(filenames):
-                full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, context)
-                if rel not in keep_always and ignore.excluded(rel):
-                    # a directory may hold files a `!` line takes back: keep walking it
-                    if name in dirnames and not ignore.negates:
-                        dirnames.remove(name)
-                    continue
-                try:
-                    ti = tf.gettarinfo(full, arcname=rel)
-                except OSError as e:
-                    raise click.ClickException(f"cannot read {full}: {e.strerror}") from None
-                if ti is None:       # sockets and the like
-                    continue
-                ti.uname = ti.gname = ""
-                if ti.isreg():
-                    with open(full, "rb") as f:
-                        tf.addfile(ti, f)
-                else:
-                    tf.addfile(ti)
-        if extra:
-            tf.add(extra, arcname=df_name)
-    return df_name
-
-
 def _build_args(values: tuple[str, ...]) -> dict:
     out: dict = {}
     for v in values:
@@ -82,7 +37,7 @@ _opts = [
 def _build(obj, context, tags, dockerfile, build_args, no_cache, target, labels, quiet):
     import json
 
-    from fabric.cli.jsonstream import Display, StreamError, messages
+    from fabric.client.jsonstream import Display, StreamError, messages
     with tempfile.TemporaryFile() as body:
         if context == "-":
             data = sys.stdin.buffer.read()
@@ -95,7 +50,12 @@ def _build(obj, context, tags, dockerfile, build_args, no_cache, target, labels,
             if not os.path.isdir(context):
                 raise click.ClickException(f"unable to prepare context: path {context!r} "
                                            "not found")
-            df_name = _context_tar(context, dockerfile, body)
+            from fabric.builder import context_tar
+            from fabric.errors import InvalidArgument
+            try:
+                df_name = context_tar.write(context, dockerfile, body)
+            except InvalidArgument as e:
+                raise click.ClickException(e.message) from None
         size = body.tell()
         body.seek(0)
         if not quiet:

@@ -230,30 +230,12 @@ def _is_link(st: dict) -> bool:
     return bool(st.get("mode", 0) & (1 << 27))
 
 
-def _upload(c, ctr: str, path: str, f, length: int | None, copy_uid: bool) -> None:
-    import socket
-    from urllib.parse import urlencode
-
-    from fabric import API_VERSION
+def _upload(c, ctr: str, path: str, f, copy_uid: bool) -> None:
     q = {"path": path, "noOverwriteDirNonDir": "1"}
     if copy_uid:
         q["copyUIDGID"] = "1"
-    s = c.connect()
-    head = (f"PUT /v{API_VERSION}/containers/{ctr}/archive?{urlencode(q)} HTTP/1.1\r\n"
-            "Host: fabric\r\nContent-Type: application/x-tar\r\n" +
-            (f"Content-Length: {length}\r\n" if length is not None else "") + "\r\n")
-    try:
-        s.sendall(head.encode())
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            s.sendall(chunk)
-        if length is None:
-            s.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the daemon refused early; its answer says why
-    r = c._read_head(s)
+    r = c.request("PUT", f"/containers/{ctr}/archive", query=q, upload=f,
+                  headers={"Content-Type": "application/x-tar"})
     r.raise_for_status()
     r.read()
 
@@ -266,7 +248,7 @@ def _cp_to_container(c, src: str, ctr: str, dest: str, follow: bool, archive: bo
     if not dest:
         raise click.ClickException("the destination path must not be empty")
     if src == "-":
-        _upload(c, ctr, dest, sys.stdin.buffer, None, archive)
+        _upload(c, ctr, dest, sys.stdin.buffer, archive)
         return
     try:
         st = os.stat(src) if follow else os.lstat(src)
@@ -315,9 +297,8 @@ def _cp_to_container(c, src: str, ctr: str, dest: str, follow: bool, archive: bo
                     tf.addfile(fix(ti), fh)
             else:
                 tarsafe.add_tree(tf, real, arc, skip_devices=False, filter_=fix)
-        n = tmp.tell()
         tmp.seek(0)
-        _upload(c, ctr, into, tmp, n, archive)
+        _upload(c, ctr, into, tmp, archive)
 
 
 class _Chunks(io.RawIOBase):

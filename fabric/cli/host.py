@@ -63,6 +63,10 @@ def host_ls(quiet, fmt):
     from fabric.host import hosts
     rows = []
     for h in hosts.list_all():
+        if h.record.url is not None:    # a lab host on another machine: where it is
+            rows.append({"Name": h.name, "Lab": h.lab or "", "Namespace": "-",
+                         "Daemon": "remote", "Pid": "", "Root": h.record.url})
+            continue
         pid = h.daemon_pid()
         rows.append({"Name": h.name, "Lab": h.lab or "", "Namespace": h.netns,
                      "Daemon": "running" if pid else "stopped", "Pid": pid or "",

@@ -163,12 +163,13 @@ def _report(results, as_json: bool, junit: str | None, suite: str) -> None:
 def lab_test(ref, name, as_json, junit):
     """Run the lab's expectations; exit 0 only if every result was the expected one."""
     from fabric.lab import labs
+    from fabric.lab.progress import Progress
     found = labs.find(ref, name)
     if found.note:
         click.echo(found.note, err=True)
     if not found.lab.expect:
         click.echo(f"lab {found.lab.name} has no expectations (`expect:`)", err=True)
-    _report(labs.test(found.lab), as_json, junit, found.lab.name)
+    _report(labs.test(found.lab, say=Progress()), as_json, junit, found.lab.name)
 
 
 @_on_lab("ping", *RESULTS)

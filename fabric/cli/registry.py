@@ -27,8 +27,8 @@ def _fail(e) -> None:
 
 def pull_image(client, ref: str, out=None, quiet: bool = False, platform=None) -> None:
     """Pull through the daemon, showing its progress (on stderr for `run`)."""
-    from fabric.cli import credentials
-    from fabric.cli.jsonstream import Display, StreamError, messages
+    from fabric.client import credentials
+    from fabric.client.jsonstream import Display, StreamError, messages
     name, tag = _split(ref)
     resp = client.request("POST", "/images/create",
                           {"fromImage": name, "tag": tag or None, "platform": platform},
@@ -86,8 +86,8 @@ def image_pull(obj, quiet, platform, ref):
 
 
 def _push(obj, ref, quiet):
-    from fabric.cli import credentials
-    from fabric.cli.jsonstream import Display, StreamError, messages
+    from fabric.client import credentials
+    from fabric.client.jsonstream import Display, StreamError, messages
     name, tag = _split(ref)
     if not tag and not quiet:
         click.echo("Using default tag: latest")
@@ -133,7 +133,7 @@ def image_push(obj, quiet, ref):
 @click.pass_obj
 def login(obj, username, password, password_stdin, server):
     """Log in to a registry (credentials kept in ~/.fabric/config.json, Docker's format)."""
-    from fabric.cli import credentials
+    from fabric.client import credentials
     if password and password_stdin:
         raise click.ClickException("--password and --password-stdin are mutually exclusive")
     if password_stdin:
@@ -165,7 +165,7 @@ def login(obj, username, password, password_stdin, server):
 @click.argument("server", required=False)
 def logout(server):
     """Log out from a registry (remove its credentials from fabric's config file)."""
-    from fabric.cli import credentials
+    from fabric.client import credentials
     key = credentials.server_key(server)
     if credentials.erase(key):
         click.echo(f"Removing login credentials for {key}")

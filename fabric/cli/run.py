@@ -112,6 +112,39 @@ def _security_opts(values: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _duration(value: str | None, flag: str) -> int:
+    from fabric import durations
+    if value is None:
+        return 0
+    try:
+        ns = durations.parse(value)
+    except ValueError as e:
+        raise click.ClickException(f'invalid argument "{value}" for "{flag}" flag: {e}') \
+            from None
+    if ns < 0:
+        raise click.ClickException(f"{flag} cannot be negative")
+    return ns
+
+
+def _healthcheck(o: dict) -> dict | None:
+    """Docker's CLI reading of the --health-* flags into Config.Healthcheck."""
+    spans = {key: _duration(o[opt], "--" + opt.replace("_", "-")) for key, opt in
+             (("Interval", "health_interval"), ("Timeout", "health_timeout"),
+              ("StartPeriod", "health_start_period"))}
+    retries = o["health_retries"] or 0
+    if retries < 0:
+        raise click.ClickException("--health-retries cannot be negative")
+    given = bool(o["health_cmd"]) or any(spans.values()) or bool(retries)
+    if o["no_healthcheck"]:
+        if given:
+            raise click.ClickException("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    return {"Test": ["CMD-SHELL", o["health_cmd"]] if o["health_cmd"] else [], **spans,
+            "Retries": retries}
+
+
 def container_options(f):
     opts = [
         click.option("-e", "--env", multiple=True, help="Set an environment variable."),
@@ -162,6 +195,18 @@ def container_options(f):
         click.option("--name", default=None, help="Container name."),
         click.option("--pull", type=click.Choice(["missing", "always", "never"]),
                      default="missing", help="Pull image before running."),
+        click.option("--health-cmd", default=None, help="Command to run to check health."),
+        click.option("--health-interval", default=None,
+                     help="Time between running the check (ms|s|m|h) (default 30s)."),
+        click.option("--health-timeout", default=None,
+                     help="Maximum time to allow one check to run (ms|s|m|h) (default 30s)."),
+        click.option("--health-start-period", default=None,
+                     help="Start period for the container to initialize before counting "
+                          "retries towards unstable (ms|s|m|h) (default 0s)."),
+        click.option("--health-retries", type=int, default=None,
+                     help="Consecutive failures needed to report unhealthy (default 3)."),
+        click.option("--no-healthcheck", is_flag=True,
+                     help="Disable any container-specified HEALTHCHECK."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -212,6 +257,7 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
         "StopSignal": o["stop_signal"],
         "StopTimeout": o["stop_timeout"],
         "MacAddress": o["mac_address"] or "",
+        **({"Healthcheck": hc} if (hc := _healthcheck(o)) is not None else {}),
         "HostConfig": {
             "Binds": list(o["volume"]) or None,
             "Mounts": list(o["mount"]) or None,

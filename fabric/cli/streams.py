@@ -91,7 +91,9 @@ def pump(sock: socket.socket, rest: bytes, *, tty: bool, stdin: bool) -> bool:
             if not data:
                 in_open = False
                 try:
-                    sock.shutdown(socket.SHUT_WR)
+                    # the TCP half-close under a TLS session too (SSLSocket.shutdown would
+                    # drop TLS, and the daemon's answer with it); the daemon reads EOF
+                    socket.socket.shutdown(sock, socket.SHUT_WR)
                 except OSError:
                     pass
                 continue

@@ -5,7 +5,8 @@
   tcp://ADDR:PORT        HTTP over TCP; over TLS with --tlsverify/--tls (TlsOptions);
   local                  the machine itself (the root: --root, $FABRIC_ROOT or the default);
   NAME                   a host registered on this machine (fabric.host.registry):
-                         `HOST`, `LAB.HOST`, or a bare `HOST` that exactly one lab has.
+                         `HOST`, `LAB.HOST`, or a bare `HOST` that exactly one lab has;
+                         a lab host on another machine is its URL and TLS folder.
 Anything else is one line listing the known hosts. A missing socket is only ever
 started for the machine's root (in the caller's namespace, as always) or a registered
 host (inside that host's namespace); never for a socket or address given outright.
@@ -94,6 +95,12 @@ def resolve(host: str | None, root: str, tls: TlsOptions | None = None) -> Targe
         rec = registry.find(host)
     except FabricError as e:
         raise SystemExit(f"Error: {e.message}") from None
+    if rec.url is not None:
+        # a lab host on another machine: its daemon is reached, never started, from here
+        try:
+            return Target(remote(rec.url, rec.cert_path))
+        except ValueError as e:
+            raise SystemExit(f"Error: host {rec.name}: {e}") from None
     return Target(Client(rec.root.socket), rec.root, rec.netns)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from fabric import API_VERSION
+from fabric.addresses import split_tcp
 
 # urllib.parse costs a few milliseconds to import; ids, names and flags need no escaping.
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:/@-]*$")
@@ -180,20 +181,7 @@ class TcpTransport:
         self.host, self.port, self.timeout = host, port, timeout
         self.url = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
 
-    @staticmethod
-    def split(addr: str, default_port: int = 2375) -> tuple[str, int]:
-        """ADDR:PORT, [V6ADDR]:PORT or ADDR; the port defaults to Docker's plain-HTTP
-        2375 (2376 is TLS's)."""
-        host, port, ok = addr, str(default_port), True
-        if addr.startswith("["):
-            host, bracket, rest = addr[1:].partition("]")
-            ok = bool(bracket) and (not rest or rest.startswith(":"))
-            port = rest[1:] if rest else port
-        elif ":" in addr:
-            host, _, port = addr.rpartition(":")
-        if not ok or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"bad TCP address {addr!r}: use tcp://ADDR:PORT")
-        return host, int(port)
+    split = staticmethod(split_tcp)
 
     @classmethod
     def parse(cls, addr: str) -> "TcpTransport":
@@ -257,9 +245,12 @@ class Client:
             s.sendall(head.encode() + b"\r\n" + (data or b""))
             if upload is not None:
                 # A body of unknown length, chunked (a half-close would end a TLS session).
-                while chunk := upload.read(1 << 20):
-                    s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                s.sendall(b"0\r\n\r\n")
+                try:
+                    while chunk := upload.read(1 << 20):
+                        s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    s.sendall(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the daemon refused part-way: its answer says why
             return self._read_head(s)
         except DaemonUnavailable:
             s.close()

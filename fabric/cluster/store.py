@@ -41,8 +41,9 @@ ATTEMPTS = 64   # optimistic transactions retried when another host got there fi
 
 
 class Cluster:
-    def __init__(self, kv: KV):
+    def __init__(self, kv: KV, url: str = ""):
         self.kv = kv
+        self.url = url      # as the setting names it, for messages
         self._networks = NetworkRecords(kv)
 
     @property
@@ -182,6 +183,21 @@ class Cluster:
     def peers(self) -> list[dict]:
         kvs, _ = self.kv.range(PEERS)
         return [json.loads(kv.value) for kv in kvs]
+
+    def held_by(self, host: str) -> tuple[list[str], list[tuple[str, str, dict]]]:
+        """What the store says `host` holds: the networks it has a slice of, and its
+        leases as (network id, address, holder)."""
+        slices, _ = self.kv.range(SLICES)
+        leases, _ = self.kv.range(LEASES)
+        nets = [kv.key[len(SLICES):].split("/")[0] for kv in slices
+                if json.loads(kv.value)["host"] == host]
+        mine = []
+        for kv in leases:
+            holder = json.loads(kv.value)
+            if holder.get("host") == host:
+                nid, address = kv.key[len(LEASES):].split("/", 1)
+                mine.append((nid, address, holder))
+        return nets, mine
 
     # --- watching ------------------------------------------------------------------------
 

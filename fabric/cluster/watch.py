@@ -12,27 +12,35 @@ becomes the network core's remote sync of that network (remotes.py): other hosts
 containers programmed in or out, and the /etc/hosts of this host's containers there
 rewritten (`names_changed`, the engine's).
 
-Latency is the backend's wake-up (inotify for the embedded store: about 1 ms) plus
-the plans themselves; a peer added or removed is routed or unrouted well within a
-second. If the store cannot be read, what is wired stays wired, and the watch tries
-again with a growing pause (a host that loses the store keeps its containers
-connected, and catches up when it is back).
+Latency is the backend's wake-up (inotify for the embedded store: about 1 ms; etcd
+pushes each change down the watch stream) plus the plans themselves; a peer added or
+removed is routed or unrouted well within a second.
+
+A host that loses its store (etcd stopped, or out of reach) keeps what is wired: the
+watch only says so, once, in the daemon's log, and tries again with a growing pause.
+The daemon starts the same way when the store is away from the beginning. When the
+store answers again the watch registers the host again, gives back in the store what
+the host let go of meanwhile (catchup.py), and resumes from the last revision it
+acted on, so every change made elsewhere meanwhile reaches it as history; when etcd
+no longer has that history (Compacted), or the store is a new one (its revision went
+back), it reads everything again instead.
 """
 
 import logging
 import threading
 from collections.abc import Callable
 
+from fabric.cluster.catchup import settle
 from fabric.cluster.kv import Compacted
 from fabric.cluster.store import Cluster, endpoints_touched, networks_touched
-from fabric.errors import FabricError
+from fabric.errors import FabricError, Unavailable
 from fabric.network.peering import Peering
 from fabric.network.remotes import Remotes
 
 log = logging.getLogger(__name__)
 
 WAIT = 0.5          # longest single wait for changes: how soon a stop is noticed
-RETRY = (0.2, 5.0)  # pause after a failed read: first, longest
+RETRY = (0.2, 2.0)  # pause after a failed read: first, longest
 
 
 class Watch:
@@ -46,11 +54,14 @@ class Watch:
         self.host = host
         self.underlay = underlay
         self.revision = 0           # everything up to here has been acted on
+        self.synced = False         # wired as the store said at `revision`
+        self.away: str | None = None    # why the store did not answer, while it does not
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.cluster.register(self.host, self.underlay)
+        """Start following the store. Nothing is asked of it here: a daemon whose
+        store is away starts all the same, and says so in its log."""
         self._thread = threading.Thread(target=self._run, name="cluster-watch", daemon=True)
         self._thread.start()
 
@@ -61,15 +72,10 @@ class Watch:
 
     def _run(self) -> None:
         pause = RETRY[0]
-        caught_up = False
         while not self._stop.is_set():
             try:
-                if not caught_up:
-                    # read the revision first: whatever changes while we sync is after it
-                    self.revision = self.cluster.revision()
-                    self._sync(None)
-                    self._sync_endpoints(None, full=True)
-                    caught_up = True
+                if not self.synced or self.away:
+                    self._catch_up()
                 events, rev = self.cluster.changes(self.revision, WAIT)
                 if events:
                     touched = networks_touched(events)
@@ -82,12 +88,38 @@ class Watch:
                 self.revision = rev
                 pause = RETRY[0]
             except Compacted:
-                caught_up = False   # fell behind the history kept: read it all again
-            except Exception as e:  # noqa: BLE001 - the watch must outlive a bad moment
-                log.warning("cluster watch: %s; again in %.1f s", e, pause)
-                caught_up = False
+                self.synced = False     # fell behind the history kept: read it all again
+            except Unavailable as e:
+                if self.away is None:
+                    log.warning("%s; containers stay connected, changes to global networks "
+                                "wait for it", e.message)
+                self.away = e.message
                 self._stop.wait(pause)
                 pause = min(pause * 2, RETRY[1])
+            except Exception as e:  # noqa: BLE001 - the watch must outlive a bad moment
+                log.warning("cluster watch: %s; again in %.1f s", e, pause)
+                self.synced = False
+                self._stop.wait(pause)
+                pause = min(pause * 2, RETRY[1])
+
+    def _catch_up(self) -> None:
+        """Register, put right what changed here while the store was away, and wire
+        to its members: from the last revision acted on when it has the history."""
+        rev = self.cluster.revision()
+        self.cluster.register(self.host, self.underlay)
+        settle(self.cluster, self.peering.svc)
+        if rev < self.revision:
+            self.synced = False     # a store made anew: its revisions started again
+        if not self.synced:
+            # read the revision first: whatever changes while we sync is after it
+            self.revision = rev
+            self._sync(None)
+            self._sync_endpoints(None, full=True)
+            self.synced = True
+        if self.away is not None:
+            log.warning("cluster store %s answers again; catching up from revision %d",
+                        self.cluster.url, self.revision)
+            self.away = None
 
     def _sync(self, networks: set[str] | None) -> None:
         try:

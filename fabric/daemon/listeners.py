@@ -13,8 +13,8 @@ import socketserver
 import sys
 from typing import TYPE_CHECKING
 
-from fabric.daemon.api_settings import ApiSettings, Listen
 from fabric.errors import FabricError
+from fabric.host.api_settings import ApiSettings, Listen
 
 if TYPE_CHECKING:
     import ssl

@@ -1,6 +1,6 @@
 """`fabric daemon`: serve one host root's engine on its unix socket, and on the other
 sockets `-H` (or settings.json's `hosts`) names: TCP only with mutual TLS, unless told
-`--insecure-tcp` (fabric.daemon.api_settings).
+`--insecure-tcp` (fabric.host.api_settings).
 
 The daemon takes the root's lock before anything else; a second daemon for the same
 root (two CLIs racing to start one) finds it held and exits quietly.
@@ -39,7 +39,8 @@ def _options() -> argparse.ArgumentParser:
                          "them from it, without NAT (hand-made routes between hosts)")
     # Docker's legacy multi-host flags, with their names
     ap.add_argument("--cluster-store", default=None, metavar="URL",
-                    help="the store the hosts of a cluster share (sqlite:///PATH)")
+                    help="the store the hosts of a cluster share (sqlite:///PATH or "
+                         "etcd://ADDR:PORT[,ADDR:PORT...])")
     ap.add_argument("--cluster-advertise", default=None, metavar="ADDRESS",
                     help="the address other hosts reach this one at")
     # dockerd's API options (and fabric's --insecure-tcp), also settings.json keys.
@@ -58,10 +59,11 @@ def _options() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from fabric.daemon import api_settings
+    from fabric.host import api_settings, settings
     args = _options().parse_args(argv)
     root = HostRoot(os.path.abspath(args.root))
     try:
+        settings.check_file(root.settings)
         api = api_settings.load(root.settings, {
             "hosts": args.hosts, "tls": args.tls, "tlsverify": args.tlsverify,
             "insecure-tcp": args.insecure_tcp,
@@ -96,10 +98,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=None) -> None:
     from fabric.daemon import listeners
-    from fabric.daemon.api_settings import ApiSettings
     from fabric.daemon.http import Handler
     from fabric.daemon.routes import build
     from fabric.engine.engine import Engine
+    from fabric.host.api_settings import ApiSettings
     from fabric.network import settings as settingsmod
 
     api = api or ApiSettings()

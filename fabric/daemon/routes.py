@@ -9,6 +9,7 @@ from fabric.daemon import (
     routes_exec,
     routes_extra,
     routes_firewall,
+    routes_host,
     routes_images,
     routes_logs,
     routes_mesh,
@@ -25,7 +26,7 @@ def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
-                   routes_firewall, routes_events):
+                   routes_firewall, routes_events, routes_host):
         module.add(r, engine)
     routes_mesh.add(r, engine)
     routes_events.observe_networks(r, engine)

@@ -107,6 +107,25 @@ def add(r, engine) -> None:
             repeated(req, "changes"), req.query.get("message", "")))
         return _json_lines([{"status": image_id}])
 
+    @r.route("POST", "/fabric/images/adopt")
+    def image_adopt(req):
+        """An image of another root on this machine, its layers hard-linked, not copied
+        (a lab's hosts share one copy): {"Root": path, "Image": id, "Refs": [...]}."""
+        import os
+
+        from fabric.images import sharing
+        from fabric.paths import HostRoot
+        body = req.json() or {}
+        root, refs = body.get("Root"), body.get("Refs") or []
+        if not isinstance(root, str) or not os.path.isabs(root) or \
+                not isinstance(refs, list) or not all(isinstance(x, str) for x in refs):
+            raise InvalidArgument('adopt takes {"Root": absolute path, "Image": id, '
+                                  '"Refs": [names]}')
+        image_id = sharing.adopt(images, HostRoot(root), str(body.get("Image") or ""), refs)
+        for ref in refs:
+            events.image("tag", image_id, ref)
+        return {"Id": image_id}
+
     @r.route("POST", "/images/load")
     def image_load(req):
         from fabric.images.load import load

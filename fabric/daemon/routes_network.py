@@ -6,11 +6,30 @@ commands in an "Explain" list (Docker has no such field; its clients ignore it).
 
 from fabric.daemon.http import Response
 from fabric.daemon.params import filters, plan_mode
+from fabric.errors import InvalidArgument
+
+KEYS = ("name", "id", "driver", "type", "label", "scope", "dangling")
+BUILTIN = ("bridge", "host", "none")
 
 
-def _filtered(nets: list[dict], filters: dict[str, list[str]]) -> list[dict]:
+def _filtered(nets: list[dict], filters: dict[str, list[str]], in_use) -> list[dict]:
+    """Docker's network filters; `in_use(id)`: does a container use the network."""
+    for key in filters:
+        if key not in KEYS:
+            raise InvalidArgument(f"Invalid filter '{key}'")
+    for v in filters.get("dangling", ()):
+        if v.lower() not in ("true", "1", "false", "0"):
+            raise InvalidArgument(f"Invalid filter: 'dangling'='{v}'")
+
     def keep(n: dict) -> bool:
         for key, values in filters.items():
+            if key == "scope" and n["Scope"] not in values:
+                return False
+            if key == "dangling":
+                # Docker: networks no container uses, the pre-defined ones left out
+                want = values[-1].lower() in ("true", "1")
+                if want != (n["Name"] not in BUILTIN and not in_use(n["Id"])):
+                    return False
             if key == "name" and not any(v in n["Name"] for v in values):
                 return False
             if key == "id" and not any(n["Id"].startswith(v) for v in values):
@@ -18,7 +37,7 @@ def _filtered(nets: list[dict], filters: dict[str, list[str]]) -> list[dict]:
             if key == "driver" and n["Driver"] not in values:
                 return False
             if key == "type":
-                builtin = n["Name"] in ("bridge", "host", "none")
+                builtin = n["Name"] in BUILTIN
                 if not any((v == "builtin") == builtin for v in values):
                     return False
             if key == "label":
@@ -44,7 +63,8 @@ def add(r, engine) -> None:
 
     @r.route("GET", "/networks")
     def network_list(req):
-        return _filtered(N.list_networks(), filters(req))
+        return _filtered(N.list_networks(), filters(req),
+                         lambda nid: bool(N.inspect_network(nid)["Containers"]))
 
     @r.route("GET", "/networks/{id}")
     def network_inspect(req):

@@ -7,6 +7,7 @@ behind; the document it returns is what `inspect` shows and what `start` runs fr
 import json
 import re
 
+from fabric.engine.health import config as health_config
 from fabric.engine.signals import signal_number
 from fabric.errors import InvalidArgument
 from fabric.runtime import seccomp
@@ -193,6 +194,8 @@ def validate_config(cfg: dict) -> dict:
                               "absolute path")
     if cfg.get("StopSignal"):
         signal_number(cfg["StopSignal"])   # Docker refuses a bad one at create
+    if "Healthcheck" in cfg:
+        cfg["Healthcheck"] = health_config.validate(cfg["Healthcheck"])
     return cfg
 
 
@@ -226,6 +229,11 @@ def merge_image_config(cfg: dict, image_cfg: dict) -> dict:
     out["Labels"] = labels
     if not out.get("StopSignal"):
         out["StopSignal"] = img.get("StopSignal") or None
+    if not out.get("Shell") and img.get("Shell"):
+        out["Shell"] = img["Shell"]     # what a CMD-SHELL health check runs under
+    healthcheck = health_config.merge(cfg.get("Healthcheck"), img.get("Healthcheck"))
+    if healthcheck is not None:
+        out["Healthcheck"] = healthcheck
     args = (out.get("Entrypoint") or []) + (out.get("Cmd") or [])
     if not args:
         raise InvalidArgument("No command specified: give one after the image name")

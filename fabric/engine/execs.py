@@ -120,12 +120,7 @@ class Execs:
         if doc["State"]["Status"] != "running":
             raise NotRunning(f"Container {e.cid} is not running")
         tmp = tempfile.mkdtemp(prefix="exec-", dir=self.engine.root.tmp)
-        pfile = os.path.join(tmp, "process.json")
-        with open(pfile, "w") as f:
-            json.dump(self._process(e), f)
-        log = os.path.join(tmp, "runc.log")
-        base = ["runc", "--root", self.engine.root.runc_root, "--log", log, "--log-format", "json",
-                "exec", "--process", pfile, "--pid-file", os.path.join(tmp, "pid")]
+        base, log = self.runc_exec(e, tmp)
         e.running = True
         try:
             if detach:
@@ -147,15 +142,33 @@ class Execs:
             e.done.set()
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _check_started(self, e: Exec, log: str, code: int, client=None) -> None:
+    def runc_exec(self, e: Exec, tmp: str) -> tuple[list[str], str]:
+        """Write the exec's process spec into `tmp`; runc's exec argv (the container's
+        id still to add, with its options) and the log runc writes its own errors to.
+        The process's pid lands in `tmp`/pid."""
+        pfile = os.path.join(tmp, "process.json")
+        with open(pfile, "w") as f:
+            json.dump(self._process(e), f)
+        log = os.path.join(tmp, "runc.log")
+        return ["runc", "--root", self.engine.root.runc_root, "--log", log, "--log-format",
+                "json", "exec", "--process", pfile, "--pid-file",
+                os.path.join(tmp, "pid")], log
+
+    @staticmethod
+    def start_error(log: str, code: int) -> str:
+        """runc's reason when it could not start the command at all, else ''."""
         if code == 0:
-            return
+            return ""
         try:
             with open(log) as f:
                 msgs = [json.loads(ln).get("msg", "") for ln in f if ln.strip()]
         except (OSError, ValueError):
             msgs = []
-        err = next((m for m in reversed(msgs) if "exec failed" in m or "unable to start" in m), "")
+        return next((m for m in reversed(msgs) if "exec failed" in m or "unable to start" in m),
+                    "")
+
+    def _check_started(self, e: Exec, log: str, code: int, client=None) -> None:
+        err = self.start_error(log, code)
         if not err:
             return
         mapped = conmon.start_error(err)

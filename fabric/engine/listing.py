@@ -5,13 +5,19 @@ import time
 from fabric.engine.timefmt import human_duration, parse_iso
 from fabric.errors import InvalidArgument
 
+HEALTH_FILTER = ("starting", "healthy", "unhealthy", "none")
+
 
 def status_text(doc: dict) -> str:
     st = doc["State"]
     s = st["Status"]
     now = time.time()
     if s == "running":
-        return "Up " + human_duration(now - parse_iso(st["StartedAt"]))
+        up = "Up " + human_duration(now - parse_iso(st["StartedAt"]))
+        health = (st.get("Health") or {}).get("Status")
+        if health:
+            return f"{up} ({'health: starting' if health == 'starting' else health})"
+        return up
     if s == "paused":
         return "Up " + human_duration(now - parse_iso(st["StartedAt"])) + " (Paused)"
     if s == "restarting":
@@ -86,8 +92,13 @@ def _match(engine, doc: dict, key: str, values: list[str]) -> bool:
     if key == "volume":
         return any(m.get("Name") in values or m.get("Destination") in values
                    for m in doc.get("Mounts") or [])
+    if key == "health":
+        for v in values:
+            if v not in HEALTH_FILTER:
+                raise InvalidArgument(f"Unrecognised filter value for health: {v}")
+        return ((doc["State"].get("Health") or {}).get("Status") or "none") in values
     raise InvalidArgument(f"invalid filter {key!r}: use name, id, status, ancestor, label, "
-                          "exited, network or volume")
+                          "exited, network, volume or health")
 
 
 def list_containers(engine, all_: bool, limit: int | None, size: bool,

@@ -82,22 +82,34 @@ def show(doc: dict, wanted: list[tuple[dict, dict]], endpoints: dict[str, dict],
         if ep is not None:
             fill(doc, net, es, ep)
             continue
-        _clear_entry(es)
+        _clear_entry(es, requested_macs(doc).get(net["name"], ""))
         if net.get("default"):
             clear_top(doc)
     return json.dumps(ns, sort_keys=True) != before
 
 
-def _clear_entry(es: dict) -> None:
-    es.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress=
-              (es.get("MacAddress") if es.get("IPAMConfig") is None else "") or "")
+def requested_macs(doc: dict) -> dict[str, str]:
+    """The MAC address asked for on each network, by name: a network's endpoint config
+    (`network connect`, the API), or `--mac-address`, which is the first network's. An
+    entry's MacAddress shows the address in use while running, so it cannot keep this."""
+    eps = (doc["Fabric"].get("Networking") or {}).get("EndpointsConfig") or {}
+    out = {name: es["MacAddress"] for name, es in eps.items() if (es or {}).get("MacAddress")}
+    first = next(iter(doc["NetworkSettings"].get("Networks") or {}), None)
+    if first is not None and doc["Config"].get("MacAddress"):
+        out.setdefault(first, doc["Config"]["MacAddress"])
+    return out
+
+
+def _clear_entry(es: dict, requested_mac: str) -> None:
+    es.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress=requested_mac)
 
 
 def clear(doc: dict) -> None:
     """Off every network (stopped): addresses and ports go, what was asked for stays."""
     ns = doc["NetworkSettings"]
-    for es in (ns.get("Networks") or {}).values():
-        _clear_entry(es)
+    macs = requested_macs(doc)
+    for name, es in (ns.get("Networks") or {}).items():
+        _clear_entry(es, macs.get(name, ""))
     for key in ("Gateway", "IPAddress", "EndpointID", "MacAddress"):
         if key in ns:
             ns[key] = ""

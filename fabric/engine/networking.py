@@ -80,6 +80,11 @@ class Networking:
         return self.core.mode(mode)
 
     @property
+    def settings(self) -> settingsmod.Settings:
+        """The network settings in effect (settings.json under the daemon's options)."""
+        return self.core.svc.settings
+
+    @property
     def firewall(self) -> FirewallRendering:
         """The host's firewall and its users' rules (the firewall routes)."""
         return self.core.firewall

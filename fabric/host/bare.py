@@ -5,8 +5,8 @@ Names start with `fab` like every namespace fabric makes; the caller supplies th
 unique (a random tag), and removes them all at once, whatever still runs inside.
 """
 
+from fabric import procs
 from fabric.errors import FabricError, InvalidArgument
-from fabric.host import procs
 from fabric.net import netns
 
 PREFIX = "fab"

@@ -13,8 +13,8 @@ import socket
 import sys
 import time
 
+from fabric import procs
 from fabric.errors import Conflict, FabricError, NotFound
-from fabric.host import procs
 from fabric.paths import HostRoot
 
 NETNS_DIR = "/run/netns"
@@ -86,16 +86,7 @@ def start(root: HostRoot, netns: str | None = None, timeout: float = 20.0) -> No
 def stop(root: HostRoot, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
     """Signal the root's daemon and wait until it is gone, killing it when it outlasts
     the timeout; False when none was running."""
-    p = pid(root)
-    if p is None:
-        return False
-    try:
-        os.kill(p, sig)
-    except ProcessLookupError:
-        return True
-    if procs.wait_gone([p], timeout):
-        procs.kill([p])
-    return True
+    return procs.stop(pid(root), sig, timeout)
 
 
 def _last_words(root: HostRoot) -> str:

@@ -61,6 +61,9 @@ class Host:
 
     def command(self, argv: list[str]) -> list[str]:
         """argv, run inside the host's namespace."""
+        if self.record.url is not None:
+            raise InvalidArgument(f"host {self.name} is on another machine "
+                                  f"({self.record.url}): it has no namespace here")
         return ["nsenter", f"--net={netnsmod.path(self.netns)}", *argv]
 
     def run(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
@@ -107,9 +110,9 @@ def add(name: str, *, lab: str | None = None, settings: dict | None = None,
 
 
 def _check_settings(settings: dict) -> None:
-    from fabric.network.settings import parse
+    from fabric.host.settings import check
     try:
-        parse(settings)
+        check(settings)
     except InvalidArgument as e:
         raise InvalidArgument(f"host settings: {e.message}") from None
 

@@ -1,6 +1,10 @@
 """The hosts made on this machine, as files: each host's root is `<hosts dir>/<name>/`
 and its record `<root>/host.json` = {"name", "lab", "netns", "created"}.
 
+A lab host on another machine is registered too, so `-H LAB.HOST` reaches it: its
+directory holds only its record, whose "netns" is null and whose "remote" is
+{"url": "tcp://ADDR:PORT", "cert-path": DIR} (the daemon there, over mutual TLS).
+
 A lab host is named `LAB.HOST`. A name given to `-H` resolves to a record here: the
 exact name, or a bare `HOST` that exactly one lab has. Finding one costs a file read,
 so `fabric -H h1 ps` pays nothing for hosts; standard library only, for that reason.
@@ -10,7 +14,7 @@ import json
 import os
 import re
 
-from fabric.errors import FabricError, InvalidArgument, NotFound
+from fabric.errors import Conflict, FabricError, InvalidArgument, NotFound
 from fabric.paths import HostRoot, hosts_dir
 
 LOCAL = "local"  # the machine itself, never a registered host
@@ -57,19 +61,26 @@ def root_of(name: str) -> HostRoot:
 
 
 class Record:
-    """What host.json says about a host, and where its root is."""
+    """What host.json says about a host, and where its root is. A host on another
+    machine has a `url` (and the `cert_path` of its TLS files) and no namespace here
+    (`netns` is "")."""
 
-    __slots__ = ("name", "lab", "netns", "created", "root")
+    __slots__ = ("name", "lab", "netns", "created", "root", "url", "cert_path")
 
-    def __init__(self, name: str, lab: str | None, netns: str, created: float, root: HostRoot):
+    def __init__(self, name: str, lab: str | None, netns: str, created: float, root: HostRoot,
+                 url: str | None = None, cert_path: str | None = None):
         self.name, self.lab, self.netns, self.created, self.root = name, lab, netns, created, root
+        self.url, self.cert_path = url, cert_path
 
     def __repr__(self) -> str:
         return f"Record({self.name!r}, netns={self.netns!r}, root={self.root.path!r})"
 
     def to_json(self) -> dict:
-        return {"name": self.name, "lab": self.lab, "netns": self.netns,
-                "created": self.created}
+        doc: dict = {"name": self.name, "lab": self.lab, "netns": self.netns or None,
+                     "created": self.created}
+        if self.url is not None:
+            doc["remote"] = {"url": self.url, "cert-path": self.cert_path}
+        return doc
 
 
 def read(root: HostRoot) -> Record | None:
@@ -77,9 +88,26 @@ def read(root: HostRoot) -> Record | None:
     try:
         with open(root.host_file) as f:
             doc = json.load(f)
-        return Record(doc["name"], doc.get("lab"), doc["netns"], doc.get("created", 0), root)
-    except (OSError, ValueError, KeyError, TypeError):
+        remote = doc.get("remote") or {}
+        return Record(doc["name"], doc.get("lab"), doc["netns"] or "", doc.get("created", 0),
+                      root, remote.get("url"), remote.get("cert-path"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def add_remote(name: str, lab: str | None, url: str, cert_path: str | None,
+               created: float) -> Record:
+    """Register a host on another machine under `name` (`LAB.HOST`): a directory holding
+    its record only. Conflict when the name is taken."""
+    root = root_of(name)
+    os.makedirs(hosts_dir(), mode=0o711, exist_ok=True)
+    try:
+        os.mkdir(root.path, mode=0o711)
+    except FileExistsError:
+        raise Conflict(f"host {name} already exists") from None
+    rec = Record(name, lab, "", created, root, url, cert_path)
+    write(rec)
+    return rec
 
 
 def write(record: Record) -> None:

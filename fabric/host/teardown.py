@@ -23,9 +23,10 @@ together at the end, after every step had its go.
 import ctypes
 import os
 
+from fabric import procs
 from fabric.errors import FabricError
 from fabric.fsutil import rmtree
-from fabric.host import daemon, procs
+from fabric.host import daemon
 from fabric.net import netns as netnsmod
 from fabric.paths import HostRoot
 from fabric.runtime import sandbox

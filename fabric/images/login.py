@@ -1,7 +1,7 @@
 """`POST /auth` (`login`): check credentials against a registry, as dockerd does.
 
 The daemon only checks them (with `skopeo login` into a throwaway auth file); keeping
-them is the client's business, in its own config file (see fabric/cli/credentials.py).
+them is the client's business, in its own config file (see fabric/client/credentials.py).
 """
 
 from fabric.errors import InvalidArgument

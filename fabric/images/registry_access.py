@@ -65,12 +65,23 @@ def _insecure_entries(root: HostRoot) -> list[str]:
         return []
     except (OSError, ValueError) as e:
         raise InvalidArgument(f"cannot read settings {root.settings}: {e}") from None
-    entries = doc.get("insecure-registries") if isinstance(doc, dict) else None
+    return insecure_entries(doc.get("insecure-registries") if isinstance(doc, dict) else None)
+
+
+def insecure_entries(entries: object) -> list[str]:
+    """The `insecure-registries` setting checked: HOST:PORT or CIDR strings."""
     if entries is None:
         return []
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise InvalidArgument("setting insecure-registries: expected a list of HOST:PORT or "
                               "CIDR strings")
+    for entry in entries:
+        if "/" in entry:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise InvalidArgument(f"setting insecure-registries: {entry!r} is neither "
+                                      "HOST:PORT nor a CIDR") from None
     return entries
 
 

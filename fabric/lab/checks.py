@@ -24,7 +24,7 @@ def _check(live: Live, e: model.Expectation) -> Check:
                   sink_netns=sink, status=e.status, path=e.path,
                   via=tuple(live.via(v) for v in e.via))
     return Check(src=e.src, dst=e.dst, src_netns=live.netns(e.src), probe=probe,
-                 expect=e.expect, within=e.within, via=e.via)
+                 expect=e.expect, within=e.within, via=e.via, sender=live.sender(e.src))
 
 
 def all_pairs(live: Live, within: float = 5.0) -> list[Check]:
@@ -45,5 +45,6 @@ def all_pairs(live: Live, within: float = 5.0) -> list[Check]:
                 continue
             probe = Probe(proto="icmp", dst=dst)
             out.append(Check(src=a.name, dst=b.name, src_netns=live.netns(a.name),
-                             probe=probe, expect="ok", within=within))
+                             probe=probe, expect="ok", within=within,
+                             sender=live.sender(a.name)))
     return out

@@ -16,10 +16,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric.client.http import ApiError
-from fabric.cluster.connect import connect as cluster_connect
 from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
-from fabric.lab import live, model, naming, requests, state, teardown, underlay
+from fabric.lab import (
+    clusterstore,
+    images,
+    live,
+    machines,
+    model,
+    naming,
+    remote,
+    requests,
+    state,
+    teardown,
+    underlay,
+    waiting,
+)
 from fabric.lab.progress import quiet
 from fabric.net import netns as netnsmod
 from fabric.plan import Applier, Context, Plan
@@ -34,11 +46,18 @@ class UpFailed(FabricError):
 
 def up(lab: model.Lab, say: Say = quiet) -> bool:
     """Bring the lab up; False when it was up already from this very file."""
+    if state.load(lab.name) is None:
+        machines.check(lab)     # hosts on other machines, before anything is made anywhere
     with state.locked(lab.name):
         st = state.load(lab.name)
         if st is not None or _leftover_hosts(lab.name):
             return _already(lab, st)
         st = state.State(lab.name)
+        try:
+            images.fetch(lab, st, say)      # first: a missing image is one line, nothing made
+        except BaseException:
+            st.remove_files()
+            raise
         st.set(file=os.path.abspath(lab.file), sha256=lab.sha256, state="making",
                created=time.time())
         with open(st.copy, "w") as f:
@@ -91,15 +110,13 @@ def apply(p: Plan) -> None:
 
 
 def _build(lab: model.Lab, st: state.State, say: Say) -> None:
-    for seg in lab.segments:
+    for seg in filter(lab.made_here, lab.segments):
         ns = naming.segment_netns(lab.name, seg.name)
         st.record("segment", ns)
         netnsmod.create(ns)
         apply(underlay.segment(lab.name, seg))
         say(f"segment {seg.name}", "up")
-    # The hosts' daemons share one store file: make it (schema, WAL) before they start
-    # side by side, so none of them has to create it while the others open it.
-    cluster_connect(f"sqlite://{st.cluster_store}").close()
+    clusterstore.make(lab, st, say)
     _each(lab.hosts, lambda h: _host(lab, h, st, say), "host")
     for seg in lab.segments:
         if seg.impair:
@@ -111,10 +128,12 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
             _call(lab.name, h, "POST", "/networks/create", requests.network(lab.name, net, h),
                   f"network {net.name} on host {h}")
         say(f"network {net.name}", f"on {', '.join(net.hosts)}")
+    images.distribute(lab, st, say)
     by_host = [(h, lab.containers_on(h.name)) for h in lab.hosts]
     _each([b for b in by_host if b[1]], lambda b: _containers(lab, b[1], say), "host")
+    waiting.until_healthy(lab, say)
     if any(h.firewall for h in lab.hosts):
-        _rules(lab, say)
+        _rules(lab, st, say)
 
 
 def _each(items, fn, what: str) -> None:
@@ -133,6 +152,12 @@ def _each(items, fn, what: str) -> None:
 def _host(lab: model.Lab, h: model.Host, st: state.State, say: Say) -> None:
     ref = naming.host_ref(lab.name, h.name)
     st.record("host", ref)
+    if h.remote is not None:
+        # another machine: nothing to make (machines.check looked at it before), only
+        # the record that lets `-H LAB.HOST` reach it
+        remote.register(ref, lab.name, h.remote)
+        say(h.name, f"up, on {h.remote.url}")
+        return
     say(h.name, "making its namespace and root")
     try:
         host = hosts.add(h.name, lab=lab.name, settings=dict(h.settings) or None,
@@ -140,7 +165,7 @@ def _host(lab: model.Lab, h: model.Host, st: state.State, say: Say) -> None:
         say(h.name, "wiring " + (", ".join(f"{n.ifname}->{n.segment}" for n in h.nics)
                                  or "nothing"))
         apply(underlay.host(lab.name, h))
-        _cluster_settings(host.root.settings, st, h)
+        _cluster_settings(host.root.settings, clusterstore.url(lab, st), h)
         say(h.name, "starting its daemon")
         host.start_daemon()
         if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
@@ -168,17 +193,19 @@ def _default_bridge(lab: str, host: str, log: str) -> None:
     raise UpFailed(f"its daemon made no default bridge: {why}")
 
 
-def _cluster_settings(path: str, st: state.State, h: model.Host) -> None:
+def _cluster_settings(path: str, store: str, h: model.Host) -> None:
     """The cluster store the lab's hosts share and the address this host is reached at
-    (Docker's legacy daemon flags had these names), beside its network settings."""
+    (Docker's legacy daemon flags had these names), beside its network settings; and
+    where its API is served (hosts, TLS files), as dockerd's daemon.json has them."""
     try:
         with open(path) as f:
             doc = json.load(f)
     except FileNotFoundError:
         doc = {}
-    doc["cluster-store"] = f"sqlite://{st.cluster_store}"
+    doc["cluster-store"] = store
     if h.underlay is not None:
         doc["cluster-advertise"] = str(h.underlay.ip)
+    doc.update(h.api)
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
 
@@ -206,14 +233,16 @@ def _containers(lab: model.Lab, cs: list[model.Container], say: Say) -> None:
         say(c.name, f"running on {c.host}")
 
 
-def _rules(lab: model.Lab, say: Say) -> None:
+def _rules(lab: model.Lab, st: state.State, say: Say) -> None:
     now = live.gather(lab)
     for h in lab.hosts:
         for r in h.firewall:
             src = _rule_end(now, r.src)
             dst = _rule_end(now, r.dst)
-            _call(lab.name, h.name, "POST", "/fabric/firewall/rules",
-                  requests.rule(r, src, dst, lab.name), f"firewall rule on host {h.name}")
+            made = _call(lab.name, h.name, "POST", "/fabric/firewall/rules",
+                         requests.rule(r, src, dst, lab.name), f"firewall rule on host {h.name}")
+            if h.remote is not None:    # `lab down` removes it there by its id
+                st.record("rule", f"{naming.host_ref(lab.name, h.name)} {made.get('id')}")
         if h.firewall:
             say(h.name, f"up, {len(h.firewall)} firewall rule(s)")
 

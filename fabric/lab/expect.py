@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from fabric.errors import FabricError, InvalidArgument
 from fabric.probe import Outcome, Probe, send
@@ -33,6 +33,9 @@ class Check:
     expect: str                   # "ok" | "refused" | "blocked"
     within: float = 10.0          # positive checks retry until this runs out
     via: tuple[str, ...] = ()     # the probe's via entries as written ("h1:eth0")
+    # who sends the probe when not the prober here (`run`'s sender): a source on another
+    # machine is probed by that machine's daemon
+    sender: Sender | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.expect not in EXPECTS:
@@ -85,7 +88,7 @@ def _try(check: Check, clock: _Clock, sender: Sender) -> Outcome:
         # bytes carried "within" the check's time: the transfer gets what is left
         probe = replace(probe, timeout=max(probe.timeout, clock.deadline - time.monotonic()))
     try:
-        return sender(check.src_netns, probe)
+        return (check.sender or sender)(check.src_netns, probe)
     except FabricError as e:
         return Outcome("error", e.message, 0.0)
 

@@ -1,9 +1,10 @@
 """`lab up --dry-run`: the plan, as the commands a person would type to build the same
 lab by hand (`ip`, `fabric host add`, `fabric -H ... run`), in the order `lab up` runs."""
 
+import json
 import shlex
 
-from fabric.lab import model, naming, underlay
+from fabric.lab import clusterstore, model, naming, underlay
 from fabric.lab.requests import LABEL
 
 
@@ -15,16 +16,24 @@ def commands(lab: model.Lab) -> list[str]:
     out = [f"# lab {lab.name} ({lab.file}): {len(lab.segments)} segment(s), "
            f"{len(lab.hosts)} host(s), {len(lab.networks)} network(s), "
            f"{len(lab.containers)} container(s)"]
-    for seg in lab.segments:
+    for seg in filter(lab.made_here, lab.segments):
         out += [f"# segment {seg.name}", q("ip", "netns", "add",
                                            naming.segment_netns(lab.name, seg.name))]
         out += underlay.segment(lab.name, seg).describe()
+    out += clusterstore.explain(lab)
     for h in lab.hosts:
         ref = naming.host_ref(lab.name, h.name)
+        if h.remote is not None:
+            out += [f"# host {h.name}: on another machine, {h.remote.url} (TLS files in "
+                    f"{h.remote.cert_path}); its NICs, routes and settings are checked "
+                    "there, never made", f"# registered as {ref}"]
+            continue
         settings = [a for k, v in h.settings for a in ("--setting", f"{k}={v}")]
         out += [f"# host {h.name}: namespace {naming.host_netns(lab.name, h.name)}",
                 q("fabric", "host", "add", "--no-start", *settings, ref)]
         out += underlay.host(lab.name, h).describe()
+        if h.api:
+            out.append(f"# and in {ref}'s settings.json: " + json.dumps(dict(h.api)))
         out.append(q("fabric", "-H", ref, "info") + "   # starts its daemon")
     for seg in lab.segments:
         if seg.impair:

@@ -56,7 +56,8 @@ def picture(lab: model.Lab, now: Live | None = None) -> Picture:
     for h in lab.hosts:
         settings = ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
                              for k, v in h.settings)
-        nodes = [Node(_id("host", h.name), "host", [h.name])]
+        nodes = [Node(_id("host", h.name), "host",
+                      [h.name] + ([h.remote.url] if h.remote else []))]
         if any(model.DEFAULT_NETWORK in c.network_names for c in lab.containers_on(h.name)):
             nodes.append(Node(_id("bridge", h.name), "bridge", ["bridge"]))
         nodes += [Node(_id("ctr", c.name), "container", _container_label(c, now))

@@ -5,8 +5,9 @@ import os
 from dataclasses import dataclass
 
 from fabric.errors import InvalidArgument, NotFound
-from fabric.lab import checks, impair, live, model, naming, resolve, state, underlay
+from fabric.lab import checks, impair, live, model, naming, resolve, state, underlay, waiting
 from fabric.lab.expect import CheckResult, run
+from fabric.lab.progress import quiet
 from fabric.plan import Plan
 
 
@@ -46,10 +47,11 @@ def find(ref: str, name: str | None = None, *, must_be_up: bool = True) -> Found
     if st is None:
         known = ", ".join(state.names()) or "none"
         raise NotFound(f"lab {name or ref} is not up (labs up: {known})")
-    return Found(resolve.load(st.copy, st.name), st)
+    return Found(resolve.load(st.copy, st.name, origin=st.doc.get("file")), st)
 
 
-def test(lab: model.Lab, progress=None, parallel: int = 8) -> list[CheckResult]:
+def test(lab: model.Lab, progress=None, parallel: int = 8, say=quiet) -> list[CheckResult]:
+    waiting.until_healthy(lab, say)   # `wait: healthy` containers are probed once they are
     now = live.gather(lab)
     return run(checks.from_expectations(now, lab.expect), parallel=parallel,
                progress=progress)
@@ -69,10 +71,16 @@ def impairment_plan(lab: model.Lab, target: str, spec: str) -> Plan:
         if seg is None:
             raise InvalidArgument(f"'{target}' is neither HOST:IF nor a segment of lab "
                                   f"{lab.name}")
+        if not lab.made_here(seg):
+            raise InvalidArgument(f"segment {target} is the network of hosts on other "
+                                  "machines: impairment is made in this machine's namespaces")
         return underlay.segment_impairment(lab, seg, imp)
     h = lab.host(host)
     if h is None:
         raise NotFound(f"lab {lab.name} has no host '{host}'")
+    if h.remote is not None:
+        raise InvalidArgument(f"host {host} is on another machine ({h.remote.url}): "
+                              "impairment is made in this machine's namespaces")
     nic = h.nic(ifname)
     if nic is None:
         raise NotFound(f"host {host} has no NIC '{ifname}' "

@@ -9,12 +9,15 @@ from ipaddress import IPv4Network
 from fabric.client.http import ApiError, Client, DaemonUnavailable
 from fabric.errors import FabricError
 from fabric.host import registry
-from fabric.lab import model, naming, slices
+from fabric.lab import model, naming, remote, remote_file, slices
+from fabric.lab.expect import Sender
 from fabric.net import netns as netnsmod
+from fabric.probe import wire
 
 
 def client(lab: str, host: str) -> Client:
-    return Client(registry.root_of(naming.host_ref(lab, host)).socket)
+    ref = naming.host_ref(lab, host)
+    return remote.of(ref) or Client(registry.root_of(ref).socket)
 
 
 def inspect(lab: str, c: model.Container) -> dict | None:
@@ -53,9 +56,12 @@ class Live:
                 for v in nets.values() if v.get("IPAddress")]
 
     def netns(self, name: str) -> str:
-        """The namespace of a container (its SandboxKey) or of a host."""
+        """The namespace of a container (its SandboxKey, as its machine names it) or of
+        a host (for a host on another machine, its daemon's own: wire.OWN)."""
         h = self.lab.host(name)
         if h is not None:
+            if h.remote is not None:
+                return wire.OWN
             return netnsmod.path(naming.host_netns(self.lab.name, name))
         doc = self.docs.get(name)
         key = ((doc or {}).get("NetworkSettings") or {}).get("SandboxKey")
@@ -97,6 +103,14 @@ class Live:
             return True
         lab_net = self.lab.network(net)
         return lab_net is not None and slices.spans_hosts(lab_net)
+
+    def sender(self, name: str) -> Sender | None:
+        """Who sends a probe from host or container `name`: None for the prober here;
+        for a host on another machine, its daemon (the namespace is there)."""
+        h = remote_file.machine_of(self.lab, name)
+        if h is None or h.remote is None:
+            return None
+        return remote.Prober(h.name, client(self.lab.name, h.name))
 
     def via(self, ref: str) -> tuple[str, str]:
         """HOST:IF or CONTAINER:IF, or a segment (its bridge): (netns path, ifname)."""

@@ -55,6 +55,14 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """A host on another machine: its daemon's URL and the folder of the TLS files
+    (ca.pem, cert.pem, key.pem) that reach it."""
+    url: str                            # tcp://ADDR:PORT
+    cert_path: str                      # absolute
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     nics: tuple[Nic, ...] = ()
@@ -62,6 +70,11 @@ class Host:
     routes: tuple[Route, ...] = ()
     slices: tuple[tuple[str, IPv4Network], ...] = ()     # (network, slice) as pinned
     firewall: tuple[Rule, ...] = ()
+    # the daemon's API settings (hosts, tlsverify, tlscacert...), paths made absolute
+    api: tuple[tuple[str, str | bool | tuple[str, ...]], ...] = ()
+    # on another machine: its NICs, routes and settings are that machine's own,
+    # checked by `lab up` and never made
+    remote: Remote | None = None
 
     def nic(self, ifname: str) -> Nic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
@@ -104,6 +117,25 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Build:
+    """A lab container's image built from a Dockerfile (Docker's build options)."""
+    context: str                        # absolute
+    dockerfile: str | None = None       # as given, relative to the context (None: Dockerfile)
+    args: tuple[tuple[str, str], ...] = ()
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker's Config.Healthcheck: Test as the API has it, durations in nanoseconds."""
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     host: str
@@ -117,6 +149,9 @@ class Container:
     networks: tuple[Attachment, ...] = ()   # empty: the host's default bridge
     hostname: str | None = None
     cap_add: tuple[str, ...] = ()
+    build: Build | None = None          # `image` is then the name of what it builds
+    healthcheck: Healthcheck | None = None
+    wait: str | None = None             # "healthy": up and test wait until it is
 
     @property
     def network_names(self) -> tuple[str, ...]:
@@ -140,6 +175,14 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class ClusterStore:
+    """The store the lab's hosts share (clusterstore.py)."""
+    kind: str = "sqlite"                # the embedded one, or "etcd"
+    segment: str | None = None          # etcd: the segment it sits on, at `address`
+    address: IPv4Interface | None = None
+
+
+@dataclass(frozen=True)
 class Lab:
     name: str
     file: str                           # the lab file, as given
@@ -150,6 +193,7 @@ class Lab:
     containers: tuple[Container, ...] = ()
     expect: tuple[Expectation, ...] = ()
     description: str = ""
+    cluster: ClusterStore = ClusterStore()
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -162,6 +206,14 @@ class Lab:
 
     def segment(self, name: str) -> Segment | None:
         return next((s for s in self.segments if s.name == name), None)
+
+    def on_segment(self, name: str) -> list[Host]:
+        return [h for h in self.hosts if any(n.segment == name for n in h.nics)]
+
+    def made_here(self, seg: Segment) -> bool:
+        """Is the segment a bridge made on this machine? Not when its hosts are on other
+        machines: it is then their own network, described and never made."""
+        return not any(h.remote for h in self.on_segment(seg.name))
 
     def containers_on(self, host: str) -> list[Container]:
         return [c for c in self.containers if c.host == host]

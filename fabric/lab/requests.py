@@ -3,7 +3,7 @@ and firewall rules, shaped exactly as `fabric network create`, `fabric run` and
 `fabric firewall add` send them. Pure: deploy.py sends them.
 """
 
-from fabric.lab import model, slices
+from fabric.lab import healthchecks, model, slices
 from fabric.ports import parse_expose, to_bindings
 
 LABEL = "fabric.lab"                    # on every network and container a lab makes
@@ -57,6 +57,8 @@ def container(lab: str, c: model.Container) -> dict:
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         },
     }
+    if c.healthcheck is not None:
+        body["Healthcheck"] = healthchecks.body(c.healthcheck)
     if any(a.network != model.DEFAULT_NETWORK for a in nets):
         body["NetworkingConfig"] = {"EndpointsConfig": {a.network: {
             "IPAMConfig": {"IPv4Address": str(a.ip)} if a.ip else None,

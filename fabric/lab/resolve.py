@@ -9,6 +9,7 @@ addresses inside their host's slice, links to containers on the same host, port 
 impairments. Containers and expectations are resolved in workloads.py.
 """
 
+import os
 import re
 from collections.abc import Iterable
 from importlib.metadata import entry_points
@@ -16,7 +17,16 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface
 from typing import Any
 
 from fabric.errors import InvalidArgument
-from fabric.lab import impair, model, shape, slices, source, workloads
+from fabric.lab import (
+    clusterstore,
+    impair,
+    model,
+    remote_file,
+    shape,
+    slices,
+    source,
+    workloads,
+)
 from fabric.lab.errors import LabError, known
 from fabric.lab.source import Path, Source
 
@@ -27,13 +37,14 @@ IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z")
 BUILTIN_NETWORKS = ("bridge", "host", "none", "default")
 
 
-def load(path: str, name: str | None = None, drivers: Iterable[str] | None = None
-         ) -> model.Lab:
+def load(path: str, name: str | None = None, drivers: Iterable[str] | None = None,
+         origin: str | None = None) -> model.Lab:
     """Read, check and resolve a lab file; `name` overrides its `name:`. `drivers`: the
-    network drivers there are (default: those installed, entry points `fabric.drivers`)."""
+    network drivers there are (default: those installed, entry points `fabric.drivers`).
+    `origin`: the file a copy was made from (paths in it are relative to that one's)."""
     src = source.read(path)
     shape.check(src)
-    return Resolver(src, drivers).lab(name)
+    return Resolver(src, drivers, origin).lab(name)
 
 
 def installed_drivers() -> list[str]:
@@ -54,8 +65,10 @@ def _stem(path: str) -> str:
 
 
 class Resolver:
-    def __init__(self, src: Source, drivers: Iterable[str] | None = None):
+    def __init__(self, src: Source, drivers: Iterable[str] | None = None,
+                 origin: str | None = None):
         self.src = src
+        self.base = os.path.dirname(os.path.abspath(origin or src.path))
         self.drivers = sorted(installed_drivers() if drivers is None else drivers)
         self.data: dict[str, Any] = src.data
 
@@ -78,9 +91,12 @@ class Resolver:
         self.host_slices(hosts, networks)
         networks = tuple(slices.assign(self.src, n, hosts) for n in networks)
         lab = model.Lab(lab_name, self.src.path, self.src.sha256, segments, hosts, networks,
-                        description=str(self.data.get("description") or ""))
-        return workloads.resolve(self.src, lab, self.section("containers"),
-                                 self.data.get("expect") or [])
+                        description=str(self.data.get("description") or ""),
+                        cluster=clusterstore.resolve(self.src, self.section("cluster"), hosts))
+        lab = workloads.resolve(self.src, lab, self.section("containers"),
+                                self.data.get("expect") or [])
+        remote_file.check(self.src, lab)
+        return lab
 
     # --- segments and hosts ------------------------------------------------------
 
@@ -127,9 +143,16 @@ class Resolver:
         where: Path = ("hosts", name)
         self.name(name, where, "host")
         raw = raw or {}
-        nics = tuple(self.nic(f"eth{i}", nic, where + ("nics", i), segments)
-                     for i, nic in enumerate(raw.get("nics") or []))
-        settings = self.settings(raw.get("settings") or {}, where + ("settings",))
+        nics = tuple(self.nic(str(nic.get("name") or f"eth{i}"), nic, where + ("nics", i),
+                              segments) for i, nic in enumerate(raw.get("nics") or []))
+        self.unique_names(nics, where)
+        remote = None
+        if "remote" in raw:
+            remote = remote_file.remote(self.src, raw["remote"], where + ("remote",), self.base)
+        network, api = remote_file.split_settings(self.src, raw.get("settings") or {},
+                                                  where + ("settings",), self.base, nics,
+                                                  remote is not None)
+        settings = self.settings(network, where + ("settings",))
         routes = tuple(self.route(r, where + ("routes", i), nics, name)
                        for i, r in enumerate(raw.get("routes") or []))
         pinned = tuple((net, self.subnet(text, where + ("slices", net)))
@@ -141,7 +164,16 @@ class Resolver:
         for i, rule in enumerate(rules):
             if rule.dport is not None and rule.proto not in ("tcp", "udp"):
                 raise self.err(where + ("firewall", i, "dport"), "a port needs proto tcp or udp")
-        return model.Host(name, nics, settings, routes, pinned, rules)
+        return model.Host(name, nics, settings, routes, pinned, rules, api, remote)
+
+    def unique_names(self, nics: tuple[model.Nic, ...], where: Path) -> None:
+        for i, nic in enumerate(nics):
+            if not IFNAME.match(nic.ifname):
+                raise self.err(where + ("nics", i, "name"), f"invalid interface name "
+                               f"'{nic.ifname}' (at most 15 letters, digits, '-', '_' and '.')")
+            if nic.ifname in [n.ifname for n in nics[:i]]:
+                raise self.err(where + ("nics", i, "name"), f"host has two NICs named "
+                               f"'{nic.ifname}'")
 
     def nic(self, ifname: str, raw: dict, where: Path, segments: dict[str, model.Segment]
             ) -> model.Nic:
@@ -186,10 +218,10 @@ class Resolver:
         return addr
 
     def settings(self, raw: dict, where: Path) -> tuple[tuple[str, Any], ...]:
-        from fabric.network import settings as daemon_settings
+        from fabric.host.settings import check
         for key, value in raw.items():
             try:
-                daemon_settings.parse({key: value})
+                check({key: value})
             except InvalidArgument as e:
                 raise self.err(where + (key,), e.message) from None
         for key in ("bip",):

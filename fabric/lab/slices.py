@@ -1,6 +1,6 @@
 """Each member host's slice of a lab-wide network's subnet.
 
-The drivers that join hosts over one subnet (routing; bridge with `-o uplink=IF`) give
+The drivers that join hosts over one subnet (routing, ovs; bridge with `-o uplink=IF`) give
 each host a slice of it, `host-prefix` long (default 24), in the order the hosts appear
 in the lab file, unless a host pins its own (`slices: {NET: CIDR}` under the host).
 The rule, so a lab file and the drivers agree: pinned slices first; then each other
@@ -18,12 +18,13 @@ from fabric.lab import model
 from fabric.lab.source import Source
 
 DEFAULT_HOST_PREFIX = 24
+SLICING = ("routing", "ovs")    # global drivers that slice their subnet among the hosts
 
 
 def sliced(net: model.Network) -> bool:
     """Does the driver hand each host a slice of the subnet?"""
-    return net.driver == "routing" or (net.driver == "bridge" and
-                                        net.option("uplink") is not None)
+    return net.driver in SLICING or (net.driver == "bridge" and
+                                     net.option("uplink") is not None)
 
 
 def spans_hosts(net: model.Network) -> bool:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from fabric.host import hosts as hostsmod
 from fabric.host import registry
-from fabric.lab import live, model, naming, state
+from fabric.lab import live, model, naming, remote, state
 
 
 @dataclass
@@ -24,7 +24,8 @@ def summaries() -> list[Summary]:
     for name in sorted(names):
         st = state.load(name)
         refs = [r for r in registry.records() if r.lab == name]
-        running = sum(1 for r in refs if hostsmod.Host(r).daemon_pid())
+        running = sum(1 for r in refs if (remote.answers(r.name) if r.url
+                                          else hostsmod.Host(r).daemon_pid()))
         out.append(Summary(name, st.state if st else "leftover",
                            st.doc.get("file", "") if st else "", len(refs), running))
     return out
@@ -37,9 +38,13 @@ def host_rows(lab: model.Lab) -> list[dict]:
             rec = registry.find(naming.host_ref(lab.name, h.name))
         except Exception:  # noqa: BLE001 - a host removed by hand shows as missing
             rec = None
-        pid = hostsmod.Host(rec).daemon_pid() if rec else None
         nics = ", ".join(f"{n.carrier} {n.address}" if n.address else n.carrier
                          for n in h.nics) or "-"
+        if rec is not None and rec.url is not None:     # on another machine: its URL
+            rows.append({"HOST": h.name, "STATE": "running" if remote.answers(rec.name)
+                         else "unreachable", "NAMESPACE": rec.url, "UNDERLAY": nics})
+            continue
+        pid = hostsmod.Host(rec).daemon_pid() if rec else None
         rows.append({"HOST": h.name, "STATE": ("running" if pid else "stopped") if rec
                      else "missing", "NAMESPACE": rec.netns if rec else "-",
                      "UNDERLAY": nics})

@@ -4,16 +4,17 @@ way or a host removed or killed by hand.
 
 Hosts go first, in parallel, through the host module's own teardown (processes by
 pidfile and namespace identity, mounts, runc state, namespaces, files); a host's NICs
-go with its namespace, taking their segment ports along. Then the segments'
-namespaces, whatever still runs in them; then the lab's directory. Errors are
-collected, every step has its go, and they are reported together.
+go with its namespace, taking their segment ports along. On a host on another machine
+only what the lab made through its daemon goes (remote.py), then its record here.
+Then the segments' namespaces, whatever still runs in them; then the lab's directory.
+Errors are collected, every step has its go, and they are reported together.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric.errors import FabricError, NotFound
 from fabric.host import bare, hosts, registry
-from fabric.lab import state
+from fabric.lab import remote, state
 from fabric.lab.progress import quiet
 
 
@@ -21,7 +22,9 @@ def remove(name: str, st: state.State | None, say=quiet) -> bool:
     """Remove lab `name`; False when nothing of it was left. Call with its lock held."""
     host_refs = sorted(set(st.made("host") if st else []) |
                        {r.name for r in registry.records() if r.lab == name})
-    segments = st.made("segment") if st else []
+    # the lab's etcd goes with its namespace, like a segment's bridge (clusterstore.py)
+    segments = (st.made("segment") + st.made("etcd")) if st else []
+    rules = [r.split(" ", 1) for r in (st.made("rule") if st else [])]
     if st is None and not host_refs:
         return False
     if st is not None and st.state != "failed":
@@ -29,8 +32,12 @@ def remove(name: str, st: state.State | None, say=quiet) -> bool:
     errors: list[str] = []
 
     def one(ref: str) -> None:
-        say(ref.split(".", 1)[1], "removing")
+        host = ref.split(".", 1)[1]
+        say(host, "removing")
         try:
+            # a host on another machine: what the lab made there, then its record here
+            remote.clean(ref, name, [i for r, i in rules if r == ref],
+                         lambda text: say(host, text))
             hosts.remove(ref)
         except NotFound:
             pass

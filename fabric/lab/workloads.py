@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from fabric.errors import InvalidArgument
-from fabric.lab import model, slices
+from fabric.lab import builds, healthchecks, model, slices
 from fabric.lab.errors import known
 from fabric.lab.source import Path, Source
 
@@ -58,8 +58,14 @@ class _Workloads:
         elif self.lab.host(host) is None:
             raise self.err(where + ("host",), f"no host '{host}'"
                            f"{known(h.name for h in self.lab.hosts)}")
+        build = builds.resolve(self.src, raw.get("build"), where + ("build",))
+        image = raw.get("image") or (builds.default_tag(self.src, self.lab.name, name,
+                                                        where + ("build",))
+                                     if build else model.DEFAULT_IMAGE)
+        hc = healthchecks.resolve(self.src, raw.get("healthcheck"), where + ("healthcheck",))
         return model.Container(
-            name=name, host=host, image=raw.get("image") or model.DEFAULT_IMAGE,
+            name=name, host=host, image=image, build=build, healthcheck=hc,
+            wait=healthchecks.wait(self.src, raw, hc, where),
             command=self.words(raw.get("command"), where + ("command",)),
             entrypoint=self.words(raw.get("entrypoint"), where + ("entrypoint",)),
             env=self.env(raw.get("env"), where + ("env",)),

@@ -16,6 +16,7 @@ from fabric.net.rtnl import retry
 
 RTPROT_FABRIC = 251
 MAIN_TABLE = 254
+RT_SCOPE_LINK = 253
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def add(ipr: IPRoute, dst: str, *, gateway: str | None = None, dev: str | None =
     spec: dict = dict(_dst_args(dst), proto=proto)
     if gateway:
         spec["gateway"] = gateway
+    elif dev:
+        spec["scope"] = RT_SCOPE_LINK   # as `ip route add X dev Y` does: a gateway may lie in it
     if dev:
         spec["oif"] = links.require(ipr, dev).index
     if metric is not None:

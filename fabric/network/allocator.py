@@ -8,15 +8,18 @@ network's (SharedAllocator) leases each address in the cluster store first
 out twice, also when two hosts ask at once.
 """
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from fabric.errors import Conflict
+from fabric.errors import Conflict, Unavailable
 from fabric.network import ipam, registry
 from fabric.network.store import NetworkStore, subnets_of
 
 if TYPE_CHECKING:
     from fabric.network.context import Registered
+
+log = logging.getLogger(__name__)
 
 # builds the endpoint's record once its address is known (its MAC may derive from it)
 MakeRecord = Callable[[str], dict]
@@ -147,7 +150,15 @@ class SharedAllocator:
             if ep["id"] == endpoint_id:
                 self.records.delete_endpoint(endpoint_id)
                 if ep.get("address"):
-                    self.cluster.release(net["id"], ep["address"].split("/")[0])
+                    address = ep["address"].split("/")[0]
+                    try:
+                        self.cluster.release(net["id"], address)
+                    except Unavailable as e:
+                        # the container goes all the same; the daemon's cluster watch
+                        # gives the lease back once the store answers (cluster/catchup.py)
+                        log.warning("network %s: address %s stays leased until the "
+                                    "cluster store is back: %s", net["name"], address,
+                                    e.message)
 
 
 class ClusterLeases(Protocol):

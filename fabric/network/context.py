@@ -21,11 +21,15 @@ from fabric.errors import InvalidArgument
 from fabric.network.driver import DriverRegistry
 from fabric.network.model import Peer
 from fabric.network.store import NetworkRecords
+from fabric.ovs import daemons as ovs_daemons
 from fabric.paths import HostRoot
 
 LOCAL = "local"                 # the machine itself, when its root has no host.json
 CLUSTER_STORE = "cluster-store"  # a capability: the host shares a cluster store
 UNDERLAY = "underlay"           # a capability: other hosts know where to reach this one
+OVS = "ovs"                     # a capability: Open vSwitch is installed (fabric/ovs)
+# what a host lacking a capability is told, where the capability's name says too little
+LACKING = {OVS: ovs_daemons.MISSING}
 
 
 class ClusterStore(Protocol):
@@ -116,6 +120,8 @@ class HostContext:
         offers = {CLUSTER_STORE} if cluster is not None else set()
         if underlay is not None:
             offers.add(UNDERLAY)
+        if ovs_daemons.installed():
+            offers.add(OVS)
         return cls(name=host_name(root), root=root, drivers=drivers, netns=netns,
                    underlay=underlay, cluster=cluster, capabilities=frozenset(offers))
 

@@ -18,7 +18,7 @@ from fabric.firewall.intent import FirewallFacts
 from fabric.network import settings as settingsmod
 from fabric.network import slicing, underlay, uplinks
 from fabric.network.allocator import AddressAllocator, LocalAllocator, SharedAllocator
-from fabric.network.context import ClusterStore, HostContext
+from fabric.network.context import LACKING, ClusterStore, HostContext
 from fabric.network.driver import NetworkDriver, Tunnels, Uplinks
 from fabric.network.model import Endpoint, Network, Peer
 from fabric.network.store import NetworkRecords, NetworkStore, found, subnets_of
@@ -90,7 +90,7 @@ class NetworkService:
                 echo(line)
 
     def run(self, plan: Plan, fault=None) -> Result:
-        with Context(host_ns=self.host.netns) as ctx:
+        with Context(host_ns=self.host.netns, host_root=self.host.root.path) as ctx:
             return Applier(ctx, mode=self._req.mode, echo=self._req.echo,
                            fault=fault).run(plan)
 
@@ -190,6 +190,9 @@ class NetworkService:
     def offers(self, drv: NetworkDriver) -> None:
         """Refuse a driver that needs what this host lacks, naming it."""
         missing = sorted(drv.requires - self.host.capabilities)
+        said = [LACKING[m] for m in missing if m in LACKING]
+        if said:
+            raise InvalidArgument(f"network driver {drv.name!r}: {said[0]}")
         if missing:
             raise InvalidArgument(f"network driver {drv.name!r} needs {', '.join(missing)}, "
                                   f"which host {self.host.name} does not offer")

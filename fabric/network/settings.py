@@ -18,7 +18,8 @@ overridden by the daemon's global options. Keys:
               hand-made routes between hosts' --bip subnets); a list, or CIDRs
               separated by commas
   cluster-store   the store the hosts of a cluster share: sqlite:///PATH (the hosts of
-              a lab on one machine; fabric/cluster)
+              a lab on one machine) or etcd://ADDR:PORT[,ADDR:PORT...] (etcd v3, hosts
+              on several machines; fabric/cluster)
   cluster-advertise  the address other hosts reach this one at (its underlay address)
 """
 
@@ -89,12 +90,32 @@ def _subnets(value: object) -> tuple[str, ...]:
                  for i in items if str(i).strip())
 
 
+STORE_KINDS = "sqlite:///PATH or etcd://ADDR:PORT[,ADDR:PORT...]"
+
+
 def _store_url(value: object) -> str:
     url = str(value)
-    if not url.startswith("sqlite:///"):
+    if url.startswith("etcd://"):
+        etcd_endpoints(url)
+    elif not url.startswith("sqlite:///"):
         raise InvalidArgument(f"setting cluster-store: {url!r} is not a store fabric knows "
-                              "(sqlite:///PATH)")
+                              f"({STORE_KINDS})")
     return url
+
+
+def etcd_endpoints(url: str) -> list[tuple[str, int]]:
+    """`etcd://10.0.0.5:2379,10.0.0.6:2379` as [(address or name, port)...]; the one
+    grammar for the setting and for fabric/cluster/connect.py."""
+    out = []
+    for part in url.removeprefix("etcd://").split(","):
+        host, sep, port = part.strip().rpartition(":")
+        host = host.strip("[]")     # [fd00::5]:2379
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or \
+                "/" in host:
+            raise InvalidArgument(f"cluster store {url!r}: {part.strip()!r} is not ADDR:PORT "
+                                  "(etcd://ADDR:PORT[,ADDR:PORT...])")
+        out.append((host, int(port)))
+    return out
 
 
 def _advertise(value: object) -> str:
@@ -112,7 +133,7 @@ def load(path: str, overrides: dict | None = None) -> Settings:
         with open(path) as f:
             doc = json.load(f)
         raw = dict(doc.get("network", {})) if isinstance(doc.get("network"), dict) else {
-            k: v for k, v in doc.items() if k.replace("_", "-") in _KEYS}
+            k: v for k, v in doc.items() if k.replace("_", "-") in KEYS}
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as e:
@@ -121,4 +142,4 @@ def load(path: str, overrides: dict | None = None) -> Settings:
     return parse(raw)
 
 
-_KEYS = {f.name.replace("_", "-") for f in fields(Settings)}
+KEYS = frozenset(f.name.replace("_", "-") for f in fields(Settings))

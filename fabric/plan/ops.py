@@ -46,12 +46,18 @@ def _ours(link: links.Link | None, tag: str | None) -> bool:
 @dataclass(frozen=True)
 class EnsureBridge(Op):
     """A bridge named `name`: created and tagged when missing (unless `create` is
-    False, as for Docker's `-b br0`, which must exist); used as it is when present."""
+    False, as for Docker's `-b br0`, which must exist); used as it is when present.
+
+    `claim`: the name is one only this network derives (from its id), so an untagged
+    bridge of that name is its own, made by a run that died between adding the bridge
+    and tagging it (two netlink requests): tag it, or `network rm` would never
+    recognise it."""
     name: str
     tag: str | None = None
     mtu: int | None = None
     mac: str | None = None
     create: bool = True
+    claim: bool = False
 
     def apply(self, ctx):
         ipr = ctx.ipr(self.ns)
@@ -65,6 +71,9 @@ class EnsureBridge(Op):
                 raise Conflict(f"bridge {self.name} belongs to another fabric network "
                                f"({link.alias}); if that network is gone, remove it: "
                                f"ip link del {self.name}")
+            if self.claim and self.tag and not link.alias:
+                links.set_alias(ipr, self.name, self.tag)
+                return True
             return None
         if not self.create:
             raise NotFound(f"bridge {self.name} does not exist (create it first: "

@@ -192,7 +192,7 @@ class BridgeDriver:
         # one id (bridge_mac would give every host's bridge the same one on one LAN).
         ops: list = [EnsureBridge(br, tag=net.tag, mtu=cfg.mtu,
                                   mac=up.mac if up else self.bridge_mac(net),
-                                  create=not cfg.existing)]
+                                  create=not cfg.existing, claim=not self._named(net))]
         if up is not None:
             ops += _take(up, br)
         else:

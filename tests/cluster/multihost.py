@@ -1,10 +1,12 @@
-"""Several lab hosts on one L2 segment, sharing an embedded cluster store, for tests.
+"""Several lab hosts on one L2 segment, sharing a cluster store, for tests.
 
 Made the way the labs runtime makes them: each host through fabric.host (its own
 namespace, root and daemon), its settings naming the shared store and its underlay
 address; the segment a bridge in a bare namespace; each host's eth0 a veth pair into
-it, wired through plans. `close()` removes every host, the segment and the store,
-also after a failure half way through.
+it, wired through plans. The store is the embedded one, or with `store="etcd"` a
+real etcd in a namespace of its own on the segment (ETCD_ADDRESS), as a lab with
+`cluster: {store: etcd}` has it. `close()` removes every host, the segment, etcd and
+the store, also after a failure half way through.
 """
 
 import json
@@ -18,6 +20,7 @@ import tempfile
 import time
 
 from fabric.host import bare, hosts
+from fabric.lab import etcd
 from fabric.net import nsexec
 from fabric.plan import (
     AddAddress,
@@ -131,16 +134,30 @@ def seen_source(server_ns: str, client_ns: str, dst: str, port: int,
         srv.close()
 
 
+ETCD_ADDRESS = "192.168.18.250/24"
+
+
 class MultiHost:
-    def __init__(self, prefix: str = "mh"):
+    def __init__(self, prefix: str = "mh", store: str = "sqlite"):
         self.name = f"{prefix}{secrets.token_hex(2)}"
         self.dir = tempfile.mkdtemp(prefix="fcl-", dir="/tmp")
         self.store = f"sqlite://{self.dir}/cluster.db"
         self.spaces = bare.Namespaces(f"fabt{self.name}-")
-        self.segment = self.spaces.make("seg")
-        apply(EnsureBridge(ns=self.segment, name=SEGMENT), LinkUp(ns=self.segment,
-                                                                  ifname=SEGMENT))
         self.hosts: dict[str, LabHost] = {}
+        self.etcd: etcd.EtcdServer | None = None
+        try:
+            self.segment = self.spaces.make("seg")
+            apply(EnsureBridge(ns=self.segment, name=SEGMENT), LinkUp(ns=self.segment,
+                                                                      ifname=SEGMENT))
+            if store == "etcd":
+                ns = self.outside("etcd", ETCD_ADDRESS)
+                self.etcd = etcd.EtcdServer(os.path.join(self.dir, "etcd"), ns,
+                                            ETCD_ADDRESS.split("/")[0])
+                self.etcd.start()
+                self.store = self.etcd.url
+        except BaseException:
+            self.close()
+            raise
 
     def add(self, name: str, address: str, settings: dict | None = None,
             routes: tuple[tuple[str, str], ...] = (), nic_bridge: str | None = None,
@@ -183,9 +200,16 @@ class MultiHost:
         h = self.hosts.pop(name)
         if h.host is not None:
             h.host.remove()
+        # its eth0's peer on the segment goes with the host's namespace, but the kernel
+        # cleans a namespace up after it is gone: wait, so the name can be used again
+        port = f"{name}-eth0"
+        wait_until(lambda: subprocess.run(["ip", "-n", self.segment, "link", "show", port],
+                                          capture_output=True).returncode != 0, 5.0)
 
     def close(self) -> None:
         errors = []
+        if self.etcd is not None:
+            self.etcd.stop()
         for h in self.hosts.values():
             if h.host is not None:
                 try:
@@ -208,3 +232,14 @@ def wait_until(check, timeout: float = 5.0, step: float = 0.02):
         if got or time.monotonic() - start > timeout:
             return got, time.monotonic() - start
         time.sleep(step)
+
+
+def routing_pair(m: MultiHost, subnet: str, h1_settings: dict | None = None) -> None:
+    """h1 and h2 on a `routing` network cnet of `subnet`, a container on each: m.a on
+    h1, m.b on h2 (the lab the routing tests share)."""
+    h1 = m.add("h1", "192.168.18.11/24", settings=h1_settings)
+    h2 = m.add("h2", "192.168.18.12/24")
+    for h in (h1, h2):
+        h.fab("network", "create", "-d", "routing", "--subnet", subnet, "cnet")
+    m.a = h1.run("a", "--network", "cnet")   # type: ignore[attr-defined]
+    m.b = h2.run("b", "--network", "cnet")   # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from multihost import MultiHost, apply, seen_source, wait_until
+from multihost import MultiHost, apply, routing_pair, seen_source, wait_until
 
 from fabric.plan import AddRoute
 from fabric.probe import Probe, send
@@ -22,12 +22,7 @@ def lab():
     m = MultiHost("rt")
     try:
         # h1's default bridge keeps containers apart (icc=false) but for --link pairs
-        h1 = m.add("h1", "192.168.18.11/24", settings={"icc": "false"})
-        h2 = m.add("h2", "192.168.18.12/24")
-        for h in (h1, h2):
-            h.fab("network", "create", "-d", "routing", "--subnet", SUBNET, "cnet")
-        m.a = h1.run("a", "--network", "cnet")   # type: ignore[attr-defined]
-        m.b = h2.run("b", "--network", "cnet")   # type: ignore[attr-defined]
+        routing_pair(m, SUBNET, h1_settings={"icc": "false"})
         yield m
     finally:
         m.close()

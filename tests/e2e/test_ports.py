@@ -8,23 +8,21 @@ import uuid
 
 import pytest
 
+from fabric.host import bare
+
 
 @pytest.fixture
 def peer(host):
     """Another machine: a namespace joined to the lab host by a veth 'underlay'."""
-    name = f"fabp-{uuid.uuid4().hex[:6]}"
     a, b = f"fu{uuid.uuid4().hex[:8]}", f"fu{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
+    with bare.Namespaces(f"fabp-{uuid.uuid4().hex[:6]}-") as made:
+        name = made.make("peer")
         subprocess.run(["ip", "link", "add", a, "netns", host.netns, "type", "veth", "peer",
                         "name", b, "netns", name], check=True)
         host.sh(f"ip addr add 192.0.2.1/24 dev {a} && ip link set {a} up")
         subprocess.run(["ip", "-n", name, "addr", "add", "192.0.2.2/24", "dev", b], check=True)
         subprocess.run(["ip", "-n", name, "link", "set", b, "up"], check=True)
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def _listening(host, port: int) -> bool:

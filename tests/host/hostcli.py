@@ -6,7 +6,8 @@ import subprocess
 import sys
 import uuid
 
-from fabric.host import procs, teardown
+from fabric import procs
+from fabric.host import teardown
 from fabric.net import netns
 from fabric.runtime import sandbox
 

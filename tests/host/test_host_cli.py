@@ -58,7 +58,8 @@ def test_bad_input_makes_nothing(new_name):
     for args, says in ((["add", "Bad.Name"], "invalid host name"),
                        (["add", "local"], "the machine itself"),
                        (["add", name, "--setting", "mtu=big"], "mtu"),
-                       (["add", name, "--setting", "nosuch=1"], "unknown network setting"),
+                       (["add", name, "--setting", "icc2=false"],
+                        "unknown setting 'icc2' (did you mean 'icc'?)"),
                        (["add", name, "--setting", "novalue"], "KEY=VALUE")):
         assert says in error_line(fabric("host", *args, check=False))
     assert not os.path.exists(os.path.join(hosts_dir(), name))
@@ -85,3 +86,23 @@ def test_host_commands_never_start_the_local_daemon(new_name):
         fabric("host", "exec", name, "true", **env)
         fabric("host", "rm", name, **env)
         assert os.listdir(local_root) == []
+
+
+def test_settings_of_every_part_are_taken_and_a_typo_in_the_file_stops_the_daemon(new_name):
+    """settings.json holds the network's, the API's and the registries' keys; the daemon
+    refuses a key nobody reads, as dockerd refuses one in daemon.json."""
+    name = new_name()
+    fabric("host", "add", "--no-start", name, "--setting", "tls=false",
+           "--setting", "icc=false")
+    try:
+        root = os.path.join(hosts_dir(), name)
+        with open(os.path.join(root, "settings.json"), "w") as f:
+            f.write('{"icc": false, "insecure-registries": ["10.0.0.0/8"], "ipmasq": true}')
+        line = error_line(fabric("-H", name, "ps", check=False))
+        assert "the fabric daemon did not start" in line, line
+        assert "unknown setting 'ipmasq' (did you mean 'ip-masq'?)" in line, line
+        with open(os.path.join(root, "settings.json"), "w") as f:
+            f.write('{"icc": false, "insecure-registries": ["10.0.0.0/8"], "ip-masq": true}')
+        assert fabric("-H", name, "ps").returncode == 0
+    finally:
+        fabric("host", "rm", name)

@@ -57,7 +57,7 @@ def leftovers(name: str) -> list[str]:
     found = []
     try:
         found += [f"netns {n}" for n in os.listdir("/run/netns")
-                  if n.startswith((f"fabh-{name}.", f"fabs-{name}."))]
+                  if n.startswith((f"fabh-{name}.", f"fabs-{name}.")) or n == f"fabe-{name}"]
     except FileNotFoundError:
         pass
     found += [f"host {r.name}" for r in registry.records() if r.lab == name]
@@ -72,7 +72,8 @@ def leftovers(name: str) -> list[str]:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if f"{hosts_dir}/{name}." in cmd or f"fabh-{name}." in cmd:
+        if f"{hosts_dir}/{name}." in cmd or f"fabh-{name}." in cmd or \
+                f"{LABS_DIR}/{name}/" in cmd:       # the lab's etcd
             found.append(f"process {pid}: {cmd[:80]}")
     if os.path.exists(os.path.join(LABS_DIR, name)):
         found.append(f"lab directory {os.path.join(LABS_DIR, name)}")

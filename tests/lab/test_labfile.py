@@ -36,7 +36,7 @@ expect:
 def load(tmp_path, text: str, name: str = "x.yaml"):
     p = tmp_path / name
     p.write_text(textwrap.dedent(text))
-    return resolve.load(str(p), drivers=["bridge", "routing"])
+    return resolve.load(str(p), drivers=["bridge", "ovs", "routing"])
 
 
 def error_of(tmp_path, text: str) -> str:
@@ -62,7 +62,8 @@ def test_every_shipped_lab_resolves_and_the_schema_ships():
     assert schema()["properties"]["hosts"]["type"] == "object"
     for f in sorted(os.listdir(LABS)):
         if f.endswith(".yaml"):
-            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "routing", "mesh", "ovs"])
+            lab_ = resolve.load(os.path.join(LABS, f),
+                                drivers=["bridge", "mesh", "ovs", "routing"])
             assert lab_.expect, f"{f} has no expectations"
             with open(os.path.join(LABS, f)) as fh:
                 assert fh.readline().startswith("# "), f"{f}: no header comment"
@@ -107,14 +108,24 @@ BAD = [
      "x.yaml:3: containers.web: 'web' is also a host: hosts and containers share one "
      "namespace"),
     ("hosts: {h1: {}}\nhosts: {h2: {}}\n", "x.yaml:2: hosts: 'hosts' is given twice"),
-    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: ovs}}\n",
-     "x.yaml:2: networks.cnet.driver: no network driver 'ovs' is installed "
-     "(installed: bridge, routing)"),
+    ("hosts: {h1: {}}\nnetworks: {cnet: {driver: nosuch}}\n",
+     "x.yaml:2: networks.cnet.driver: no network driver 'nosuch' is installed "
+     "(installed: bridge, ovs, routing)"),
     ("hosts: {h1: {}}\ncontainers:\n  a: {command: 'sleep 1d'}\nexpect:\n"
      "  - {from: a, to: b}\n", "x.yaml:5: expect[0].to: no host, container or address 'b'"),
     ("segments:\n  lan: {loss: lots}\nhosts: {h1: {}}\n",
      "x.yaml:2: segments.lan.loss: impairment loss: bad value 'lots' (e.g. 5%, 0.5%)"),
     ("hosts: [h1]\n", "x.yaml:1: hosts: expected a mapping, got a list"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {healthcheck: {interval: soon}}\n",
+     'x.yaml:3: containers.a.healthcheck.interval: time: invalid duration "soon" (e.g. '
+     "500ms, 5s, 1m30s)"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {wait: ready}\n",
+     "x.yaml:3: containers.a.wait: 'ready' is not one of healthy"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {wait: healthy, healthcheck: {disable: true}}\n",
+     "x.yaml:3: containers.a.wait: waits until healthy, but its health check is disabled"),
+    ("hosts: {h1: {}}\ncontainers:\n  a: {healthcheck: {test: [curl, localhost]}}\n",
+     "x.yaml:3: containers.a.healthcheck.test: a test list starts with CMD, CMD-SHELL or "
+     "NONE, not 'curl' (or give the command as one string)"),
     ("hosts: {h1: {}\n", "x.yaml:2: not valid YAML: expected ',' or '}', but got '<stream end>'"),
 ]
 

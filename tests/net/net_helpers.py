@@ -99,7 +99,7 @@ class QuietDriver(InertDriver):
 
 class NeedyDriver(InertDriver):
     name = "needy"
-    requires = frozenset({"ovs"})
+    requires = frozenset({"sriov"})
 
 
 class WideDriver(InertDriver):

@@ -104,3 +104,24 @@ def test_teardown_is_best_effort_and_reports_together(host_ns):
             Applier(ctx, fault=fail_step(1)).run(p)
         assert "teardown incomplete" in str(e.value)
         assert links.get(s(host_ns), "br-a") is None
+
+
+def test_a_half_made_bridge_is_claimed_and_then_removed_with_its_network(host_ns):
+    """A daemon killed between adding a network's bridge and tagging it (two netlink
+    requests) leaves an untagged bridge with the name only that network derives: the
+    next create claims it, and the network's removal deletes it."""
+    driver = BridgeDriver()
+    net = make_network(driver)
+    br = driver.bridge_name(net)
+    with _ctx(host_ns) as ctx:
+        links.add_bridge(ctx.ipr(host_ns), br)          # made, never tagged
+        Applier(ctx).run(driver.plan_create(net))
+        assert links.get(ctx.ipr(host_ns), br).alias == net.tag
+        Applier(ctx).run(driver.plan_delete(net))
+        assert links.get(ctx.ipr(host_ns), br) is None
+        # a bridge the user named is never claimed
+        named = make_network(driver, options={"bridge.name": "brhand"})
+        links.add_bridge(ctx.ipr(host_ns), "brhand")
+        Applier(ctx).run(driver.plan_create(named))
+        Applier(ctx).run(driver.plan_delete(named))
+        assert links.get(ctx.ipr(host_ns), "brhand") is not None

@@ -150,3 +150,33 @@ def test_connect_names_the_broadcast_and_network_address(host):
                 f"address {ip} is the {what} address of subnet 10.167.0.0/24" in r.err, r
     assert set(ips(host, "c")) == {"bridge"}
     host.fab("rm", "-f", "c")
+
+
+def test_requested_mac_survives_a_stop_also_with_a_requested_address(host):
+    host.fab("network", "create", "--subnet", "10.152.0.0/24", "macnet")
+    for name, extra in (("with-ip", ["--ip", "10.152.0.50"]), ("mac-only", [])):
+        host.fab("run", "-d", "--name", name, "--network", "macnet", "--mac-address",
+                 "02:00:00:00:00:5e" if extra else "02:00:00:00:00:5f", *extra,
+                 "busybox", "sleep", "300")
+    for name, mac in (("with-ip", "02:00:00:00:00:5e"), ("mac-only", "02:00:00:00:00:5f")):
+        host.fab("stop", "-t", "0", name)
+        assert host.inspect(name)["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == mac
+        host.fab("start", name)
+        assert host.inspect(name)["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == mac
+        assert mac in host.fab("exec", name, "cat", "/sys/class/net/eth0/address").out
+
+
+def test_network_ls_filters_dangling_and_scope(host):
+    host.fab("network", "create", "used")
+    host.fab("network", "create", "idle")
+    host.fab("run", "-d", "--name", "user", "--network", "used", "busybox", "sleep", "300")
+
+    def names(*flt):
+        return sorted(host.fab("network", "ls", "--format", "{{.Name}}",
+                               *[a for f in flt for a in ("-f", f)]).out.split())
+    assert names("dangling=true") == ["idle"]
+    assert names("dangling=false") == ["bridge", "host", "none", "used"]
+    assert names("scope=local") == ["bridge", "host", "idle", "none", "used"]
+    assert names("scope=global") == []
+    r = host.fab("network", "ls", "-f", "colour=blue", check=False)
+    assert r.code == 125 and "Invalid filter 'colour'" in r.err

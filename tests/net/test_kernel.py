@@ -50,7 +50,7 @@ def test_netns_names_and_paths():
 
 @root_only
 def test_netns_create_remove(uid):
-    name = f"ft{uid}-x"
+    name = f"fabt{uid}-x"
     try:
         netns.create(name)
         assert netns.exists(name) and name in netns.list_named()
@@ -64,8 +64,8 @@ def test_netns_create_remove(uid):
 @root_only
 def test_missing_namespace_is_not_created_by_accident(uid):
     with pytest.raises(NotFound):
-        rtnl.open_ns(f"ft{uid}-missing")
-    assert not netns.exists(f"ft{uid}-missing")
+        rtnl.open_ns(f"fabt{uid}-missing")
+    assert not netns.exists(f"fabt{uid}-missing")
 
 
 @root_only

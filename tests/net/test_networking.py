@@ -214,7 +214,7 @@ def test_static_ip_mac_and_bad_endpoint_input(env):
      "gateway 10.133.0.1 is outside subnet"),
     ({"Name": "o3", "Options": {"com.docker.network.bridge.name": "br-way-too-long0"}},
      InvalidArgument, "longer than 15"),
-    ({"Name": "o4", "Driver": "ovs"}, InvalidArgument, "unknown network driver 'ovs'"),
+    ({"Name": "o4", "Driver": "nosuch"}, InvalidArgument, "unknown network driver 'nosuch'"),
     ({"Name": "bad name"}, InvalidArgument, "invalid network name"),
     ({"Name": "bridge"}, Conflict, "already exists"),
 ])

@@ -5,7 +5,7 @@ import json
 import re
 import time
 
-from conftest import DOCKER, in_pty
+from dockerclients import DOCKER, in_pty
 
 
 def test_run_attached_detached_rm_and_the_lifecycle(docker):

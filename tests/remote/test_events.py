@@ -4,7 +4,7 @@ prints it, from a time in the past and as it happens."""
 import subprocess
 import time
 
-from conftest import DOCKER, need, run
+from dockerclients import DOCKER, need, run
 
 
 def test_events_past_and_live(host):

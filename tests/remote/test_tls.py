@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DOCKER, clean_env, need
+from dockerclients import DOCKER, clean_env, need
 
 from fabric import certgen
 

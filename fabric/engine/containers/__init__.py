@@ -20,6 +20,9 @@ one another, and keeps the methods the rest of the engine and the daemon call:
     wait            `wait` and the exit codes of containers already removed
     reconcile       repairing the store after a daemon restart
     background      running a step beside another on a thread
+
+The health checkers (fabric.engine.health) are one more part: started with a run,
+stopped with it.
 """
 
 from typing import TYPE_CHECKING
@@ -36,6 +39,7 @@ from fabric.engine.containers.start import Starting
 from fabric.engine.containers.teardown import Teardown
 from fabric.engine.containers.wait import Waits
 from fabric.engine.events import Events
+from fabric.engine.health.checker import Checkers
 
 if TYPE_CHECKING:
     import threading
@@ -58,6 +62,7 @@ class Containers:
         self.teardown = Teardown(self)
         self.waits = Waits(self)
         self.reconciler = Reconciler(self)
+        self.health = Checkers(self)
         self.logs = logwatch.LogKeeper()   # keeps the log files conmon rotates away
 
     # ---- the store -------------------------------------------------------------------

@@ -93,6 +93,7 @@ class Exits(Part):
                 auto_remove = doc["HostConfig"].get("AutoRemove")
                 if not auto_remove:
                     self.ctrs.teardown.runtime(doc)   # removal below tears down otherwise
+                self.ctrs.health.stop(doc)
                 doc["State"].update(Status="exited", Running=False, Paused=False,
                                     Restarting=False, Pid=0, ExitCode=code, OOMKilled=oom,
                                     FinishedAt=now_iso())

@@ -25,6 +25,7 @@ class Lifecycle(Part):
             if doc["State"]["Status"] not in ("running", "paused"):
                 records.save(doc)
                 return False
+            self.ctrs.health.stop(doc)   # as Docker: no checks while it stops
             records.save(doc)
             if timeout is None:
                 timeout = doc["Config"].get("StopTimeout") or 10
@@ -82,7 +83,11 @@ class Lifecycle(Part):
                 raise Conflict(f"Container {cid} is not paused")
             (self.engine.runc.pause if pause else self.engine.runc.resume)(cid)
             doc["State"].update(Status="paused" if pause else "running", Paused=pause)
+            if pause:
+                self.ctrs.health.stop(doc)   # a frozen container cannot run its check
             self.records.save(doc)
+            if not pause:
+                self.ctrs.health.watch(doc)
             self.ctrs.events.container("pause" if pause else "unpause", doc)
 
     def restart(self, ref: str, timeout: int | None = None) -> None:

@@ -33,6 +33,8 @@ class Reconciler(Part):
                         ctrs.exits.watch(cid, live["pid"])
                         ctrs.logs.watch(records.cdir(cid),
                                         container_log_limits(doc["HostConfig"])[1])
+                        if st == "running":
+                            ctrs.health.watch(doc)   # where it was: the record holds it
                         continue
                     if st == "restarting":
                         doc["State"]["Status"] = "exited"

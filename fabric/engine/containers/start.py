@@ -139,9 +139,11 @@ class Starting(Part):
                             Pid=pid, ExitCode=0, Error="", StartedAt=now_iso(),
                             FinishedAt=ZERO)
         doc["Fabric"]["ManualStop"] = False
+        self.ctrs.health.starting(doc)
         self.records.save(doc)
         self.ctrs.events.started(doc)
         self.ctrs.exits.watch(cid, pid)
+        self.ctrs.health.watch(doc)
 
     def _write_spec(self, doc: dict, rfs: str, netns: str | None) -> None:
         """The OCI config.json that conmon's `runc create` reads."""

@@ -21,6 +21,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from fabric.addresses import split_tcp
 from fabric.errors import InvalidArgument
 
 KEYS = ("hosts", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "insecure-tcp")
@@ -56,7 +57,6 @@ class ApiSettings:
 
 
 def parse_host(spec: str, tls: bool) -> Listen:
-    from fabric.client.http import TcpTransport
     if spec.startswith("unix://"):
         path = spec[len("unix://"):]
         if not path.startswith("/"):
@@ -67,7 +67,7 @@ def parse_host(spec: str, tls: bool) -> Listen:
         if addr.startswith(":"):
             addr = "0.0.0.0" + addr
         try:
-            host, port = TcpTransport.split(addr, 2376 if tls else 2375)
+            host, port = split_tcp(addr, 2376 if tls else 2375)
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
         return Listen("tcp", host, port)

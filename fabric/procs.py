@@ -93,6 +93,20 @@ def kill(pids_: Iterable[int], timeout: float = 5.0) -> list[int]:
     return wait_gone(left, timeout)
 
 
+def stop(pid: int | None, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
+    """Signal the process and wait until it is gone, killing it when it outlasts the
+    timeout; False when there was none."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    if wait_gone([pid], timeout):
+        kill([pid])
+    return True
+
+
 def wait_gone(pids_: Iterable[int], timeout: float) -> list[int]:
     left = [p for p in pids_ if alive(p)]
     deadline = time.monotonic() + timeout
