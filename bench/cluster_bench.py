@@ -140,14 +140,27 @@ def measure(name: str, build, rounds: int, seconds: float) -> dict:
         lab.close()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def options(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """-n, -t and --markdown beside `ap`'s own; iperf3 must be there."""
     ap.add_argument("-n", type=int, default=5, help="rounds (one run of each path)")
     ap.add_argument("-t", type=float, default=3.0, help="seconds per iperf3 run")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     if not shutil.which("iperf3"):
         sys.exit("iperf3 is not installed: apt-get install iperf3")
+    return args
+
+
+def finish() -> None:
+    """The hosts directory the benchmark made, when it is empty again."""
+    try:
+        os.rmdir(os.environ["FABRIC_HOSTS_DIR"])
+    except OSError:
+        pass
+
+
+def main() -> None:
+    args = options(argparse.ArgumentParser())
     results = [measure("routing", routing_pair, args.n, args.t),
                measure("bridge -o uplink=eth0", uplink_pair, args.n, args.t)]
     if args.markdown:
@@ -161,10 +174,7 @@ def main() -> None:
         for r in results:
             print(f"{r['name']:24} {r['driver']:6.2f} Gbit/s  hand-built {r['hand']:6.2f} "
                   f"Gbit/s  ratio {r['ratio']:.2f} (per round {r['round_ratio']:.2f})")
-    try:
-        os.rmdir(os.environ["FABRIC_HOSTS_DIR"])
-    except OSError:
-        pass
+    finish()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from fabric.cli import (  # noqa: F401
     firewall,
     host,
     images,
+    mesh,
     network,
     registry,
     run,

@@ -304,7 +304,22 @@ def build_body(image: str, command: tuple[str, ...], o: dict, detach: bool) -> d
     return cfg
 
 
+def _mesh_network(c, o: dict) -> None:
+    """`--ip ADDRESS[/PREFIX]` without --network, as `weave run` takes it: the mesh
+    network whose subnet holds it, which the daemon names."""
+    if not o["ip"] or o["network"]:
+        return
+    r = c.request("GET", "/fabric/mesh/network", {"ip": o["ip"]})
+    if r.status == 404 and "/" not in o["ip"]:
+        r.read()    # a plain address: Docker's rule (user-defined networks only) says it
+        return
+    r.raise_for_status()
+    doc = r.json()
+    o["network"], o["ip"] = doc["Name"], doc["IP"]
+
+
 def create_container(c, image: str, command, o: dict, detach: bool) -> str:
+    _mesh_network(c, o)
     body = build_body(image, command, o, detach)
     q = {"name": o["name"], "dry_run": o.get("dry_run") or None}
     if o.get("pull") == "always":

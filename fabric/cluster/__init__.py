@@ -7,7 +7,8 @@
   etcd_kv.py    the etcd v3 backend (etcd3gw over etcd's gRPC gateway), with failover
   etcd_stream.py  its watch: one stream, resumed from the last revision handed out
   records.py    global networks' records (the network core's NetworkRecords)
-  store.py      Cluster: slices, leases, peers (the network core's ClusterStore)
+  store.py      Cluster: slices, leases (the endpoint registry too), peers, connections
+                (the network core's ClusterStore)
   connect.py    a Cluster from the `cluster-store` setting's URL
   watch.py      the daemon's watch loop: store changes into the network core's plans
   catchup.py    what a host let go of while the store was away, given back on its return

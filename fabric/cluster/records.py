@@ -19,6 +19,7 @@ NAMES = ROOT + "network-names/"
 SLICES = ROOT + "slices/"       # /fabric/slices/<network id>/<host>
 LEASES = ROOT + "leases/"       # /fabric/leases/<network id>/<address>
 PEERS = ROOT + "peers/"         # /fabric/peers/<host>
+CONNECTIONS = ROOT + "connections/"   # /fabric/connections/<network id>/<host>
 
 
 def network_key(network_id: str) -> str:
@@ -30,12 +31,17 @@ class NetworkRecords:
         self.kv = kv
 
     def insert_network(self, doc: dict) -> None:
-        """Refused when the name is taken or the subnet overlaps another global
-        network's; both checked in the transaction that writes."""
+        """Refused when the name is taken, or the subnet overlaps another global
+        network's, or its tunnel id (a VNI) is another's; all checked in the
+        transaction that writes."""
         for _ in range(16):
             others, rev = self.kv.range(NETWORKS)
             for kv in others:
                 other = json.loads(kv.value)
+                if doc.get("tunnel_id") is not None and \
+                        other.get("tunnel_id") == doc["tunnel_id"]:
+                    raise Conflict(f"VNI {doc['tunnel_id']} is taken by network "
+                                   f"{other['name']} of the cluster")
                 for s in subnets_of(other):
                     for m in subnets_of(doc):
                         if ipam.overlaps(ipam.parse_subnet(m.subnet),
@@ -88,4 +94,5 @@ class NetworkRecords:
 def deletion(doc: dict) -> list:
     nid = doc["id"]
     return [Delete(network_key(nid)), Delete(NAMES + doc["name"]),
-            Delete(f"{SLICES}{nid}/", prefix=True), Delete(f"{LEASES}{nid}/", prefix=True)]
+            Delete(f"{SLICES}{nid}/", prefix=True), Delete(f"{LEASES}{nid}/", prefix=True),
+            Delete(f"{CONNECTIONS}{nid}/", prefix=True)]

@@ -6,8 +6,12 @@ what only the daemon's watch uses (peers, changes). Keys, each value JSON:
     /fabric/networks/<id>, /fabric/network-names/<name>   global networks (records.py)
     /fabric/slices/<network id>/<host>     {"host", "subnet", "joined"}: the host is a
                                            member, holding this slice ("" unsliced)
-    /fabric/leases/<network id>/<address>  {"host", "container", ...}: an address taken
+    /fabric/leases/<network id>/<address>  {"host", "container", ...}: an address taken,
+                                           and the endpoint registry's entry for the
+                                           container behind it (fabric/network/registry.py)
     /fabric/peers/<host>                   {"host", "underlay", "joined", "seen"}
+    /fabric/connections/<network id>/<host> {"host", "wanted", "by", "since"}: the
+                                           members told to connect to it, or forget it
 
 Nothing here knows SQLite: the overlays issue's etcd backend implements kv.KV and
 passes the same tests (tests/cluster/test_store.py takes the backend as a fixture).
@@ -18,6 +22,7 @@ import time
 
 from fabric.cluster.kv import KV, Compare, Delete, Event, Put
 from fabric.cluster.records import (
+    CONNECTIONS,
     LEASES,
     NETWORKS,
     PEERS,
@@ -29,6 +34,7 @@ from fabric.cluster.records import (
 )
 from fabric.errors import Conflict, NotFound
 from fabric.network import slicing
+from fabric.network.context import Registered
 from fabric.network.model import Peer
 
 ATTEMPTS = 64   # optimistic transactions retried when another host got there first
@@ -119,6 +125,43 @@ class Cluster:
         hosts = [p["underlay"] for p in self.peers() if p.get("underlay")]
         return [kv.key[len(prefix):] for kv in kvs] + hosts
 
+    # --- the endpoint registry: leases with what stands behind them -------------------
+
+    def endpoints(self, network_id: str) -> list[Registered]:
+        prefix = f"{LEASES}{network_id}/"
+        kvs, _ = self.kv.range(prefix)
+        return [Registered(kv.key, kv.mod_revision, json.loads(kv.value)) for kv in kvs]
+
+    def publish(self, network_id: str, address: str, entry: dict) -> bool:
+        key = f"{LEASES}{network_id}/{address}"
+        for _ in range(ATTEMPTS):
+            old = self.kv.get(key)
+            if old is None:
+                guard = Compare(key, "create", "=", 0)
+            elif json.loads(old.value).get("host") == entry["host"]:
+                guard = Compare(key, "mod", "=", old.mod_revision)
+            else:
+                return False
+            ok, _ = self.kv.txn([guard], [Put(key, json.dumps(entry))])
+            if ok:
+                return True
+        raise Conflict("the cluster store kept changing while an endpoint was published")
+
+    # --- connections: whom the members of a network were told to reach or forget ------
+
+    def connections(self, network_id: str) -> dict[str, dict]:
+        kvs, _ = self.kv.range(f"{CONNECTIONS}{network_id}/")
+        return {v["host"]: v for v in (json.loads(kv.value) for kv in kvs)}
+
+    def set_connection(self, network_id: str, host: str, wanted: bool, by: str) -> None:
+        key = f"{CONNECTIONS}{network_id}/{host}"
+        value = {"host": host, "wanted": wanted, "by": by, "since": time.time()}
+        # only while the network exists: its removal takes these keys along
+        ok, _ = self.kv.txn([Compare(network_key(network_id), "create", ">", 0)],
+                            [Put(key, json.dumps(value))])
+        if not ok:
+            raise NotFound(f"network {network_id[:12]} is not in the cluster store")
+
     # --- peers: the hosts, and where they are reached ---------------------------------------
 
     def register(self, host: str, underlay: str | None) -> None:
@@ -163,6 +206,12 @@ class Cluster:
 
     def changes(self, after: int, timeout: float) -> tuple[list[Event], int]:
         return self.kv.changes(ROOT, after, timeout)
+
+
+def endpoints_touched(events: list[Event]) -> set[str]:
+    """The networks whose endpoint registry (leases) or connections changed."""
+    return {e.key.split("/")[3] for e in events
+            if e.key.startswith(LEASES) or e.key.startswith(CONNECTIONS)}
 
 
 def networks_touched(events: list[Event]) -> set[str] | None:

@@ -1,4 +1,4 @@
-"""The daemon's watch on the cluster store: peers' changes into the network core's plans.
+"""The daemon's watch on the cluster store: peers' and endpoints' changes into plans.
 
 One thread per daemon that shares a cluster store. It registers the host as a peer,
 wires the host to every member of its shared networks as the store says now (which
@@ -7,7 +7,10 @@ from the revision it read first, so nothing that happens meanwhile is missed. A
 change to a network's members (a slice taken or given back) or to a peer's address
 becomes the network core's `sync` of the networks concerned (peering.py), which runs
 the drivers' peer plans: the one mechanism that also serves `--explain`, rollback and
-reconcile.
+reconcile. A change to a network's endpoint registry (its leases) or connections
+becomes the network core's remote sync of that network (remotes.py): other hosts'
+containers programmed in or out, and the /etc/hosts of this host's containers there
+rewritten (`names_changed`, the engine's).
 
 Latency is the backend's wake-up (inotify for the embedded store: about 1 ms; etcd
 pushes each change down the watch stream) plus the plans themselves; a peer added or
@@ -25,12 +28,14 @@ back), it reads everything again instead.
 
 import logging
 import threading
+from collections.abc import Callable
 
 from fabric.cluster.catchup import settle
 from fabric.cluster.kv import Compacted
-from fabric.cluster.store import Cluster, networks_touched
+from fabric.cluster.store import Cluster, endpoints_touched, networks_touched
 from fabric.errors import FabricError, Unavailable
 from fabric.network.peering import Peering
+from fabric.network.remotes import Remotes
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +45,12 @@ RETRY = (0.2, 2.0)  # pause after a failed read: first, longest
 
 class Watch:
     def __init__(self, cluster: Cluster, peering: Peering, host: str,
-                 underlay: str | None):
+                 underlay: str | None, remotes: Remotes | None = None,
+                 names_changed: Callable[[frozenset[str]], None] = lambda ids: None):
         self.cluster = cluster
         self.peering = peering
+        self.remotes = remotes
+        self.names_changed = names_changed
         self.host = host
         self.underlay = underlay
         self.revision = 0           # everything up to here has been acted on
@@ -73,6 +81,10 @@ class Watch:
                     touched = networks_touched(events)
                     if touched is None or touched:
                         self._sync(touched)
+                    # a member that came back (re)publishes its own endpoints
+                    eps = endpoints_touched(events)
+                    if touched is None or touched or eps:
+                        self._sync_endpoints(None if touched is None else touched | eps)
                 self.revision = rev
                 pause = RETRY[0]
             except Compacted:
@@ -102,6 +114,7 @@ class Watch:
             # read the revision first: whatever changes while we sync is after it
             self.revision = rev
             self._sync(None)
+            self._sync_endpoints(None, full=True)
             self.synced = True
         if self.away is not None:
             log.warning("cluster store %s answers again; catching up from revision %d",
@@ -113,3 +126,15 @@ class Watch:
             self.peering.sync(networks)
         except FabricError as e:
             log.warning("cluster watch: %s", e.message)
+
+    def _sync_endpoints(self, networks: set[str] | None, full: bool = False) -> None:
+        if self.remotes is None:
+            return
+        try:
+            affected = self.remotes.sync(networks, full)
+        except FabricError as e:
+            log.warning("cluster watch: %s", e.message)
+            return
+        if affected:
+            # outside the network core's lock: the engine takes containers' locks first
+            self.names_changed(affected)

@@ -121,11 +121,13 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=Non
         from fabric.cluster.watch import Watch
 
         # what the watch does to the kernel, one command a line, in the daemon's log
-        peers_log = logging.getLogger("fabric.network.peering")
-        peers_log.setLevel(logging.INFO)
-        peers_log.addHandler(logging.StreamHandler(sys.stderr))
-        watch = Watch(cluster, engine.network.core.networks.shared.peering, engine.host.name,
-                      settings.cluster_advertise)
+        for name in ("fabric.network.peering", "fabric.network.remotes"):
+            peers_log = logging.getLogger(name)
+            peers_log.setLevel(logging.INFO)
+            peers_log.addHandler(logging.StreamHandler(sys.stderr))
+        shared = engine.network.core.networks.shared
+        watch = Watch(cluster, shared.peering, engine.host.name, settings.cluster_advertise,
+                      remotes=shared.remotes, names_changed=engine.network.hosts.refresh)
         watch.start()
     router = build(engine)
     handler = type("BoundHandler", (Handler,), {"router": router})

@@ -12,6 +12,7 @@ from fabric.daemon import (
     routes_host,
     routes_images,
     routes_logs,
+    routes_mesh,
     routes_network,
     routes_registry,
     routes_system,
@@ -27,6 +28,7 @@ def build(engine) -> Router:
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
                    routes_firewall, routes_events, routes_host):
         module.add(r, engine)
+    routes_mesh.add(r, engine)
     routes_events.observe_networks(r, engine)
     routes_unsupported.add(r, engine)   # last: any module's own route wins
     return r

@@ -34,6 +34,12 @@ class FirewallFacts:
     # The host address a port published without one is bound to (Docker's
     # host_binding_ipv4); the network core uses it when it chooses bindings.
     publish_ip: str = "0.0.0.0"
+    # A bridge port that carries the network's containers on other hosts (a VXLAN
+    # device), None without one. Frames arriving on it are checked like those of a
+    # local container's port, against the remote endpoints the network core lists
+    # on it (EndpointIntent.host_ifname = this port, many endpoints sharing it); with
+    # none listed, nothing gets in through it. icc=false holds on it as on a veth.
+    tunnel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ class NetworkIntent:
 class EndpointIntent:
     network_id: str
     container_id: str
-    host_ifname: str        # host side of the container's veth (a bridge port if bridged)
+    host_ifname: str        # host side of the container's veth (a bridge port if bridged),
+                            # or for a container on another host its network's tunnel
     ipv4: str               # address without prefix
     mac: str                # lower-case aa:bb:..
 

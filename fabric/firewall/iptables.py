@@ -66,17 +66,26 @@ def render(intent: FirewallIntent) -> dict[str, list[str]]:
     validate.intent(intent)
     nets = {n.id: n for n in intent.networks}
     raw: list[str] = []
+    remote: list[str] = []
     for e in intent.endpoints:
         n = nets.get(e.network_id)
         if n is None or not n.facts.bridged:
             continue
         dev = f"-m physdev --physdev-in {e.host_ifname}"
+        if e.host_ifname == n.facts.tunnel:
+            # many containers behind one port: each one's pair lets its packets on
+            remote.append(f"-A FABRIC-ANTISPOOF {dev} -s {e.ipv4}/32 -m mac --mac-source "
+                          f"{e.mac} -j RETURN")
+            continue
         raw.append(f"-A FABRIC-ANTISPOOF {dev} -m mac ! --mac-source {e.mac} -j DROP")
         raw.append(f"-A FABRIC-ANTISPOOF {dev} ! -s {e.ipv4}/32 -j DROP")
     for n in intent.networks:
         for b in n.facts.interfaces:
             # route_localnet must not let a container reach the host's loopback services
             raw.append(f"-A FABRIC-ANTISPOOF -i {b} -d 127.0.0.0/8 -j DROP")
+    raw += remote
+    raw += [f"-A FABRIC-ANTISPOOF -m physdev --physdev-in {n.facts.tunnel} -j DROP"
+            for n in intent.networks if n.facts.bridged and n.facts.tunnel]
     return {"raw": raw, "filter": _filter(intent, nets), "nat": _nat(intent, nets)}
 
 

@@ -203,13 +203,18 @@ def _bridge_elements(intent, nets) -> dict:
            if e.network_id in nets and nets[e.network_id].facts.bridged]
     open_ = [e for e in eps
              if nets[e.network_id].facts.icc and not nets[e.network_id].internal]
+    # a network's tunnel is a checked port even while no remote endpoint is listed on
+    # it: then every frame arriving through it is dropped
+    tunnels = [n for n in nets.values() if n.facts.bridged and n.facts.tunnel]
     f = BRIDGE
     return {
-        (f, "ports"): frozenset(e.host_ifname for e in eps),
+        (f, "ports"): frozenset(e.host_ifname for e in eps) |
+        {n.facts.tunnel for n in tunnels},
         (f, "port_mac"): frozenset((e.host_ifname, e.mac) for e in eps),
         (f, "port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in eps),
         (f, "icc_deny"): frozenset(e.host_ifname for e in eps
-                                   if not nets[e.network_id].facts.icc),
+                                   if not nets[e.network_id].facts.icc) |
+        {n.facts.tunnel for n in tunnels if not n.facts.icc},
         (f, "icc_port_ip"): frozenset((e.host_ifname, e.mac, e.ipv4) for e in open_),
         (f, "icc_dst"): frozenset((e.mac, e.ipv4) for e in open_),
     }

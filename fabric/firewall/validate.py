@@ -180,6 +180,11 @@ def network(n: NetworkIntent, taken: set[str]) -> None:
         if i in taken:
             raise Conflict(f"{what}: interface {i} is used by another network")
         taken.add(i)
+    if n.facts.tunnel is not None:
+        ifname(n.facts.tunnel, f"{what} tunnel")
+        if n.facts.tunnel in taken:
+            raise Conflict(f"{what}: interface {n.facts.tunnel} is used by another network")
+        taken.add(n.facts.tunnel)
     for s in n.subnets + n.facts.unnatted + n.facts.span:
         cidr(s, what)
     for g in n.gateways:
@@ -231,11 +236,15 @@ def intent(fi: FirewallIntent, memo: Memo | None = None) -> Checked:
                                          ("links", fi.links, _link),
                                          ("ports", fi.ports, _port))}
     owners: dict[str, str] = {}
+    tunnels = {n.facts.tunnel for n in fi.networks if n.facts.tunnel is not None}
     for e in fi.endpoints:
         if e.network_id not in nets:
             raise InvalidArgument(f"endpoint of container {e.container_id[:12]}: "
                                   f"unknown network {e.network_id}")
-        if owners.setdefault(e.host_ifname, e.container_id) != e.container_id:
+        if e.host_ifname == nets[e.network_id].facts.tunnel:
+            continue    # every container of the network on other hosts comes through it
+        if e.host_ifname in tunnels or \
+                owners.setdefault(e.host_ifname, e.container_id) != e.container_id:
             raise Conflict(f"endpoint of container {e.container_id[:12]}: interface "
                            f"{e.host_ifname} belongs to another endpoint")
     ports = changes["ports"]

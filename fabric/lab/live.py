@@ -102,7 +102,7 @@ class Live:
         if c.host == dst.host:
             return True
         lab_net = self.lab.network(net)
-        return lab_net is not None and slices.sliced(lab_net)
+        return lab_net is not None and slices.spans_hosts(lab_net)
 
     def sender(self, name: str) -> Sender | None:
         """Who sends a probe from host or container `name`: None for the prober here;

@@ -28,6 +28,7 @@ class Nic:
     address: IPv4Interface | None = None
     bridge: str | None = None           # enslaved to this bridge, its address moved there
     impair: Impairment = Impairment()
+    direction: str = "both"             # where `impair` applies: out, in (arriving), both
 
     @property
     def carrier(self) -> str:

@@ -188,7 +188,8 @@ class Resolver:
         if bridge is not None and not IFNAME.match(bridge):
             raise self.err(where + ("bridge",), f"invalid interface name '{bridge}' "
                            "(at most 15 letters, digits, '-', '_' and '.')")
-        return model.Nic(ifname, seg.name, address, bridge, self.impairment(raw, where))
+        return model.Nic(ifname, seg.name, address, bridge, self.impairment(raw, where),
+                         raw.get("direction", "both"))
 
     def address(self, text: str, where: Path, seg: model.Segment) -> IPv4Interface:
         if "/" not in text:

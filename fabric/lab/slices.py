@@ -9,7 +9,9 @@ already taken. The lab uses the result to check pinned container addresses and t
 draw the graph; the daemons get the pinned slices only (option `slice`).
 """
 
+import functools
 from dataclasses import replace
+from importlib.metadata import entry_points
 from ipaddress import IPv4Network
 
 from fabric.lab import model
@@ -23,6 +25,19 @@ def sliced(net: model.Network) -> bool:
     """Does the driver hand each host a slice of the subnet?"""
     return net.driver in SLICING or (net.driver == "bridge" and
                                      net.option("uplink") is not None)
+
+
+def spans_hosts(net: model.Network) -> bool:
+    """Is the network one across its hosts (sliced, or its driver's networks are
+    global, as the mesh driver's: one address pool), rather than each host's own?"""
+    return sliced(net) or _global(net.driver)
+
+
+@functools.cache
+def _global(driver: str) -> bool:
+    for ep in entry_points(group="fabric.drivers", name=driver):
+        return ep.load().scope == "global"
+    return False
 
 
 def assign(src: Source, net: model.Network, hosts: tuple[model.Host, ...]) -> model.Network:

@@ -41,7 +41,10 @@ def host(lab: str, h: model.Host) -> Plan:
     out = Plan(tuple(ops), title=f"host {h.name}")
     for nic in h.nics:
         if nic.impair:
-            out = out + impair.plan(nic.impair, nic_ends(lab, h.name, nic))
+            # the NIC's own egress impairs what it sends, its port's what it receives
+            ends = nic_ends(lab, h.name, nic)
+            ends = {"out": ends[:1], "in": ends[1:]}.get(nic.direction, ends)
+            out = out + impair.plan(nic.impair, ends)
     return out
 
 

@@ -193,7 +193,7 @@ class _Workloads:
                 net = self.lab.network(a.network)
                 assert net is not None
                 # a local network's addresses are per host; a lab-wide one's are shared
-                scope = "" if slices.sliced(net) else c.host
+                scope = "" if slices.spans_hosts(net) else c.host
                 key = (a.network, scope, a.ip)
                 if key in seen:
                     raise self.err(("containers", c.name, "networks", a.network, "ip"),

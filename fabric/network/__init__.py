@@ -10,6 +10,13 @@ It imports nothing of the engine; the engine calls it (fabric/engine/networking.
   shared.py             networks the hosts of a cluster share: joined and left
   peering.py            each host wired to the other members of those networks
   slicing.py            each member host's slice of a shared network's subnet (pure)
+  registry.py           the endpoint registry's records: which MAC and tunnel end stand
+                        behind each address of a shared network (pure)
+  remotes.py            each host made to match the registry: other hosts' containers
+                        programmed in (tunnel drivers), named in /etc/hosts
+  underlay.py           the host NIC a tunnel rides on, recorded when the host joins
+  meshes.py             `fabric mesh`: launch, connect, forget, the mesh holding an address
+  mesh_status.py        `fabric mesh status`: peers, pool, names, programmed entries
   uplinks.py            a host NIC a network takes over, recorded as found
   attachments.py        containers on networks: attach, detach, connect, disconnect
   endpoints.py          one endpoint: recorded with its address, wired by its driver

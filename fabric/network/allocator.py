@@ -10,11 +10,14 @@ out twice, also when two hosts ask at once.
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fabric.errors import Conflict, Unavailable
-from fabric.network import ipam
+from fabric.network import ipam, registry
 from fabric.network.store import NetworkStore, subnets_of
+
+if TYPE_CHECKING:
+    from fabric.network.context import Registered
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +78,12 @@ class SharedAllocator:
 
     ATTEMPTS = 32
 
-    def __init__(self, cluster: "ClusterLeases", records: NetworkStore, host: str):
+    def __init__(self, cluster: "ClusterLeases", records: NetworkStore, host: str,
+                 vtep: tuple[str | None, str | None] = (None, None)):
         self.cluster = cluster
         self.records = records
         self.host = host
+        self.vtep = vtep    # this host's tunnel end on the network: (underlay, MAC)
 
     def preview(self, net: dict, requested: str | None) -> str:
         return self._choose(net, requested, self.cluster.leased(net["id"]))
@@ -95,14 +100,24 @@ class SharedAllocator:
         if not subnets_of(net):
             return self.records.create_endpoint(net, container_id, lambda used: "",
                                                 make_record)
-        holder = {"host": self.host, "container": container_id}
         for _ in range(self.ATTEMPTS):
-            address = self._choose(net, requested, self.cluster.leased(net["id"]))
+            try:
+                address = self._choose(net, requested, self.cluster.leased(net["id"]))
+            except Conflict as e:
+                if not requested:
+                    raise
+                raise Conflict(e.message + self._held_by(net, requested.split("/")[0])) \
+                    from None
             ip = address.split("/")[0]
+            # the lease is the endpoint registry's entry too (registry.py): who holds
+            # the address, and the MAC and tunnel end behind it
+            holder = registry.entry(self.host, make_record(address), *self.vtep)
+            self._mac_free(net, holder)
             if self.cluster.lease(net["id"], ip, holder):
                 break
             if requested:
-                raise Conflict(f"address {ip} is already in use on network {net['name']}")
+                raise Conflict(f"address {ip} is already in use on network {net['name']}"
+                               f"{self._held_by(net, ip)}")
         else:
             raise Conflict(f"no address could be leased on network {net['name']}: other "
                            "hosts kept taking the one chosen")
@@ -112,6 +127,23 @@ class SharedAllocator:
         except BaseException:
             self.cluster.release(net["id"], ip)
             raise
+
+    def _held_by(self, net: dict, ip: str) -> str:
+        for r in self.cluster.endpoints(net["id"]):
+            if r.key.rsplit("/", 1)[-1] == ip and r.value.get("host") != self.host:
+                who = r.value.get("name") or r.value.get("container", "")[:12]
+                return f" (container {who} on host {r.value['host']})"
+        return ""
+
+    def _mac_free(self, net: dict, entry: dict) -> None:
+        """A MAC is one container's on a network spanning hosts, as on one host."""
+        if not entry["mac"]:
+            return
+        for r in self.cluster.endpoints(net["id"]):
+            if r.value.get("mac") == entry["mac"] and r.value.get("host") != self.host:
+                raise Conflict(f"MAC address {entry['mac']} is already in use on network "
+                               f"{net['name']} (container {r.value.get('name')} on host "
+                               f"{r.value['host']})")
 
     def release(self, net: dict, endpoint_id: str) -> None:
         for ep in self.records.endpoints(network_id=net["id"]):
@@ -137,3 +169,5 @@ class ClusterLeases(Protocol):
     def release(self, network_id: str, address: str) -> None: ...
 
     def leased(self, network_id: str) -> list[str]: ...
+
+    def endpoints(self, network_id: str) -> list["Registered"]: ...

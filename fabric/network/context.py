@@ -71,6 +71,35 @@ class ClusterStore(Protocol):
     def leased(self, network_id: str) -> list[str]:
         """Every address taken on the network, on every host, the hosts' own included."""
 
+    # --- the endpoint registry (registry.py): the leases with what stands behind them -
+
+    def endpoints(self, network_id: str) -> list["Registered"]:
+        """Every lease on the network, with its value and the revision that wrote it."""
+
+    def publish(self, network_id: str, address: str, entry: dict) -> bool:
+        """Record `entry` as the lease of `address` when it is free or this host's own
+        (`entry["host"]`); False when another host holds it."""
+
+    def peers(self) -> list[dict]:
+        """Every host that shares the store: {"host", "underlay", "joined", "seen"}."""
+
+    # --- the hosts each member wants its tunnels to reach (connect/forget) ---------
+
+    def connections(self, network_id: str) -> dict[str, dict]:
+        """host -> {"host", "wanted", "by", "since"}: the hosts the members were told to
+        connect to (wanted) or to forget (not wanted); a member not named here is
+        connected."""
+
+    def set_connection(self, network_id: str, host: str, wanted: bool, by: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An entry of the endpoint registry as the store holds it."""
+    key: str            # the store key it is recorded under
+    revision: int       # the store revision that last wrote it
+    value: dict
+
 
 @dataclass(frozen=True)
 class HostContext:

@@ -11,7 +11,7 @@ documents into those requests.
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 
-from fabric.network import names
+from fabric.network import names, registry
 from fabric.network import settings as settingsmod
 from fabric.network.attachments import Attachments
 from fabric.network.context import HostContext
@@ -68,12 +68,15 @@ class NetworkCore:
                       key=lambda e: e["ifname"])
         default = svc.default_network()
         user_defined = set()
+        remote = {}
         for nid in {e["network_id"] for e in mine}:
             net = svc.find_network(nid)
             if net is not None and not net.get("default"):
                 user_defined.add(nid)
+                remote[nid] = registry.programmed(net)
         lines = names.link_lines(svc.records, default["id"] if default else None, mine)
         lines += names.peer_lines(svc.records, user_defined, mine)
+        lines += names.remote_lines(remote, user_defined, mine)
         return names.own_lines(mine), lines
 
     def default_address(self, container_id: str) -> str | None:

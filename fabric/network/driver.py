@@ -13,8 +13,9 @@ such as "cluster-store" or "ovs", matched against HostContext.capabilities); the
 network core refuses a driver whose needs the host cannot meet, naming them.
 Abilities only some drivers have are small protocols of their own, checked with
 isinstance: `SpansHosts` (networks that join the hosts of a cluster: a slice of the
-subnet per host, and plans for the other members) and `Uplinks` (a network that takes
-over a host NIC).
+subnet per host, and plans for the other members), `Uplinks` (a network that takes
+over a host NIC) and `Tunnels` (a network carried between hosts in a tunnel, wired
+from the cluster's endpoint registry).
 """
 
 import functools
@@ -23,7 +24,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from fabric.errors import Conflict, InvalidArgument
 from fabric.firewall.intent import FirewallFacts
-from fabric.network.model import Endpoint, Network, Peer, SubnetConfig
+from fabric.network.model import Endpoint, Network, Peer, RemoteEndpoint, SubnetConfig
 from fabric.plan import Plan
 
 Scope = Literal["local", "global"]
@@ -92,6 +93,32 @@ class Uplinks(Protocol):
     network and back are pure and survive a daemon restart."""
 
     def uplink(self, config: Any) -> str | None: ...
+
+
+@runtime_checkable
+class Tunnels(Protocol):
+    """A global driver that carries its containers' frames to the other member hosts
+    in a tunnel (the mesh driver's VXLAN), one address pool across them. Each
+    endpoint of such a network is published in the cluster store's endpoint registry
+    with the tunnel end it sits behind, and every member host programs the others'
+    endpoints with the plans below as the registry changes (registry.py). A network
+    has a tunnel id of its own across the cluster (a VNI), and each host records its
+    underlay NIC when it joins (Network.tunnel_id, Network.underlay)."""
+
+    def tunnel_id(self, config: Any) -> int | None:
+        """The tunnel id the options ask for; None: the lowest free of tunnel_ids()."""
+
+    def tunnel_ids(self) -> range: ...
+
+    def vtep_mac(self, net: Network) -> str:
+        """This host's tunnel device's MAC, published beside each of its endpoints."""
+
+    def plan_remote_join(self, net: Network, ep: RemoteEndpoint) -> Plan:
+        """What this host needs to reach a container on another host, with nothing
+        flooded. Idempotent: run again for every remote endpoint at daemon start."""
+
+    def plan_remote_leave(self, net: Network, ep: RemoteEndpoint) -> Plan:
+        """Undo plan_remote_join for an endpoint gone (or moved); best effort."""
 
 
 # --- the registry ----------------------------------------------------------------------

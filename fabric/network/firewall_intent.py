@@ -20,9 +20,11 @@ from fabric.firewall.intent import (
 
 def build(*, networks: list[tuple[dict, FirewallFacts]], endpoints: list[dict],
           user_rules: list[dict], enabled: bool,
-          default_network_id: str | None) -> FirewallIntent:
+          default_network_id: str | None,
+          remote: tuple[EndpointIntent, ...] = ()) -> FirewallIntent:
     """networks: (network record, its driver's facts) for every network the firewall
-    knows of; endpoints: every endpoint record of this host."""
+    knows of; endpoints: every endpoint record of this host; remote: the containers
+    of networks with a tunnel on other hosts, each on its network's tunnel port."""
     nets = tuple(NetworkIntent(id=doc["id"], name=doc["name"], facts=facts,
                                subnets=tuple(s["subnet"] for s in doc.get("ipam", ())),
                                gateways=tuple(s["gateway"] for s in doc.get("ipam", ())),
@@ -33,7 +35,7 @@ def build(*, networks: list[tuple[dict, FirewallFacts]], endpoints: list[dict],
                           _ip(e), e["mac"])
            for e in endpoints if e["network_id"] in known and e.get("address")]
     return FirewallIntent(
-        networks=nets, endpoints=tuple(eps),
+        networks=nets, endpoints=tuple(eps) + tuple(e for e in remote if e.network_id in known),
         links=tuple(_links(endpoints, default_network_id)),
         ports=tuple(_ports(endpoints)),
         user_rules=tuple(_rule(r) for r in user_rules), enabled=enabled)

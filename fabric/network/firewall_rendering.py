@@ -7,8 +7,8 @@ so the next change can be a small element delta instead of a full replace
 """
 
 from fabric.firewall.backend import FirewallBackend, get_backend
-from fabric.firewall.intent import FirewallIntent
-from fabric.network import firewall_intent
+from fabric.firewall.intent import EndpointIntent, FirewallIntent
+from fabric.network import firewall_intent, registry
 from fabric.network.endpoints import as_model
 from fabric.network.service import NetworkService
 from fabric.network.user_rules import UserRules
@@ -27,17 +27,23 @@ class FirewallRendering:
         for e in endpoints:
             by_network.setdefault(e["network_id"], []).append(e)
         nets = []
+        remote: list[EndpointIntent] = []
         for doc in svc.list_networks():
             if not svc.has_driver(doc):
                 continue
             facts = svc.facts(doc, [as_model(e) for e in by_network.get(doc["id"], ())])
             if facts is not None:
                 nets.append((doc, facts))
+            if facts is not None and facts.tunnel is not None:
+                # containers on other hosts, as programmed here: checked on the tunnel
+                remote += [EndpointIntent(doc["id"], r.container, facts.tunnel, r.ip, r.mac)
+                           for r in registry.programmed(doc)]
         default = svc.default_network()
         return firewall_intent.build(networks=nets, endpoints=endpoints,
                                      user_rules=self.rules.list(),
                                      enabled=svc.settings.iptables,
-                                     default_network_id=default["id"] if default else None)
+                                     default_network_id=default["id"] if default else None,
+                                     remote=tuple(remote))
 
     def render(self) -> None:
         """Replace fabric's firewall tables with what the records say, in one go; in an

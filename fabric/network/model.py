@@ -54,6 +54,36 @@ class Uplink:
 
 
 @dataclass(frozen=True)
+class Underlay:
+    """The host NIC a tunnel rides on, as found when the host joined the network: the
+    address other hosts reach this one at (`cluster-advertise`), the interface holding
+    it, and its MTU (the tunnel's own is this less the encapsulation)."""
+    address: str
+    ifname: str
+    mtu: int
+
+
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """A container of a network on another host, as the cluster's endpoint registry
+    lists it: its address and MAC, and the tunnel end (VTEP) it sits behind, that
+    host's underlay address and its tunnel device's MAC."""
+    id: str                     # the endpoint's id on its own host
+    host: str
+    container: str              # container id
+    name: str                   # container name, for other containers' /etc/hosts
+    address: str                # CIDR
+    mac: str
+    vtep: str                   # underlay address of its host
+    vtep_mac: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+
+@dataclass(frozen=True)
 class Network:
     id: str                     # 64 hex characters, like Docker's
     name: str
@@ -71,6 +101,10 @@ class Network:
     span: tuple[str, ...] = ()
     peers: tuple[Peer, ...] = ()
     uplink: Uplink | None = None    # the NIC it took over, as found
+    # A network whose driver tunnels between hosts (driver.Tunnels): the id of its
+    # tunnel across the cluster (a VXLAN VNI), and this host's underlay as found.
+    tunnel_id: int | None = None
+    underlay: Underlay | None = None
 
     @property
     def tag(self) -> str:

@@ -3,11 +3,13 @@
 Docker's order after --add-host (which the engine puts first): --link lines (default
 bridge), then every peer on each user-defined network by name and alias (Docker's
 embedded DNS answers these; fabric writes them down and rewrites the file as peers come
-and go), then the container's own addresses. `affected` says whose file changes when
-a container comes, goes or is renamed.
+and go), those on other hosts of a network spanning hosts too (as the cluster's
+endpoint registry lists them), then the container's own addresses. `affected` says
+whose file changes when a container comes, goes or is renamed.
 """
 
 from fabric.network import docker_links
+from fabric.network.model import RemoteEndpoint
 from fabric.network.store import NetworkStore
 
 Line = tuple[str, list[str]]   # address, names
@@ -52,6 +54,15 @@ def peer_lines(records: NetworkStore, user_defined: set[str], mine: list[dict]) 
                      *aliases_for.get(peer["container_name"], [])]
             out.append((_ip(peer), list(dict.fromkeys(names))))
     return out
+
+
+def remote_lines(remote: dict[str, list[RemoteEndpoint]], user_defined: set[str],
+                 mine: list[dict]) -> list[Line]:
+    """Everyone on my user-defined networks on other hosts, as this host programmed
+    them from the cluster's endpoint registry (network id -> remote endpoints)."""
+    return [(r.ip, list(dict.fromkeys([r.name, *r.aliases])))
+            for ep in mine if ep["network_id"] in user_defined
+            for r in remote.get(ep["network_id"], ()) if r.name]
 
 
 def affected(records: NetworkStore, container_id: str, name: str,

@@ -24,7 +24,8 @@ from fabric.plan import Plan
 
 log = logging.getLogger(__name__)   # the daemon shows it in its log (INFO: each command)
 
-LOCAL_KEYS = ("shared", "uplink", "gateway_owned")   # a host's own, never in the record
+# a host's own, never in the record
+LOCAL_KEYS = ("shared", "uplink", "gateway_owned", "underlay")
 
 
 class Peering:
@@ -40,10 +41,7 @@ class Peering:
             return False
         changed = False
         with svc.lock:
-            for doc in svc.list_networks():
-                if doc.get("scope") != "global" or not svc.has_driver(doc) or \
-                        (ids is not None and doc["id"] not in ids):
-                    continue
+            for doc in svc.global_networks(ids):
                 try:
                     changed = self._sync_one(doc) or changed
                 except FabricError as e:

@@ -9,17 +9,17 @@ firewall_rendering.py.
 """
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import cast
 
 from fabric.errors import InvalidArgument
 from fabric.firewall.intent import FirewallFacts
 from fabric.network import settings as settingsmod
-from fabric.network import slicing, uplinks
+from fabric.network import slicing, underlay, uplinks
 from fabric.network.allocator import AddressAllocator, LocalAllocator, SharedAllocator
 from fabric.network.context import LACKING, ClusterStore, HostContext
-from fabric.network.driver import NetworkDriver, Uplinks
+from fabric.network.driver import NetworkDriver, Tunnels, Uplinks
 from fabric.network.model import Endpoint, Network, Peer
 from fabric.network.store import NetworkRecords, NetworkStore, found, subnets_of
 from fabric.plan import Applier, Context, Plan, Result
@@ -113,7 +113,9 @@ class NetworkService:
                        options=tuple(sorted((doc.get("options") or {}).items())),
                        span=tuple(s["subnet"] for s in shared.get("ipam", ())),
                        peers=tuple(Peer(**p) for p in shared.get("peers", ())),
-                       uplink=uplinks.as_model(doc.get("uplink")))
+                       uplink=uplinks.as_model(doc.get("uplink")),
+                       tunnel_id=doc.get("tunnel_id"),
+                       underlay=underlay.as_model(doc.get("underlay")))
 
     def facts(self, doc: dict, endpoints: Sequence[Endpoint] = ()) -> FirewallFacts | None:
         return self.driver(doc["driver"]).firewall_facts(self.model(doc), endpoints)
@@ -173,6 +175,12 @@ class NetworkService:
     def list_networks(self) -> list[dict]:
         return self.records.list_networks()
 
+    def global_networks(self, ids: Collection[str] | None = None) -> list[dict]:
+        """This host's rows of the networks it shares with other hosts (`ids`: only
+        these), those whose driver is installed."""
+        return [d for d in self.list_networks() if d.get("scope") == "global" and
+                self.has_driver(d) and (ids is None or d["id"] in ids)]
+
     def cluster(self) -> ClusterStore:
         if self.host.cluster is None:
             raise InvalidArgument(f"host {self.host.name} shares no cluster store (set "
@@ -206,7 +214,15 @@ class NetworkService:
         if self.host.cluster is None:
             raise InvalidArgument(f"network {net['name']} is global and host "
                                   f"{self.host.name} shares no cluster store")
-        return SharedAllocator(self.host.cluster, self.records, self.host.name)
+        return SharedAllocator(self.host.cluster, self.records, self.host.name,
+                               self.vtep(net))
+
+    def vtep(self, net: dict) -> tuple[str | None, str | None]:
+        """This host's tunnel end on a global network, which the endpoint registry
+        publishes beside each of its endpoints: (underlay address, tunnel MAC)."""
+        drv = self.driver(net["driver"]) if self.has_driver(net) else None
+        mac = drv.vtep_mac(self.model(net)) if isinstance(drv, Tunnels) else None
+        return self.host.underlay, mac
 
     def default_network(self) -> dict | None:
         return self.find_network(settingsmod.DEFAULT_NETWORK) if \

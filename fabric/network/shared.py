@@ -13,7 +13,11 @@ with the same request. Each member host then:
   own, or the whole subnet with the slice as address range), and under `shared` the
   whole subnets, its slice and the peers it is wired to now (the programmed state);
 - is wired to every other member by its driver's peer plans (peering.py), run when
-  members come, go or move.
+  members come, go or move;
+- on a network its driver tunnels (driver.Tunnels: one address pool, no slices), has
+  the network's tunnel id (a VNI, the one asked for or the lowest free, unique in the
+  cluster), records its underlay NIC as found (underlay.py), and programs the other
+  hosts' endpoints from the cluster's endpoint registry (remotes.py).
 
 Removing the network on a host takes that host out: the peer plans undone, its kernel
 side removed, its slice and leases given back; the last member takes the record along.
@@ -26,10 +30,11 @@ import time
 from collections.abc import Callable, Collection
 
 from fabric.errors import Conflict, FabricError, InvalidArgument
-from fabric.network import ipam, slicing
-from fabric.network.driver import NetworkDriver, SpansHosts
+from fabric.network import ipam, slicing, underlay
+from fabric.network.driver import NetworkDriver, SpansHosts, Tunnels
 from fabric.network.firewall_rendering import FirewallRendering
 from fabric.network.peering import Peering
+from fabric.network.remotes import Remotes
 from fabric.network.service import NetworkService, driver_part
 from fabric.network.store import subnets_of
 from fabric.plan import Plan
@@ -45,6 +50,7 @@ class SharedNetworks:
         self.firewall = firewall
         self.in_use = in_use    # Networks.subnets_in_use: other networks and host routes
         self.peering = Peering(svc, firewall)
+        self.remotes = Remotes(svc, firewall)
 
     def wanted(self, drv: NetworkDriver, options: dict) -> bool:
         """Is a network of this driver with these options one the hosts share?"""
@@ -84,6 +90,7 @@ class SharedNetworks:
                 cluster.leave(record["id"], svc.host.name)
                 raise
             self.peering.sync([local["id"]], render=False)
+            self.remotes.sync([local["id"]])
             self.firewall.render()
             return svc.get_network(local["id"])
 
@@ -106,13 +113,15 @@ class SharedNetworks:
             sub = ipam.build(want.get("Subnet") or None, want.get("Gateway") or None,
                              want.get("IPRange") or None,
                              in_use=self._in_use(drv, driver_part(options)))
+            tunnel = self._tunnel_id(drv, options)
             doc = {"id": secrets.token_hex(32), "name": name, "driver": drv.name,
                    "created": time.time(), "scope": "global", "internal": bool(internal),
                    "options": shared_opts, "labels": dict(labels), "hidden_options": {},
                    "ipam": [{"subnet": sub.subnet, "gateway": sub.gateway,
                              "ip_range": sub.ip_range}],
                    "host_prefix": slicing.host_prefix(options.get(slicing.HOST_PREFIX),
-                                                      sub.subnet) if sliced else None}
+                                                      sub.subnet) if sliced else None,
+                   "tunnel_id": tunnel}
             if self.svc.dry_run:
                 return doc
             try:
@@ -121,6 +130,25 @@ class SharedNetworks:
             except Conflict:
                 continue    # another host made it meanwhile: join theirs
         raise Conflict(f"network {name}: the cluster store kept changing; try again")
+
+    def _tunnel_id(self, drv: NetworkDriver, options: dict) -> int | None:
+        """A tunnelled network's id across the cluster: the one asked for, refused when
+        another network has it, or the lowest free. (The record's insertion checks it
+        again in its transaction: two hosts choosing at once cannot both have it.)"""
+        if not isinstance(drv, Tunnels):
+            return None
+        asked = drv.tunnel_id(drv.validate(driver_part(options)))
+        taken = {d.get("tunnel_id"): d["name"]
+                 for d in self.svc.cluster().networks.list_networks()}
+        if asked is not None:
+            if asked in taken:
+                raise Conflict(f"VNI {asked} is taken by network {taken[asked]} of the "
+                               "cluster")
+            return asked
+        free = next((i for i in drv.tunnel_ids() if i not in taken), None)
+        if free is None:
+            raise Conflict(f"no VNI left for a {drv.name} network")
+        return free
 
     def _in_use(self, drv: NetworkDriver, options: dict) -> list[ipam.InUse]:
         cluster = self.svc.cluster()
@@ -155,6 +183,14 @@ class SharedNetworks:
             local["ipam"] = [dataclasses.asdict(drv.host_ipam(cfg, whole[0], piece))]
         local["shared"] = {"ipam": record["ipam"], "slice": piece, "peers": []}
         local["gateway_owned"] = True
+        if isinstance(drv, Tunnels):
+            try:
+                local["underlay"] = underlay.capture(svc.host.netns, svc.host.underlay,
+                                                     svc.host.name)
+            except BaseException:
+                if not svc.dry_run:
+                    cluster.leave(record["id"], svc.host.name)
+                raise
         try:
             svc.take_uplink(drv, local)
         except BaseException:

@@ -62,7 +62,8 @@ def test_every_shipped_lab_resolves_and_the_schema_ships():
     assert schema()["properties"]["hosts"]["type"] == "object"
     for f in sorted(os.listdir(LABS)):
         if f.endswith(".yaml"):
-            lab_ = resolve.load(os.path.join(LABS, f), drivers=["bridge", "ovs", "routing"])
+            lab_ = resolve.load(os.path.join(LABS, f),
+                                drivers=["bridge", "mesh", "ovs", "routing"])
             assert lab_.expect, f"{f} has no expectations"
             with open(os.path.join(LABS, f)) as fh:
                 assert fh.readline().startswith("# "), f"{f}: no header comment"
@@ -178,3 +179,20 @@ def test_json_schema_is_valid():
     import jsonschema
     jsonschema.Draft202012Validator.check_schema(schema())
     assert json.loads(json.dumps(schema())) == schema()
+
+
+def test_a_nic_s_impairment_one_way(tmp_path):
+    from fabric.lab import underlay
+    text = GOOD.replace("nics: [{segment: lan, address: 192.168.18.2/24}]",
+                        "nics: [{segment: lan, address: 192.168.18.2/24, loss: 20%, "
+                        "direction: in}]")
+    lab_ = load(tmp_path, text)
+    h2 = lab_.host("h2")
+    steps = "\n".join(underlay.host(lab_.name, h2).describe())
+    # what h2 receives: the loss on its port of the segment's bridge, none on eth0
+    assert "h2-eth0" in steps and "loss=20%" in steps
+    assert "loss_eth0" not in steps
+    both = load(tmp_path, text.replace(", direction: in", ""), "y.yaml")
+    assert "loss_eth0" in "\n".join(underlay.host(both.name, both.host("h2")).describe())
+    assert "x.yaml:9: hosts.h2.nics[0].direction: 'up' is not one of in, out, both" in \
+        error_of(tmp_path, text.replace("direction: in", "direction: up"))
