@@ -8,6 +8,7 @@ so the next change can be a small element delta instead of a full replace
 
 from fabric.firewall.backend import FirewallBackend, get_backend
 from fabric.firewall.intent import FirewallIntent
+from fabric.firewall.intent_words import IntentWords, Names
 from fabric.network import firewall_intent
 from fabric.network.endpoints import as_model
 from fabric.network.service import NetworkService
@@ -38,6 +39,16 @@ class FirewallRendering:
                                      user_rules=self.rules.list(),
                                      enabled=svc.settings.iptables,
                                      default_network_id=default["id"] if default else None)
+
+    def words(self, intent: FirewallIntent | None = None) -> IntentWords:
+        """The intent in words (firewall show, trace, doctor), with the containers'
+        names and their links' aliases, which the intent itself does not hold."""
+        endpoints = self.svc.records.endpoints()
+        ids = {e["container_name"]: e["container_id"] for e in endpoints}
+        aliases = {(e["container_id"], ids[name]): alias for e in endpoints
+                   for name, alias in e.get("links", ()) if name in ids}
+        return IntentWords(intent or self.intent(), Names(
+            {e["container_id"]: e["container_name"] for e in endpoints}, aliases))
 
     def render(self) -> None:
         """Replace fabric's firewall tables with what the records say, in one go; in an
