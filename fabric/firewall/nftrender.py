@@ -412,6 +412,12 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
 
 def _rules(rs: Ruleset, family: str):
     def add(chain: str, *stmts: nx.X, comment: str = "") -> None:
+        if comment and comment != why.NOT_FABRIC:
+            # Every rule with a reason counts what it decides, for `fabric firewall show`
+            # (the twin of `iptables -L -n -v`): a per-CPU add, paid only by packets that
+            # matched, measured within the packet figures' noise (bench/RESULTS.md).
+            # Traffic that is not fabric's is not counted.
+            stmts = (*stmts[:-1], nx.counter(), stmts[-1])
         rs.rules.append(RuleSpec(family, chain, tuple(stmts), comment))
     return add
 
