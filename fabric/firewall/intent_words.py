@@ -26,6 +26,7 @@ from fabric.firewall.intent import (
     PortIntent,
     UserRule,
 )
+from fabric.firewall.reasons import link_ref, port_ref
 
 TAG_PREFIX = "fabric:"      # interfaces fabric makes: fabric:<network id12>[:<endpoint id12>]
 
@@ -58,14 +59,6 @@ class Fact:
     reasons: frozenset[str]
     network: str | None = None   # network id
     ref: str | None = None       # link_ref / port_ref / user rule id
-
-
-def link_ref(lk: LinkIntent) -> str:
-    return f"{lk.consumer_ip}>{lk.target_ip}"
-
-
-def port_ref(p: PortIntent) -> str:
-    return f"{p.proto}:{p.host_ip or '0.0.0.0'}:{p.host_port}"
 
 
 def ports_text(ports: Iterable[tuple[str, int, int]]) -> str:

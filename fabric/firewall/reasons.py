@@ -7,6 +7,10 @@ that decides a packet's fate or rewrites it has one; the jumps between fabric's 
 chains have none. intent_words.py turns a key (and the intent) into words.
 """
 
+from dataclasses import dataclass
+
+from fabric.firewall.intent import LinkIntent, PortIntent
+
 # what icc says
 ICC_TRUE_BRIDGED = "icc=true, container to container"
 ICC_TRUE_UNTRACKED = "icc=true, untracked"
@@ -75,6 +79,26 @@ SAID = {
     LOOPBACK_GUARD: "containers may not reach the host's loopback (CVE-2020-8558)",
 }
 ALL = frozenset(SAID)
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why one rendered rule is there: its reason, and for a rule of one network (every
+    rule of the iptables backend's is) which network, link, port or user rule."""
+    reason: str | None = None       # None: a jump between fabric's own chains
+    network: str | None = None      # network id
+    ref: str | None = None          # link_ref(), port_ref() or a user rule's id
+
+
+PLUMBING = Why()
+
+
+def link_ref(lk: LinkIntent) -> str:
+    return f"{lk.consumer_ip}>{lk.target_ip}"
+
+
+def port_ref(p: PortIntent) -> str:
+    return f"{p.proto}:{p.host_ip or '0.0.0.0'}:{p.host_port}"
 
 
 def user_comment(rule_id: str, note: str = "") -> str:

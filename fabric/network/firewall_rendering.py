@@ -50,20 +50,26 @@ class FirewallRendering:
         return IntentWords(intent or self.intent(), Names(
             {e["container_id"]: e["container_name"] for e in endpoints}, aliases))
 
-    def render(self) -> None:
-        """Replace fabric's firewall tables with what the records say, in one go; in an
-        explained request the commands are told first, in a dry run only told."""
-        svc = self.svc
-        name = svc.settings.firewall_backend
+    def backend(self) -> FirewallBackend:
+        """The host's backend, one object for the core's life (see above)."""
+        name = self.svc.settings.firewall_backend
         backend = self._backends.get(name)
         if backend is None:
-            backend = self._backends[name] = get_backend(name, netns=svc.host.netns)
+            backend = self._backends[name] = get_backend(name, netns=self.svc.host.netns)
+        return backend
+
+    def render(self, force: bool = False) -> None:
+        """Replace fabric's firewall tables with what the records say, in one go; in an
+        explained request the commands are told first, in a dry run only told. `force`
+        rebuilds them whole (fabric doctor --fix, after someone changed them)."""
+        svc = self.svc
+        backend = self.backend()
         intent = self.intent()
         if svc.explaining:
             svc.explain(backend.describe(intent))
             if svc.dry_run:
                 return
-        backend.apply(intent)
+        backend.apply(intent, force=force)
 
     # --- users' rules ------------------------------------------------------------------
 
