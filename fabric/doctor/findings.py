@@ -28,10 +28,9 @@ class Finding:
 
 def line(f: dict, prefix: str = "") -> str:
     """A finding (as json() has it) for people, one line."""
-    head = f"{prefix}{f['what']}"
     if f.get("fixed"):
-        return f"fixed: {head} ({f['fix']})"
+        return f"{prefix}fixed: {f['what']} ({f['fix']})"
     if f.get("failed"):
-        return f"{head}: --fix failed ({f['failed']}); fix: {f['fix']}"
+        return f"{prefix}{f['what']}: --fix failed ({f['failed']}); fix: {f['fix']}"
     left = "" if f.get("fixable") else " (left to you)"
-    return f"{head}; fix{left}: {f['fix']}"
+    return f"{prefix}{f['what']}; fix{left}: {f['fix']}"

@@ -93,6 +93,6 @@ def check(scene: Scene, found: list[Path]) -> list[Finding]:
             "mtu", f"network {p.network}'s {p.kind.upper()} tunnel {p.tunnel}{to} needs "
             f"{p.mtu} + {p.overhead} = {p.needs} bytes, but {p.lower} has MTU {p.lower_mtu}: "
             f"packets over {p.lower_mtu - p.overhead} bytes vanish (an MTU black hole)",
-            f"ip link set dev {p.lower} mtu {p.needs}  (or re-create network {p.network} "
-            f"with -o mtu={p.lower_mtu - p.overhead})"))
+            f"ip link set dev {p.lower} mtu {p.needs} (and on the way to the other end), "
+            f"or re-create network {p.network} with -o mtu={p.lower_mtu - p.overhead}"))
     return out
