@@ -44,7 +44,7 @@ def _here(scene: Scene) -> list[Finding]:
                         f"Docker's FORWARD policy is DROP and fabric's rule in "
                         f"{coexist.DOCKER_USER} is missing: what containers of {nets} "
                         f"forward is dropped{bridged}",
-                        shlex.join(coexist.command("-I")), repair=scene.fw.render))
+                        _shell(coexist.command("-I")), repair=scene.fw.render))
                 continue
             fix = "iptables -P FORWARD ACCEPT"
         else:
@@ -53,6 +53,12 @@ def _here(scene: Scene) -> list[Finding]:
             "forward-drop", f"{where} has policy drop, not Docker's and not fabric's: what "
             f"containers of {nets} forward is dropped there{bridged}", fix))
     return out
+
+
+def _shell(argv: list[str]) -> str:
+    """argv for a shell, an apostrophe inside double quotes rather than '"'"'."""
+    return " ".join(f'"{a}"' if "'" in a and not any(c in a for c in '"$`\\') else
+                    shlex.quote(a) for a in argv)
 
 
 def _bridge_nf() -> bool:
