@@ -237,8 +237,14 @@ class IntentWords:
         network labnet; containers a and b are not linked". `comment` is the rule's (its
         reason); `where` names a rule that is not fabric's ("ip filter FORWARD policy
         drop")."""
-        from fabric.firewall import drop_words
-        return drop_words.describe(self, packet, comment, where)
+        from fabric.firewall import verdict_words
+        return verdict_words.dropped(self, packet, comment, where)
+
+    def describe_pass(self, packet: Packet, comment: str | None = None) -> str:
+        """Why a rule let this packet through, or rewrote it: "allowed: app -> web tcp/80
+        allowed by link web:db", "DNAT: 0.0.0.0:8080 -> web:80/tcp (DNAT)"."""
+        from fabric.firewall import verdict_words
+        return verdict_words.passed(self, packet, comment)
 
     def describe_element(self, set_name: str, element: tuple | str) -> str:
         """An element of one of fabric's nft sets or maps, as the tuple nftrender builds

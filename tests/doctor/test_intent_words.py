@@ -60,6 +60,15 @@ def test_drops_say_which_intent_dropped_them():
         "dropped by ip filter FORWARD policy drop, not a rule of fabric's")
 
 
+def test_passes_say_which_intent_let_them_through():
+    assert WORDS.describe_pass(Packet("10.9.1.11", "10.9.1.13", "tcp", 80), why.LINK) == (
+        "allowed: a -> web tcp/80 allowed by link web:db")
+    assert WORDS.describe_pass(Packet("192.0.2.9", "10.9.1.13", "tcp", 80), why.DNAT) == (
+        "DNAT: 0.0.0.0:8080 -> web:80/tcp (DNAT)")
+    assert WORDS.describe_pass(Packet("10.9.2.14", "10.9.2.15"), why.ICC_TRUE) == (
+        "allowed: icc=true on network other")
+
+
 def test_kernel_objects_back_to_their_owner():
     assert WORDS.describe_interface("fab-lab") == "fab-lab: the interface of network labnet"
     assert WORDS.describe_interface("fvb") == "fvb: container b's veth on network labnet"

@@ -1,15 +1,16 @@
-"""Why one of fabric's rules dropped a packet, in one line naming fabric's intent.
+"""Why one of fabric's rules dropped a packet, or let it through, in one line naming
+fabric's intent.
 
-`fabric trace` calls this through IntentWords.describe_drop with what it saw of the
-probe and the comment of the rule whose verdict was drop; fabric's comments are its
-reasons (reasons.py).
+`fabric trace` calls these through IntentWords.describe_drop and describe_pass with
+what it saw of the probe and the comment of the rule that gave the verdict; fabric's
+comments are its reasons (reasons.py).
 """
 
 from fabric.firewall import reasons as why
 from fabric.firewall.intent_words import IntentWords, Packet, said
 
 
-def describe(w: IntentWords, packet: Packet, comment: str | None, where: str) -> str:
+def dropped(w: IntentWords, packet: Packet, comment: str | None, where: str) -> str:
     reason, rule_id = why.of_comment(comment)
     a, b = w.container(packet.src), w.container(packet.dst)
     what = f"{packet.proto}/{packet.dport}" if packet.dport else packet.proto
@@ -53,3 +54,29 @@ def _icc(w: IntentWords, packet: Packet, reason: str, a: str, b: str, what: str)
     allowed = "; ".join(w.link(lk) for lk in links)
     return f"{head}; {what} is not what their link lets through ({allowed})"
 
+
+
+def passed(w: IntentWords, packet: Packet, comment: str | None) -> str:
+    reason, rule_id = why.of_comment(comment)
+    a, b = w.container(packet.src), w.container(packet.dst)
+    if reason == why.USER_PREFIX:
+        r = w.rule(rule_id or "")
+        return f"allowed by {w.user_rule(r) if r else f'user rule {rule_id}'}"
+    if reason in (why.LINK, why.LINK_REPLY):
+        links = w.links_between(packet.src, packet.dst)
+        text = "; ".join(w.link(lk) for lk in links) or "a link"
+        return f"allowed: {text}" + (" (a reply)" if reason == why.LINK_REPLY else "")
+    if reason in (why.DNAT, why.PUBLISHED, why.HAIRPIN, why.LOOPBACK_PUBLISH):
+        ports = [p for p in w.intent.ports if p.container_ip in (packet.src, packet.dst)]
+        shown = "; ".join(w.port(p) for p in ports) or "a published port"
+        return f"allowed: published port {shown}" if reason != why.DNAT else \
+            f"DNAT: {shown}"
+    if reason in (why.ICC_TRUE, why.ICC_TRUE_BRIDGED, why.ICC_TRUE_UNTRACKED):
+        return f"allowed: icc=true on {said(w.network(packet.src) or w.network(packet.dst))}"
+    if reason == why.MASQUERADE:
+        return f"masqueraded: {a} leaving {said(w.network(packet.src))}"
+    if reason == why.OUTBOUND:
+        return f"allowed: {a} reaching out of {said(w.network(packet.src))}"
+    if reason == why.REPLY:
+        return f"allowed: a reply ({a} -> {b})"
+    return f"{w.describe_rule(comment)}"
