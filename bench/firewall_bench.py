@@ -19,6 +19,9 @@ Everything happens in throwaway namespaces (removed at the end, even on failure)
      1,000 links and 1,000 ports, and Docker's layout with the pair's rule after
      1,000 others.
 Medians throughout; rounds alternate between layouts so drift hits them alike.
+
+`--counters ROUNDS` measures only the packet cost of fabric's ruleset with and without
+its rules' counters, in turn (bench/RESULTS.md, "Counters on fabric's rules").
 """
 
 import argparse
@@ -258,6 +261,45 @@ def packet_costs(lab: Lab, rounds: int) -> dict[str, float]:
     return res
 
 
+def counters_ab(lab: Lab, rounds: int) -> dict[str, float]:
+    """fabric's ruleset with and without its rules' counters, applied in turn in one lab
+    (1,000 links and ports). The UDP round trip here jumps between regimes (about 10
+    and about 80 µs, with what else the two cores run), so each round measures both
+    layouts back to back and the figure that compares them is the median, over rounds,
+    of the round's ratio of medians; the medians over all rounds are given beside it."""
+    import dataclasses
+
+    from fabric.firewall import nft, nftrender
+
+    def apply(counters: bool, icc: bool) -> None:
+        rs = nftrender.render(intent(lab, 1000, 1000, icc=icc))
+        if not counters:
+            rs = dataclasses.replace(rs, digest="", rules=[
+                dataclasses.replace(r, stmts=tuple(x for x in r.stmts if x.text != "counter"))
+                for r in rs.rules])
+        nsexec.run(lab.host, lambda: nft._run(nft._ctx(), nft.full_batch(rs)))
+
+    every: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    for i in range(rounds):
+        for what, icc, measure in (("ping RTT, icc=true", True, lambda: ping_rtts(lab, 2000)),
+                                   ("UDP RTT, linked pair, icc=false", False,
+                                    lambda: udp_rtts(lab, 3000))):
+            medians = {}
+            for counters in ((False, True) if i % 2 == 0 else (True, False)):
+                apply(counters, icc)
+                got = measure()
+                medians[counters] = statistics.median(got)
+                every.setdefault(f"{what}, {'with' if counters else 'without'} counters",
+                                 []).extend(got)
+            ratios.setdefault(what, []).append(medians[True] / medians[False])
+    get_backend("nftables", netns=lab.host).clear()
+    out = {k: statistics.median(v) * 1000 for k, v in every.items()}
+    out.update({f"{k}: ratio with / without, median of rounds": statistics.median(v)
+                for k, v in ratios.items()})
+    return out
+
+
 def _append_pair(lab: Lab) -> None:
     """Docker's icc=false: the pair's ACCEPT after all the others, then DROP."""
     (_, _, ip1, _), (_, _, ip2, _) = lab.ctrs
@@ -276,12 +318,18 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=30, help="rounds per change measurement")
     ap.add_argument("--packet-rounds", type=int, default=3)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--counters", type=int, default=0, metavar="ROUNDS",
+                    help="only compare the ruleset with and without its rules' counters")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (namespaces, nftables)")
     lab = Lab()
     try:
         nsexec.run(lab.host, _sysctl, "net/ipv4/ip_forward", "1")
+        if args.counters:
+            for k, v in counters_ab(lab, args.counters).items():
+                print(f"{k:75s} {v:8.3f}" if "ratio" in k else f"{k:75s} {v:8.2f} µs")
+            return
         change: dict[str, dict[int, float]] = {}
         few = max(5, args.n // 3)  # the slow layouts
         for what in ("link", "port"):

@@ -1,5 +1,6 @@
 """`fabric firewall add|ls|rm`: users' rules that survive every re-render, evaluated
-before fabric's own (the counterpart of `iptables -I DOCKER-USER ...`)."""
+before fabric's own (the counterpart of `iptables -I DOCKER-USER ...`); `fabric
+firewall show`: the rules of each network and link in words, with their counters."""
 
 import click
 
@@ -76,3 +77,19 @@ def firewall_rm(obj, rules, explain, dry_run):
         if not dry_run:
             click.echo(ref)
     each(rules, one)
+
+
+@firewall.command("show", context_settings={"help_option_names": ["--help"]})
+@click.option("--json", "as_json", is_flag=True, help="Print the view as JSON.")
+@click.pass_obj
+def firewall_show(obj, as_json):
+    """The rules that govern each network, link, published port and user rule, in words,
+    beside the nft (or iptables) text of exactly those rules and their packet and byte
+    counters: `iptables -L -n -v`'s twin, on either backend."""
+    doc = obj.client.get("/fabric/firewall/show")
+    if as_json:
+        import json
+        click.echo(json.dumps(doc, indent=2))
+        return
+    from fabric.cli import firewall_show
+    firewall_show.echo(doc)

@@ -69,9 +69,13 @@ RESULTS = (click.option("--json", "as_json", is_flag=True, help="Results as JSON
 @click.option("--name", default=None, help=NAME_HELP)
 @click.option("--dry-run", "--explain", "dry_run", is_flag=True,
               help="Print the plan (the commands that would build it), make nothing.")
+@click.option("--strict", is_flag=True,
+              help="Refuse, making nothing, when the checks run first find a problem "
+                   "(default: warn and go on).")
 @_guarded
-def lab_up(file, name, dry_run):
-    """Bring a lab up: its segments, hosts (in parallel), networks and containers."""
+def lab_up(file, name, dry_run, strict):
+    """Bring a lab up: its segments, hosts (in parallel), networks and containers. What
+    `fabric lab doctor` would find that can be known before is warned of first."""
     from fabric.lab import deploy, explain, resolve
     from fabric.lab.progress import Progress
     lab = resolve.load(file, name)
@@ -80,7 +84,7 @@ def lab_up(file, name, dry_run):
             click.echo(line)
         return
     progress = Progress()
-    if not deploy.up(lab, progress):
+    if not deploy.up(lab, progress, strict=strict):
         click.echo(f"lab {lab.name} is up already (from {file}); nothing to do")
         return
     click.echo(f"lab {lab.name} is up: {len(lab.hosts)} host(s), {len(lab.containers)} "
@@ -216,3 +220,26 @@ def lab_impair(ref, target, spec, dry_run):
         click.echo(line)
     if not dry_run:
         deploy.apply(p)
+
+
+@_on_lab("doctor",
+         click.option("--fix", is_flag=True, help="Repair what fabric owns on every host."),
+         click.option("--json", "as_json", is_flag=True, help="Findings as JSON."))
+def lab_doctor(ref, name, fix, as_json):
+    """`fabric doctor` on every host of the lab, and what only the lab sees (a segment
+    whose MTU a tunnel between two hosts does not fit); exit 0 when nothing is left."""
+    import json
+
+    from fabric.cli.doctor import echo_findings
+    from fabric.lab import doctor, labs
+    lab = labs.find(ref, name).lab
+    reports = doctor.run(lab, fix=fix)
+    left = sum(not f.get("fixed") for r in reports for f in r["Findings"])
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        for r in reports:
+            echo_findings(r, f"{r['Host']}: ")
+        if not any(r["Findings"] for r in reports):
+            click.echo(f"lab {lab.name}: nothing found on {len(reports)} host(s)")
+    sys.exit(1 if left else 0)

@@ -5,6 +5,7 @@ their own; `build` adds them all."""
 from fabric.daemon import (
     routes_build,
     routes_containers,
+    routes_doctor,
     routes_events,
     routes_exec,
     routes_extra,
@@ -26,7 +27,7 @@ def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
-                   routes_firewall, routes_events, routes_host):
+                   routes_firewall, routes_events, routes_host, routes_doctor):
         module.add(r, engine)
     routes_mesh.add(r, engine)
     routes_events.observe_networks(r, engine)

@@ -1,4 +1,5 @@
-"""fabric-only routes for users' firewall rules: /fabric/firewall/rules."""
+"""fabric-only routes for the firewall: users' rules (/fabric/firewall/rules) and the
+firewall as it stands, in words, with its counters (/fabric/firewall/show)."""
 
 from fabric.daemon.http import Response
 from fabric.daemon.params import plan_mode
@@ -30,3 +31,8 @@ def add(r, engine) -> None:
     @r.route("DELETE", "/fabric/firewall/rules/{id}")
     def rule_rm(req):
         return rendered(req, lambda: fw.remove_rule(req.params["id"]))
+
+    @r.route("GET", "/fabric/firewall/show")
+    def show(req):
+        from fabric.network import firewall_show
+        return firewall_show.view(fw)

@@ -28,6 +28,19 @@ class FirewallState:
     localnet: list[str] = field(default_factory=list)   # bridges fabric set route_localnet on
 
 
+@dataclass(frozen=True)
+class KernelRule:
+    """One of fabric's rules as the kernel holds it, with its counters (`fabric firewall
+    show`, the twin of `iptables -L -n -v`)."""
+    table: str              # "inet fabric", "bridge fabric"; iptables: "filter", "nat", "raw"
+    chain: str
+    text: str               # as `nft list` or `iptables-save` prints it, counters left out
+    packets: int = 0
+    bytes: int = 0
+    comment: str | None = None   # nftables: the rule's reason (reasons.py)
+    handle: int | None = None    # nftables
+
+
 class FirewallBackend(ABC):
     """One backend object per host namespace; `netns=None` is the caller's own.
 
@@ -62,6 +75,11 @@ class FirewallBackend(ABC):
     @abstractmethod
     def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         """How the kernel differs from the intent, one line each; empty when in sync."""
+
+    @abstractmethod
+    def rules(self, netns=BOUND) -> list[KernelRule]:
+        """fabric's rules as the kernel has them, chain by chain in order, with their
+        counters (read-only)."""
 
 
 def names() -> list[str]:

@@ -91,21 +91,24 @@ def present(nft) -> bool:
     return docker_user_present(nft) and _iptables("-C")
 
 
-def foreign_drops(nft) -> list[str]:
-    """Forward chains of other tables that drop by policy, which fabric's accept cannot
-    overrule: one line each, saying whether fabric got through."""
+def drop_policies(nft) -> list[tuple[str, str, str]]:
+    """(family, table, chain) of every other table's forward chain whose policy is drop,
+    which fabric's accept cannot overrule."""
     rc, out, _ = nft.cmd("list chains")
     if rc != 0:
         return []
+    return [(c["family"], c["table"], c["name"]) for o in json.loads(out)["nftables"]
+            if (c := o.get("chain")) and c.get("hook") == "forward"
+            and c.get("policy") == "drop" and c["table"] != "fabric"]
+
+
+def foreign_drops(nft) -> list[str]:
+    """Forward chains of other tables that drop by policy: one line each, saying whether
+    fabric got through."""
     lines = []
-    for o in json.loads(out)["nftables"]:
-        c = o.get("chain")
-        if not c or c.get("hook") != "forward" or c.get("policy") != "drop":
-            continue
-        if c["table"] == "fabric":
-            continue
-        where = f"{c['family']} {c['table']} {c['name']}"
-        if (c["family"], c["table"]) == ("ip", "filter") and docker_user_present(nft):
+    for family, table, name in drop_policies(nft):
+        where = f"{family} {table} {name}"
+        if (family, table) == ("ip", "filter") and docker_user_present(nft):
             lines.append(f"{where} has policy drop: Docker's; fabric passes through "
                          f"{DOCKER_USER} (mark {ACCEPT_MARK:#x})")
         else:

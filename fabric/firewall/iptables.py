@@ -31,9 +31,11 @@ import subprocess
 import threading
 
 from fabric.errors import FabricError
-from fabric.firewall import coexist, localnet, validate
-from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState
+from fabric.firewall import coexist, iptlisting, localnet, validate
+from fabric.firewall import reasons as why
+from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState, KernelRule
 from fabric.firewall.intent import FirewallIntent, UserRule
+from fabric.firewall.reasons import PLUMBING, Why, link_ref, port_ref
 from fabric.net import nsexec
 
 TAG = "fabric"
@@ -61,10 +63,28 @@ def _jump_rule(chain: str, match: str, target: str) -> str:
     return f"{chain} {match}-m comment --comment {TAG} -j {target}"
 
 
+Line = tuple[str, Why]     # a rule in iptables-restore syntax, and why it is there
+
+
 def render(intent: FirewallIntent) -> dict[str, list[str]]:
     """Per table, the rule lines (iptables-restore syntax) of fabric's chains."""
+    return {t: [line for line, _ in lines] for t, lines in explained(intent).items()}
+
+
+def explained(intent: FirewallIntent) -> dict[str, list[Line]]:
+    """render(), each rule with why it is there (firewall show puts words and the
+    kernel's counters beside each one, matched by its place in its chain)."""
     validate.intent(intent)
     nets = {n.id: n for n in intent.networks}
+    return {"raw": [(line, ANTISPOOF) for line in _raw(intent, nets)],
+            "filter": _filter(intent, nets), "nat": _nat(intent, nets)}
+
+
+# the raw table's rules are told apart by their own chain's name alone
+ANTISPOOF = Why(why.SPOOF_IP)
+
+
+def _raw(intent: FirewallIntent, nets: dict) -> list[str]:
     raw: list[str] = []
     remote: list[str] = []
     for e in intent.endpoints:
@@ -86,104 +106,119 @@ def render(intent: FirewallIntent) -> dict[str, list[str]]:
     raw += remote
     raw += [f"-A FABRIC-ANTISPOOF -m physdev --physdev-in {n.facts.tunnel} -j DROP"
             for n in intent.networks if n.facts.bridged and n.facts.tunnel]
-    return {"raw": raw, "filter": _filter(intent, nets), "nat": _nat(intent, nets)}
+    return raw
 
 
-def _filter(intent: FirewallIntent, nets: dict) -> list[str]:
-    flt = [f"-A FABRIC-USER {_user(r)}" for r in intent.user_rules]
-    flt.append("-A FABRIC-USER -j RETURN")
+def _filter(intent: FirewallIntent, nets: dict) -> list[Line]:
+    flt: list[Line] = [(f"-A FABRIC-USER {_user(r)}", Why(why.USER_PREFIX, ref=r.id))
+                       for r in intent.user_rules]
+    flt.append(("-A FABRIC-USER -j RETURN", PLUMBING))
     for n in intent.networks:
         for b in n.facts.interfaces:
-            flt += [f"-A FABRIC-FORWARD -i {b} -j FABRIC-USER",
-                    f"-A FABRIC-FORWARD -o {b} -j FABRIC-USER"]
-    flt.append("-A FABRIC-FORWARD -j FABRIC-ISOLATION-STAGE-1")
+            flt += [(f"-A FABRIC-FORWARD -i {b} -j FABRIC-USER", PLUMBING),
+                    (f"-A FABRIC-FORWARD -o {b} -j FABRIC-USER", PLUMBING)]
+    flt.append(("-A FABRIC-FORWARD -j FABRIC-ISOLATION-STAGE-1", PLUMBING))
     for n in intent.networks:
         ifs = n.facts.interfaces
         for b in ifs:
-            flt += [f"-A FABRIC-FORWARD -o {b} -m conntrack --ctstate RELATED,ESTABLISHED "
-                    "-j ACCEPT", f"-A FABRIC-FORWARD -o {b} -j FABRIC"]
+            flt += [(f"-A FABRIC-FORWARD -o {b} -m conntrack --ctstate RELATED,ESTABLISHED "
+                     "-j ACCEPT", Why(why.REPLY, n.id)),
+                    (f"-A FABRIC-FORWARD -o {b} -j FABRIC", PLUMBING)]
         # within the network first (every in . out pair: one for a bridge), so what
         # goes on below is traffic leaving the network or coming into it
-        flt += [f"-A FABRIC-FORWARD -i {i} -o {o} -j {'ACCEPT' if n.facts.icc else 'DROP'}"
-                for i in ifs for o in ifs]
+        icc = Why(why.ICC_TRUE if n.facts.icc else why.ICC_FALSE, n.id)
+        flt += [(f"-A FABRIC-FORWARD -i {i} -o {o} -j {'ACCEPT' if n.facts.icc else 'DROP'}",
+                 icc) for i in ifs for o in ifs]
         for b in ifs:
             if not n.internal:
-                flt.append(f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT")
+                flt.append((f"-A FABRIC-FORWARD -i {b} ! -o {b} -j ACCEPT",
+                            Why(why.OUTBOUND, n.id)))
                 if not n.facts.icc:     # the network's containers on other hosts
-                    flt += [f"-A FABRIC-FORWARD -s {sp} -o {b} -j DROP"
-                            for sp in n.facts.span]
-                flt += [f"-A FABRIC-FORWARD -s {u} -d {s} -o {b} -j ACCEPT"
-                        for s in n.subnets for u in n.facts.unnatted]
-            flt.append(f"-A FABRIC-FORWARD -o {b} -j DROP")
+                    flt += [(f"-A FABRIC-FORWARD -s {sp} -o {b} -j DROP",
+                             Why(why.ICC_FALSE_SPAN, n.id)) for sp in n.facts.span]
+                flt += [(f"-A FABRIC-FORWARD -s {u} -d {s} -o {b} -j ACCEPT",
+                         Why(why.UNNAT, n.id)) for s in n.subnets for u in n.facts.unnatted]
+            flt.append((f"-A FABRIC-FORWARD -o {b} -j DROP", Why(why.INBOUND, n.id)))
 
     # published connections may cross networks (as they could from anywhere); then
     # Docker's isolation, and its --internal rules
-    flt.append("-A FABRIC-ISOLATION-STAGE-2 -m conntrack --ctstate DNAT -j RETURN")
+    flt.append(("-A FABRIC-ISOLATION-STAGE-2 -m conntrack --ctstate DNAT -j RETURN",
+                Why(why.PUBLISHED)))
     for n in intent.networks:
         ifs = n.facts.interfaces
         for b in ifs:
             for s in n.subnets:
                 if n.internal:
-                    flt += [f"-A FABRIC-ISOLATION-STAGE-1 ! -s {s} -o {b} -j DROP",
-                            f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -d {s} -j DROP"]
-            flt += [f"-A FABRIC-ISOLATION-STAGE-1 -i {b} -o {o} -j RETURN"
+                    flt += [(f"-A FABRIC-ISOLATION-STAGE-1 ! -s {s} -o {b} -j DROP",
+                             Why(why.INTERNAL, n.id)),
+                            (f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -d {s} -j DROP",
+                             Why(why.INTERNAL, n.id))]
+            flt += [(f"-A FABRIC-ISOLATION-STAGE-1 -i {b} -o {o} -j RETURN", PLUMBING)
                     for o in ifs if o != b]
-            flt.append(f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -o {b} -j FABRIC-ISOLATION-STAGE-2")
-            flt.append(f"-A FABRIC-ISOLATION-STAGE-2 -o {b} -j DROP")
-    flt += ["-A FABRIC-ISOLATION-STAGE-1 -j RETURN", "-A FABRIC-ISOLATION-STAGE-2 -j RETURN"]
+            flt.append((f"-A FABRIC-ISOLATION-STAGE-1 -i {b} ! -o {b} "
+                        "-j FABRIC-ISOLATION-STAGE-2", PLUMBING))
+            flt.append((f"-A FABRIC-ISOLATION-STAGE-2 -o {b} -j DROP", Why(why.BETWEEN, n.id)))
+    flt += [("-A FABRIC-ISOLATION-STAGE-1 -j RETURN", PLUMBING),
+            ("-A FABRIC-ISOLATION-STAGE-2 -j RETURN", PLUMBING)]
 
     for lk in intent.links:
         ln = nets.get(lk.network_id)
         if ln is None:
             continue
+        link = Why(why.LINK, ln.id, link_ref(lk))
         for i in ln.facts.interfaces:
             for o in ln.facts.interfaces:
                 for proto, first, last in lk.ports:
-                    flt.append(f"-A FABRIC -s {lk.consumer_ip}/32 -d {lk.target_ip}/32 "
-                               f"-i {i} -o {o} -p {proto} -m {proto} "
-                               f"--dport {_ports(first, last)} -j ACCEPT")
+                    flt.append((f"-A FABRIC -s {lk.consumer_ip}/32 -d {lk.target_ip}/32 "
+                                f"-i {i} -o {o} -p {proto} -m {proto} "
+                                f"--dport {_ports(first, last)} -j ACCEPT", link))
     for p in intent.ports:
         pn = nets.get(p.network_id)
         if pn is None or pn.internal:
             continue
         for o in pn.facts.interfaces:
-            flt.append(f"-A FABRIC -d {p.container_ip}/32 -o {o} -p {p.proto} -m {p.proto} "
-                       f"--dport {_ports(p.container_port, p.container_port_end)} "
-                       f"-m conntrack --ctstate DNAT -j ACCEPT")
+            flt.append((f"-A FABRIC -d {p.container_ip}/32 -o {o} -p {p.proto} -m {p.proto} "
+                        f"--dport {_ports(p.container_port, p.container_port_end)} "
+                        f"-m conntrack --ctstate DNAT -j ACCEPT",
+                        Why(why.PUBLISHED, pn.id, port_ref(p))))
     return flt
 
 
-def _nat(intent: FirewallIntent, nets: dict) -> list[str]:
-    nat = []
+def _nat(intent: FirewallIntent, nets: dict) -> list[Line]:
+    nat: list[Line] = []
     for p in intent.ports:
         n = nets.get(p.network_id)
         if n is None or n.internal:
             continue
         dst = "" if (p.host_ip or "0.0.0.0") == "0.0.0.0" else f"-d {p.host_ip}/32 "
         for h, c in validate.host_pairs(p):
-            nat.append(f"-A FABRIC {dst}-p {p.proto} -m {p.proto} --dport {h} "
-                       f"-j DNAT --to-destination {p.container_ip}:{c}")
+            nat.append((f"-A FABRIC {dst}-p {p.proto} -m {p.proto} --dport {h} "
+                        f"-j DNAT --to-destination {p.container_ip}:{c}",
+                        Why(why.DNAT, n.id, port_ref(p))))
 
     for n in intent.networks:
         for b in n.facts.interfaces:
-            nat.append(f"-A FABRIC-POSTROUTING -s 127.0.0.0/8 -o {b} -m conntrack "
-                       "--ctstate DNAT -j MASQUERADE")
+            nat.append((f"-A FABRIC-POSTROUTING -s 127.0.0.0/8 -o {b} -m conntrack "
+                        "--ctstate DNAT -j MASQUERADE", Why(why.LOOPBACK_PUBLISH, n.id)))
             for s in n.subnets:
                 s = str(ipaddress.IPv4Network(s, strict=False))
-                nat.append(f"-A FABRIC-POSTROUTING -s {s} -o {b} -m conntrack --ctstate DNAT "
-                           f"-j MASQUERADE")
+                nat.append((f"-A FABRIC-POSTROUTING -s {s} -o {b} -m conntrack --ctstate DNAT "
+                            f"-j MASQUERADE", Why(why.HAIRPIN, n.id)))
         if not n.facts.masquerade or n.internal:
             continue
+        masq = Why(why.MASQUERADE, n.id)
         for s in n.subnets:
             s = str(ipaddress.IPv4Network(s, strict=False))
-            nat += [f"-A FABRIC-POSTROUTING -s {s} -d {u} -j RETURN" for u in n.facts.unnatted]
+            nat += [(f"-A FABRIC-POSTROUTING -s {s} -d {u} -j RETURN", Why(why.UNNAT, n.id))
+                    for u in n.facts.unnatted]
             if len(n.facts.interfaces) == 1:    # Docker's own form
-                nat.append(f"-A FABRIC-POSTROUTING -s {s} ! -o {n.facts.interfaces[0]} "
-                           "-j MASQUERADE")
+                nat.append((f"-A FABRIC-POSTROUTING -s {s} ! -o {n.facts.interfaces[0]} "
+                            "-j MASQUERADE", masq))
                 continue
             # one -o per rule: out of any of the network's interfaces is not leaving it
-            nat += [f"-A FABRIC-POSTROUTING -s {s} -o {b} -j RETURN" for b in n.facts.interfaces]
-            nat.append(f"-A FABRIC-POSTROUTING -s {s} -j MASQUERADE")
+            nat += [(f"-A FABRIC-POSTROUTING -s {s} -o {b} -j RETURN", masq)
+                    for b in n.facts.interfaces]
+            nat.append((f"-A FABRIC-POSTROUTING -s {s} -j MASQUERADE", masq))
     return nat
 
 
@@ -260,6 +295,9 @@ class IptablesBackend(FirewallBackend):
     def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         rules = render(intent)
         return nsexec.run(self._ns(netns), _drift_here, rules)
+
+    def rules(self, netns=BOUND) -> list[KernelRule]:
+        return nsexec.run(self._ns(netns), iptlisting.rules, CHAINS)
 
     # --- inside the namespace -------------------------------------------------------
 

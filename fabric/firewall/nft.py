@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fabric.errors import FabricError
-from fabric.firewall import coexist, localnet, nftgen, nftrender, validate
-from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState
+from fabric.firewall import coexist, localnet, nftgen, nftlisting, nftrender, validate
+from fabric.firewall.backend import BOUND, FirewallBackend, FirewallState, KernelRule
 from fabric.firewall.intent import FirewallIntent
 from fabric.firewall.ruleset import Ruleset, SetSpec, element_json, element_text
 from fabric.net import nsexec
@@ -94,6 +94,9 @@ class NftablesBackend(FirewallBackend):
     def drift(self, intent: FirewallIntent, netns=BOUND) -> list[str]:
         ns = self._ns(netns)
         return nsexec.run(ns, self._drift_here, intent)
+
+    def rules(self, netns=BOUND) -> list[KernelRule]:
+        return nsexec.run(self._ns(netns), lambda: nftlisting.rules(_ctx()))
 
     # --- inside the namespace --------------------------------------------------------
 

@@ -26,6 +26,7 @@ import functools
 import ipaddress
 
 from fabric.firewall import nftexpr as nx
+from fabric.firewall import reasons as why
 from fabric.firewall import validate
 from fabric.firewall.intent import FirewallIntent, UserRule
 from fabric.firewall.ruleset import (
@@ -242,16 +243,16 @@ def _bridge_skeleton(rs: Ruleset, user_rules) -> None:
     r("prerouting", nx.match(nx.concat(nx.payload("ether", "daddr"), nx.payload("ip", "daddr")),
                              nx.ref("icc_dst")),
       nx.match(nx.concat(iif, esrc, nx.payload("ip", "saddr")), nx.ref("icc_port_ip")),
-      nx.notrack(), nx.ACCEPT, comment="icc=true, container to container")
+      nx.notrack(), nx.ACCEPT, comment=why.ICC_TRUE_BRIDGED)
     r("prerouting", port_ip, nx.ACCEPT)
     r("prerouting", nx.match(iif, nx.ref("ports"), "!="), nx.ACCEPT)
     r("prerouting", nx.match(nx.concat(iif, esrc), nx.ref("port_mac"), "!="), nx.DROP,
-      comment="forged source MAC")
+      comment=why.SPOOF_MAC)
     r("prerouting", nx.match(nx.payload("ether", "type"), nx.anon_set("arp", "ip6"), "!="),
-      nx.DROP, comment="forged source IP")
+      nx.DROP, comment=why.SPOOF_IP)
     r("prerouting", nx.match(nx.concat(iif, nx.payload("arp", "saddr ether"),
                                        nx.payload("arp", "saddr ip")),
-                             nx.ref("port_ip"), "!="), nx.DROP, comment="forged ARP")
+                             nx.ref("port_ip"), "!="), nx.DROP, comment=why.SPOOF_ARP)
 
     r("forward", nx.verdict("jump", "user"))
     r("forward", nx.match(iif, nx.ref("icc_deny")), nx.match(oif, nx.ref("icc_deny")),
@@ -262,18 +263,20 @@ def _bridge_skeleton(rs: Ruleset, user_rules) -> None:
     l4, saddr, daddr = nx.meta("l4proto"), nx.payload("ip", "saddr"), nx.payload("ip", "daddr")
     dport, sport = nx.payload("th", "dport"), nx.payload("th", "sport")
     r("icc", nx.match(nx.payload("ether", "type"), nx.lit("arp")), nx.ACCEPT)
-    r("icc", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), nx.ACCEPT)
+    r("icc", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), nx.ACCEPT,
+      comment=why.LINK)
     # A published port reached through the host's address from the same network is
     # routed, unless br_netfilter bridges it straight across after DNAT; the inet
     # table marked such packets in prerouting (the bridge cannot read conntrack).
     r("icc", nx.match(nx.bitand_int(nx.meta("mark"), PUBLISHED_MARK), nx.lit(PUBLISHED_MARK)),
-      nx.ACCEPT, comment="published port")
+      nx.ACCEPT, comment=why.PUBLISHED)
     # No conntrack here: replies come back from the linked port. A bare SYN from there
     # would be a new connection the other way, so it stops first.
     r("icc", nx.match(nx.bitand(nx.payload("tcp", "flags"), ["syn", "ack"]), nx.lit("syn")),
-      nx.DROP)
-    r("icc", nx.match(nx.concat(daddr, saddr, l4, sport), nx.ref("links")), nx.ACCEPT)
-    r("icc", nx.DROP)
+      nx.DROP, comment=why.ICC_FALSE_NEW)
+    r("icc", nx.match(nx.concat(daddr, saddr, l4, sport), nx.ref("links")), nx.ACCEPT,
+      comment=why.LINK_REPLY)
+    r("icc", nx.DROP, comment=why.ICC_FALSE)
 
 
 # --- inet fabric -------------------------------------------------------------------------
@@ -353,38 +356,40 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
     # route_localnet lets 127.0.0.1 be DNATed onto a bridge; it must not also let a
     # container reach the host's loopback services through it (CVE-2020-8558)
     r("guard", nx.match(daddr, nx.prefix(*LOOPBACK)), nx.match(iif, nx.ref("bridges")),
-      nx.DROP, comment="no loopback from containers")
+      nx.DROP, comment=why.LOOPBACK_GUARD)
     r("guard", nx.match(saddr, nx.prefix(*LOOPBACK)), nx.match(iif, nx.ref("bridges")),
-      nx.DROP)
+      nx.DROP, comment=why.LOOPBACK_GUARD)
 
     r("forward", nx.match(iif, nx.ref("bridges"), "!="), nx.match(oif, nx.ref("bridges"), "!="),
-      nx.ACCEPT, comment="not fabric's traffic")
+      nx.ACCEPT, comment=why.NOT_FABRIC)
     r("forward", nx.verdict("jump", "user"))
     r("forward", nx.match(nx.ct("state"), nx.flags("untracked"), "in"),
-      nx.match(nx.concat(iif, oif), nx.ref("icc_same")), allow, comment="icc=true, untracked")
-    r("forward", nx.match(nx.ct("state"), nx.flags("established", "related"), "in"), allow)
+      nx.match(nx.concat(iif, oif), nx.ref("icc_same")), allow, comment=why.ICC_TRUE_UNTRACKED)
+    r("forward", nx.match(nx.ct("state"), nx.flags("established", "related"), "in"), allow,
+      comment=why.REPLY)
     r("forward", nx.match(nx.concat(iif, oif), nx.ref("same_bridge")),
       nx.verdict("goto", "intra"))
-    r("forward", nx.match(iif, nx.ref("internal")), nx.DROP, comment="internal network")
-    r("forward", nx.match(oif, nx.ref("internal")), nx.DROP, comment="internal network")
-    r("forward", nx.match(oif, nx.ref("bridges")), dnat, allow, comment="published port")
+    r("forward", nx.match(iif, nx.ref("internal")), nx.DROP, comment=why.INTERNAL)
+    r("forward", nx.match(oif, nx.ref("internal")), nx.DROP, comment=why.INTERNAL)
+    r("forward", nx.match(oif, nx.ref("bridges")), dnat, allow, comment=why.PUBLISHED)
     r("forward", nx.match(iif, nx.ref("bridges")), nx.match(oif, nx.ref("bridges")), nx.DROP,
-      comment="between networks")
-    r("forward", nx.match(iif, nx.ref("bridges")), allow, comment="outbound")
+      comment=why.BETWEEN)
+    r("forward", nx.match(iif, nx.ref("bridges")), allow, comment=why.OUTBOUND)
     # routed in from the network's own containers on another host: icc=false holds
     r("forward", nx.match(nx.concat(oif, saddr), nx.ref("span_deny")),
-      nx.verdict("goto", "intra"), comment="icc=false, from another host")
+      nx.verdict("goto", "intra"), comment=why.ICC_FALSE_SPAN)
     r("forward", nx.match(oif, nx.ref("bridges")), nx.match(nx.concat(daddr, saddr),
                                                              nx.ref("unnat")),
-      allow, comment="from a subnet reached without NAT")
-    r("forward", nx.DROP, comment="inbound, neither published nor a reply")
+      allow, comment=why.UNNAT)
+    r("forward", nx.DROP, comment=why.INBOUND)
 
     # same bridge in and out: bridged frames seen through br_netfilter, or a container
     # sending to another one through the gateway (which must not bypass icc=false)
-    r("intra", nx.match(iif, nx.ref("icc_bridges")), allow)
-    r("intra", dnat, allow)
-    r("intra", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), allow)
-    r("intra", nx.DROP, comment="icc=false")
+    r("intra", nx.match(iif, nx.ref("icc_bridges")), allow, comment=why.ICC_TRUE)
+    r("intra", dnat, allow, comment=why.PUBLISHED)
+    r("intra", nx.match(nx.concat(saddr, daddr, l4, dport), nx.ref("links")), allow,
+      comment=why.LINK)
+    r("intra", nx.DROP, comment=why.ICC_FALSE)
 
     r("allow", nx.set_mark_or(ACCEPT_MARK), nx.ACCEPT)
     for rule in user_rules:
@@ -394,23 +399,30 @@ def _inet_skeleton(rs: Ruleset, user_rules) -> None:
     r("prerouting", local, nx.verdict("jump", "publish"))
     r("output", local, nx.verdict("jump", "publish"))
     r("published", dnat, nx.set_mark_or(PUBLISHED_MARK))
-    r("publish", nx.dnat_maps(nx.concat(daddr, l4, dport), "dnat_ip_addr", "dnat_ip_port"))
+    r("publish", nx.dnat_maps(nx.concat(daddr, l4, dport), "dnat_ip_addr", "dnat_ip_port"),
+      comment=why.DNAT)
     r("publish", nx.match(nx.meta("nfproto"), nx.lit("ipv4")),
-      nx.dnat_maps(nx.concat(l4, dport), "dnat_any_addr", "dnat_any_port"))
+      nx.dnat_maps(nx.concat(l4, dport), "dnat_any_addr", "dnat_any_port"), comment=why.DNAT)
 
     r("postrouting", nx.match(oif, nx.ref("bridges")), nx.match(saddr, nx.prefix(*LOOPBACK)),
-      dnat, nx.masquerade(), comment="published port reached through 127.0.0.1")
+      dnat, nx.masquerade(), comment=why.LOOPBACK_PUBLISH)
     r("postrouting", dnat, nx.match(nx.concat(oif, saddr), nx.ref("hairpin")), nx.masquerade(),
-      comment="hairpin")
+      comment=why.HAIRPIN)
     r("postrouting", nx.match(saddr, nx.ref("masq_src")), nx.match(oif, nx.ref("bridges"), "!="),
       nx.match(nx.concat(saddr, daddr), nx.ref("unnat"), "!="),
-      nx.masquerade(), comment="leaving the network")
+      nx.masquerade(), comment=why.MASQUERADE)
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 def _rules(rs: Ruleset, family: str):
     def add(chain: str, *stmts: nx.X, comment: str = "") -> None:
+        if comment and comment != why.NOT_FABRIC:
+            # Every rule with a reason counts what it decides, for `fabric firewall show`
+            # (the twin of `iptables -L -n -v`): a per-CPU add, paid only by packets that
+            # matched, measured within the packet figures' noise (bench/RESULTS.md).
+            # Traffic that is not fabric's is not counted.
+            stmts = (*stmts[:-1], nx.counter(), stmts[-1])
         rs.rules.append(RuleSpec(family, chain, tuple(stmts), comment))
     return add
 
@@ -444,4 +456,4 @@ def _addr(text: str) -> nx.X:
 
 
 def _user_comment(rule: UserRule) -> str:
-    return f"fabric-rule:{rule.id}" + (f" {rule.comment}" if rule.comment else "")
+    return why.user_comment(rule.id, rule.comment)

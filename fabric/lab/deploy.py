@@ -25,6 +25,7 @@ from fabric.lab import (
     machines,
     model,
     naming,
+    precheck,
     remote,
     requests,
     state,
@@ -44,10 +45,12 @@ class UpFailed(FabricError):
     """`lab up` failed; the message names what failed."""
 
 
-def up(lab: model.Lab, say: Say = quiet) -> bool:
-    """Bring the lab up; False when it was up already from this very file."""
+def up(lab: model.Lab, say: Say = quiet, strict: bool = False) -> bool:
+    """Bring the lab up; False when it was up already from this very file. What
+    `fabric doctor` would find is warned of first (`strict`: refused)."""
     if state.load(lab.name) is None:
         machines.check(lab)     # hosts on other machines, before anything is made anywhere
+        precheck.run(lab, say, strict)
     with state.locked(lab.name):
         st = state.load(lab.name)
         if st is not None or _leftover_hosts(lab.name):

@@ -21,6 +21,8 @@ from fabric.plan import (
 )
 from fabric.plan.ops import Op
 
+RTPROT_BOOT = 3
+
 
 def segment(lab: str, seg: model.Segment) -> Plan:
     ns = naming.segment_netns(lab, seg.name)
@@ -37,7 +39,9 @@ def host(lab: str, h: model.Host) -> Plan:
     for nic in h.nics:
         ops += _nic(lab, h.name, hns, nic)
     for r in h.routes:
-        ops.append(AddRoute(ns=hns, dst=r.to, gateway=str(r.via)))
+        # the host's own route, as `ip route add` makes it (proto boot): fabric's proto
+        # 251 marks a network's routes, which the host's `fabric doctor` holds to them
+        ops.append(AddRoute(ns=hns, dst=r.to, gateway=str(r.via), proto=RTPROT_BOOT))
     out = Plan(tuple(ops), title=f"host {h.name}")
     for nic in h.nics:
         if nic.impair:

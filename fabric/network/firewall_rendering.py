@@ -8,6 +8,7 @@ so the next change can be a small element delta instead of a full replace
 
 from fabric.firewall.backend import FirewallBackend, get_backend
 from fabric.firewall.intent import EndpointIntent, FirewallIntent
+from fabric.firewall.intent_words import IntentWords, Names
 from fabric.network import firewall_intent, registry
 from fabric.network.endpoints import as_model
 from fabric.network.service import NetworkService
@@ -45,20 +46,36 @@ class FirewallRendering:
                                      default_network_id=default["id"] if default else None,
                                      remote=tuple(remote))
 
-    def render(self) -> None:
-        """Replace fabric's firewall tables with what the records say, in one go; in an
-        explained request the commands are told first, in a dry run only told."""
-        svc = self.svc
-        name = svc.settings.firewall_backend
+    def words(self, intent: FirewallIntent | None = None) -> IntentWords:
+        """The intent in words (firewall show, trace, doctor), with the containers'
+        names and their links' aliases, which the intent itself does not hold."""
+        endpoints = self.svc.records.endpoints()
+        ids = {e["container_name"]: e["container_id"] for e in endpoints}
+        aliases = {(e["container_id"], ids[name]): alias for e in endpoints
+                   for name, alias in e.get("links", ()) if name in ids}
+        return IntentWords(intent or self.intent(), Names(
+            {e["container_id"]: e["container_name"] for e in endpoints}, aliases))
+
+    def backend(self) -> FirewallBackend:
+        """The host's backend, one object for the core's life (see above)."""
+        name = self.svc.settings.firewall_backend
         backend = self._backends.get(name)
         if backend is None:
-            backend = self._backends[name] = get_backend(name, netns=svc.host.netns)
+            backend = self._backends[name] = get_backend(name, netns=self.svc.host.netns)
+        return backend
+
+    def render(self, force: bool = False) -> None:
+        """Replace fabric's firewall tables with what the records say, in one go; in an
+        explained request the commands are told first, in a dry run only told. `force`
+        rebuilds them whole (fabric doctor --fix, after someone changed them)."""
+        svc = self.svc
+        backend = self.backend()
         intent = self.intent()
         if svc.explaining:
             svc.explain(backend.describe(intent))
             if svc.dry_run:
                 return
-        backend.apply(intent)
+        backend.apply(intent, force=force)
 
     # --- users' rules ------------------------------------------------------------------
 

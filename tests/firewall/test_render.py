@@ -88,7 +88,7 @@ def test_user_rules_come_first_and_drop_in_both_tables():
     rule = UserRule("r1", "drop", src="10.9.1.11", dst="10.9.1.12/32", proto="tcp", dport=80)
     rs = nftrender.render(sample(user_rules=(rule,)))
     text = nft.script(rs)
-    line = 'ip saddr 10.9.1.11 ip daddr 10.9.1.12 meta l4proto tcp th dport 80 drop'
+    line = 'ip saddr 10.9.1.11 ip daddr 10.9.1.12 meta l4proto tcp th dport 80 counter drop'
     assert text.count(line) == 2
     fwd = [r.text for r in rs.rules if (r.family, r.chain) == ("inet", "forward")]
     assert fwd[1] == "jump user"  # after "not fabric's traffic", before everything else
@@ -99,8 +99,8 @@ def test_user_rules_come_first_and_drop_in_both_tables():
 def test_reject_is_a_drop_in_the_bridge_table():
     rs = nftrender.render(sample(user_rules=(UserRule("r", "reject", proto="icmp"),)))
     user = {r.family: r.text for r in rs.rules if r.chain == "user"}
-    assert user["inet"].startswith("meta l4proto icmp reject")
-    assert user["bridge"].startswith("meta l4proto icmp drop")
+    assert user["inet"].startswith("meta l4proto icmp counter reject")
+    assert user["bridge"].startswith("meta l4proto icmp counter drop")
 
 
 def test_script_names_priorities():
