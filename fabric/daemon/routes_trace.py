@@ -34,7 +34,8 @@ def add(r, engine) -> None:
     @r.route("POST", "/fabric/trace")
     def arm(req) -> dict:
         spec = Spec.of(req.json())
-        return {"Id": sessions.start(spec, where())}
+        # the host's own Open vSwitch, when it runs one (fabric/ovs)
+        return {"Id": sessions.start(spec, where(), os.path.join(engine.root.path, "ovs"))}
 
     @r.route("DELETE", "/fabric/trace/{id}")
     def finish(req) -> dict:

@@ -68,6 +68,13 @@ class Intent:
         ep = self._ports.get(ifname or "")
         return self.containers.get(ep.container_id, ep.container_id[:12]) if ep else None
 
+    def port_of(self, container: str, address: str) -> str | None:
+        """The host side of a container's veth, by the container's address on it."""
+        for e in self.firewall.endpoints:
+            if e.ipv4 == address and self.containers.get(e.container_id) == container:
+                return e.host_ifname
+        return None
+
     def name(self, address: str) -> str:
         """A container's name for its address, else the address itself."""
         return self.names.get(address, address)

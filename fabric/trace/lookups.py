@@ -105,6 +105,11 @@ class Kernel:
         except Exception:   # noqa: BLE001 - only a hint for the message
             return True
 
+    def neighbour(self, dev: str | None, address: str) -> str | None:
+        """The MAC the namespace has for `address` on `dev` (its ARP cache)."""
+        return next((n.mac for n in neigh.list_neighbours(self.ipr, dev)
+                     if n.ip == address and n.mac), None)
+
     # --- bridges and tunnels ----------------------------------------------------------
 
     def fdb(self) -> list[neigh.FdbEntry]:

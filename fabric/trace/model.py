@@ -9,7 +9,7 @@ chosen, NAT, a chain's verdict, a tunnel.
 
 from dataclasses import asdict, dataclass, field
 
-STAGES = ("bridge", "route", "nat", "filter", "encap", "decap", "ovs")
+STAGES = ("bridge", "route", "nat", "filter", "encap", "decap")
 DIRECTIONS = ("request", "reply", "error")
 # how a pass ends
 DELIVERED, LEFT, DROPPED, NO_ROUTE, VANISHED = "delivered", "left", "dropped", "no-route", \

@@ -20,6 +20,8 @@ from fabric.trace.intent import Intent
 from fabric.trace.lookups import Kernel
 from fabric.trace.match import Match
 from fabric.trace.model import Hop, Pass
+from fabric.trace.ovs import Ovs
+from fabric.trace.ovs_hops import OvsHops
 from fabric.trace.packet import Packet
 from fabric.trace.ruleset import Ruleset
 from fabric.trace.walks import Stop, walk_hop
@@ -90,10 +92,12 @@ class Builder:
     that namespace."""
 
     def __init__(self, host: str, namespace: str, rules: Ruleset, kernel: Kernel,
-                 intent: Intent, subnets: dict[str, str] | None = None):
+                 intent: Intent, subnets: dict[str, str] | None = None,
+                 ovs: Ovs | None = None):
         self.host, self.namespace = host, namespace
         self.rules, self.kernel, self.intent = rules, kernel, intent
         self.subnets = subnets or {}    # a destination's subnet, to name a missing route
+        self.ovs = OvsHops(self, ovs) if ovs is not None and ovs.running else None
 
     def passes(self, stops: list[Stop], match: Match) -> list[Pass]:
         return [self._pass(g, i) for i, g in enumerate(group(stops, match))]
@@ -104,6 +108,15 @@ class Builder:
                    pkt.describe() if pkt else "")
 
     def _pass(self, g: Group, seq: int) -> Pass:
+        p = self._walk(g, seq)
+        if self.ovs is not None:
+            first, last = g.inner[0], g.inner[-1]
+            p.hops[:0] = self.ovs.arriving(p, first.pkt, first.iif)
+            if p.fate == model.LEFT:
+                p.hops += self.ovs.leaving(p, last.pkt, last.oif)
+        return p
+
+    def _walk(self, g: Group, seq: int) -> Pass:
         first = g.inner[0]
         p = Pass(self.host, self.namespace, g.direction, first.pkt.ttl, seq=seq,
                  origin=first.at("inet", "output"), decap=bool(g.before))
@@ -261,7 +274,8 @@ class Builder:
             r = self.kernel.route(pkt.dst, pkt.src, iif)
             if r.error == "no route":
                 p.fate = model.NO_ROUTE
-                p.reason = f"no route to {self.subnets.get(pkt.dst, pkt.dst)} on host {self.host}"
+                where = self.subnets.get(pkt.dst, pkt.dst)
+                p.reason = f"no route to {where} on host {self.host}"
             elif r.error:
                 p.fate, p.reason = model.NO_ROUTE, f"{r.text} on host {self.host}"
             else:

@@ -7,6 +7,7 @@ runs out; and the trace tables are owned by the sockets that made them, so even 
 daemon killed meanwhile leaves none (arming.py).
 """
 
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from fabric.trace.intent import Intent
 from fabric.trace.lookups import Kernel
 from fabric.trace.match import Match
 from fabric.trace.model import Pass
+from fabric.trace.ovs import Ovs
 from fabric.trace.passes import Builder
 from fabric.trace.walks import stops
 
@@ -57,8 +59,9 @@ class Spec:
 
 
 class Session:
-    def __init__(self, sid: str, spec: Spec, where: dict[str, str | None]):
-        self.id, self.spec = sid, spec
+    def __init__(self, sid: str, spec: Spec, where: dict[str, str | None],
+                 ovs_dir: str | None = None):
+        self.id, self.spec, self.ovs_dir = sid, spec, ovs_dir
         self.armed: dict[str, Armed] = {}
         try:
             with ThreadPoolExecutor(max_workers=8) as ex:
@@ -73,6 +76,7 @@ class Session:
     def passes(self, intent: Intent) -> list[Pass]:
         """Each armed namespace's passes (read once the probe is done)."""
         out: list[Pass] = []
+        ovs = Ovs(self.ovs_dir) if self.ovs_dir and os.path.isdir(self.ovs_dir) else None
         for label, armed in self.armed.items():
             evs = armed.listener.drain()
             if not evs:
@@ -81,7 +85,7 @@ class Session:
             try:
                 rules = ruleset.read(armed.nft, armed.netns)
                 builder = Builder(self.spec.host, label, rules, kernel, intent,
-                                  self.spec.subnets)
+                                  self.spec.subnets, ovs)
                 out += builder.passes(stops(evs, kernel), self.spec.match)
             finally:
                 kernel.close()
@@ -103,9 +107,10 @@ class Sessions:
         self._lock = threading.Lock()
         self._live: dict[str, tuple[Session, threading.Timer]] = {}
 
-    def start(self, spec: Spec, where: dict[str, str | None]) -> str:
+    def start(self, spec: Spec, where: dict[str, str | None], ovs_dir: str | None = None
+              ) -> str:
         sid = secrets.token_hex(4)
-        s = Session(sid, spec, where)
+        s = Session(sid, spec, where, ovs_dir)
         timer = threading.Timer(spec.seconds, self._expire, (sid,))
         timer.daemon = True
         with self._lock:
