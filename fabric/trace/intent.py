@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from fabric.firewall.intent import FirewallIntent, LinkIntent, NetworkIntent, PortIntent
+from fabric.trace.packet import is_ipv4
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Intent:
         for h in hints:
             if not h:
                 continue
-            n = self.network(h) if not _is_ip(h) else self.network_of(h)
+            n = self.network(h) if not is_ipv4(h) else self.network_of(h)
             if n is not None:
                 return n.name
         return "?"
@@ -66,7 +67,8 @@ class Intent:
     def port_owner(self, ifname: str | None) -> str | None:
         """The container whose veth this bridge port is."""
         ep = self._ports.get(ifname or "")
-        return self.containers.get(ep.container_id, ep.container_id[:12]) if ep else None
+        # a tunnel device is the port of every remote endpoint: no one's in particular
+        return self.containers.get(ep.container_id) if ep else None
 
     def port_of(self, container: str, address: str) -> str | None:
         """The host side of a container's veth, by the container's address on it."""
@@ -114,18 +116,10 @@ class Intent:
         return next((r for r in self.user_rules if r.get("id") == rid), None)
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def describe_rule(rule: dict) -> str:
     """A user's rule as `fabric firewall ls` shows it: "user rule 3 (src 10.88.0.2,
     tcp/80)"."""
-    parts = [f"{k} {rule[k]}" for k in ("src", "dst") if rule.get(k)]
+    parts = [f"{k} {str(rule[k]).removesuffix('/32')}" for k in ("src", "dst") if rule.get(k)]
     if rule.get("proto"):
         parts.append(f"{rule['proto']}/{rule['dport']}" if rule.get("dport") else rule["proto"])
     what = f" ({', '.join(parts)})" if parts else ""

@@ -6,6 +6,7 @@ import ipaddress
 from fabric.client.http import ApiError, Client
 from fabric.errors import InvalidArgument, NotFound
 from fabric.probe import wire
+from fabric.trace.packet import is_ipv4
 from fabric.trace.run import Plan, Tracer, Want
 from fabric.trace.story import Ends
 
@@ -30,26 +31,23 @@ def _inspect(client: Client, name: str) -> dict:
     return doc
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def names(client: Client, label: str) -> dict[str, str]:
-    """Every running container's addresses, and the host's own, by name."""
+def names(client: Client, label: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(address -> name, address -> its subnet): every running container's, and the
+    host's own addresses."""
     out: dict[str, str] = {}
+    subnets: dict[str, str] = {}
     for iface in client.get("/fabric/host").get("Interfaces") or ():
         for cidr in iface.get("Addresses") or ():
             out[cidr.split("/")[0]] = f"host {label}"
     for c in client.get("/containers/json"):
         name = (c.get("Names") or ["/?"])[0].lstrip("/")
         for net in _networks(c).values():
-            if net.get("IPAddress"):
-                out[net["IPAddress"]] = name
-    return out
+            ip = net.get("IPAddress")
+            if ip:
+                out[ip] = name
+                n = ipaddress.IPv4Network(f"{ip}/{net.get('IPPrefixLen') or 32}", strict=False)
+                subnets[ip] = str(n)
+    return out, subnets
 
 
 def _destination(client: Client, src: dict | None, dst: str) -> str:
@@ -61,7 +59,7 @@ def _destination(client: Client, src: dict | None, dst: str) -> str:
         if not gw:
             raise InvalidArgument("trace: the container has no gateway to reach the host by")
         return gw
-    if _is_address(dst):
+    if is_ipv4(dst):
         return dst
     doc = _inspect(client, dst)
     theirs = _networks(doc)
@@ -76,13 +74,14 @@ def plan(client: Client, src: str, dst: str, want: Want) -> Plan:
     label = client.get("/fabric/host").get("Name") or "local"
     if src == HOST:
         src_doc, netns = None, wire.OWN
-    elif _is_address(src):
+    elif is_ipv4(src):
         raise InvalidArgument("trace: FROM is a container or `host`, not an address")
     else:
         src_doc = _inspect(client, src)
         netns = src_doc["NetworkSettings"]["SandboxKey"]
     address = _destination(client, src_doc, dst)
     me = Tracer(label, client)
+    by_ip, subnets = names(client, label)
     return Plan(hosts=(me,), sender=me, src_netns=netns, probe=want.probe(address),
-                names=names(client, label),
+                names=by_ip, subnets=subnets,
                 ends=Ends(src, dst if dst == address else f"{dst} ({address})", label, label))

@@ -19,6 +19,7 @@ from fabric.net.routes import RTPROT_FABRIC
 RTM_F_FIB_MATCH = 0x2000       # answer with the FIB entry that matched (`ip route get fibmatch`)
 RTN_LOCAL, RTN_UNREACHABLE, RTN_PROHIBIT, RTN_BLACKHOLE = 2, 7, 8, 6
 PROTOS = {2: "kernel", 3: "boot", 4: "static", RTPROT_FABRIC: "fabric"}
+NUD_INCOMPLETE, NUD_FAILED = 0x01, 0x20
 TYPES = {RTN_UNREACHABLE: "unreachable", RTN_PROHIBIT: "prohibit", RTN_BLACKHOLE: "blackhole"}
 
 
@@ -104,6 +105,17 @@ class Kernel:
             return sysctl.get(f"net/ipv4/conf/{iif}/forwarding", self.netns) == "1"
         except Exception:   # noqa: BLE001 - only a hint for the message
             return True
+
+    def unanswered(self, dev: str | None, address: str) -> bool:
+        """Whether the namespace asked for `address`'s MAC on `dev` and got no answer
+        (yet): its neighbour entry is INCOMPLETE or FAILED."""
+        link = self.link(dev)
+        if link is None:
+            return False
+        for m in rtnl.retry(lambda: list(self.ipr.get_neighbours(ifindex=link.index))):
+            if m.get("NDA_DST") == address:
+                return bool(m["state"] & (NUD_INCOMPLETE | NUD_FAILED))
+        return False
 
     def neighbour(self, dev: str | None, address: str) -> str | None:
         """The MAC the namespace has for `address` on `dev` (its ARP cache)."""

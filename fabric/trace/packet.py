@@ -1,6 +1,7 @@
 """What a trace event says of the packet: its headers as the kernel dumped them, read
 into plain values (standard library only: the CLI renders these too)."""
 
+import ipaddress
 import socket
 import struct
 from dataclasses import asdict, dataclass
@@ -13,6 +14,14 @@ ICMP_ERRORS = (DEST_UNREACH, TIME_EXCEEDED)
 TCP_FLAGS = "FSRPAUEC"     # fin syn rst psh ack urg ece cwr, bit 0 first
 SYN, RST, ACK = 0x02, 0x04, 0x10
 VXLAN_PORTS = (4789, 8472)  # IANA's, and the kernel's historical default
+
+
+def is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def mac(b: bytes) -> str:

@@ -13,6 +13,7 @@ packet went (bridge port to port, up to the host, routed, delivered, out); the s
 of everyone else's chains are the filter and NAT verdicts on the way.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from fabric.trace import model
@@ -45,21 +46,31 @@ class Group:
                               any(own[-1].at(f, h) for f, h in EXITS))
 
 
-def group(stops: list[Stop], match: Match) -> list[Group]:
+def group(stops: list[Stop], match: Match, tunnel: Callable[[str | None], bool]
+          ) -> list[Group]:
+    """`tunnel(ifname)`: whether an interface is a tunnel's (a packet leaving through
+    it comes back as the outer packet)."""
     out: list[Group] = []
     cur: Group | None = None
     outer: list[Stop] = []
+    leaving = False     # outer stops now belong to `cur` (encapsulated), else to `outer`
     for s in stops:
         d = match.direction(s.pkt)
         if d is None:
             if not s.pkt.vxlan:
                 continue
-            if cur is not None and not cur.after and _into_tunnel(cur) or \
-                    cur is not None and cur.after:
+            # an outer packet made here (output) carries `cur` out; one arriving
+            # (prerouting) carries the next group in; other hooks keep to the same
+            if s.at("inet", "output"):
+                leaving = cur is not None and _into_tunnel(cur, tunnel)
+            elif s.at("inet", "prerouting"):
+                leaving = False
+            if leaving and cur is not None:
                 cur.after.append(s)
             else:
                 outer.append(s)
             continue
+        leaving = False
         if cur is None or d != cur.direction or cur.after or _arrives(s, cur):
             cur = Group(d, before=outer)
             outer = []
@@ -68,10 +79,10 @@ def group(stops: list[Stop], match: Match) -> list[Group]:
     return out
 
 
-def _into_tunnel(g: Group) -> bool:
-    own = [s for s in g.inner if s.own]
-    return bool(own) and own[-1].family == "bridge" and own[-1].chain in ("forward",
-                                                                          "postrouting")
+def _into_tunnel(g: Group, tunnel: Callable[[str | None], bool]) -> bool:
+    # any own stop: br_netfilter's postrouting, last, names the bridge as the way out,
+    # the bridge's own postrouting before it names the port (the tunnel device)
+    return any(tunnel(s.oif) for s in g.inner if s.own)
 
 
 def _arrives(s: Stop, cur: Group) -> bool:
@@ -100,7 +111,10 @@ class Builder:
         self.ovs = OvsHops(self, ovs) if ovs is not None and ovs.running else None
 
     def passes(self, stops: list[Stop], match: Match) -> list[Pass]:
-        return [self._pass(g, i) for i, g in enumerate(group(stops, match))]
+        return [self._pass(g, i) for i, g in enumerate(group(stops, match, self._tunnel))]
+
+    def _tunnel(self, ifname: str | None) -> bool:
+        return self.kernel.kind(ifname) == "vxlan"
 
     def hop(self, d: str, interface: str, stage: str, verdict: str, rule: str = "",
             reason: str = "", pkt: Packet | None = None) -> Hop:
@@ -180,7 +194,8 @@ class Builder:
             return self.hop(d, f"{s.iif} -> {s.oif}", "route", "forward", r.text,
                             self._route_words(r.gateway, r.proto, s.oif), pkt)
         if s.at("inet", "input"):
-            r = k.route(pkt.dst, pkt.src, s.iif)
+            # loopback's own traffic has no incoming route to ask about
+            r = k.route(pkt.dst, pkt.src, s.iif) if s.iif != "lo" else k.route(pkt.dst)
             return self.hop(d, s.iif or "", "route", "deliver", r.text,
                             f"delivered to {self._who()}", pkt)
         return None
@@ -269,6 +284,7 @@ class Builder:
             p.fate, p.delivered = model.DELIVERED, True
         elif any(last.at(f, h) for f, h in EXITS):
             p.fate = model.LEFT
+            self._unanswered(p, last)
         elif last.at("inet", "prerouting") or last.at("bridge", "input"):
             iif = last.iif if last.family == "inet" else self.kernel.master(last.iif)
             r = self.kernel.route(pkt.dst, pkt.src, iif)
@@ -288,6 +304,20 @@ class Builder:
             p.reason = f"the bridge {br} on host {self.host} did not forward it"
         else:
             p.reason = f"vanished on host {self.host} after {last.family} {last.chain}"
+
+
+    def _unanswered(self, p: Pass, last: Stop) -> None:
+        """A packet that left through an interface whose next hop never answered ARP
+        was queued there and dropped: it never left at all."""
+        if last.family != "inet" or not last.oif:
+            return
+        nh = self.kernel.route(last.pkt.dst).gateway or last.pkt.dst
+        if self.kernel.unanswered(last.oif, nh):
+            p.fate = model.VANISHED
+            p.reason = (f"no ARP answer from {self.intent.name(nh)} on {last.oif} "
+                        f"({self._who()} on host {self.host})")
+            p.hops.append(self.hop(p.direction, last.oif, "route", "drop", f"neigh {nh} "
+                                   f"dev {last.oif} INCOMPLETE/FAILED", p.reason, last.pkt))
 
 
 def _moved(a: Packet, b: Packet) -> bool:

@@ -26,7 +26,8 @@ def text(s: Story, verbose: bool = False) -> str:
             continue
         lines.append(f"{title}:")
         for p in passes:
-            pkt = next((h.packet for h in p.hops if h.packet), "")
+            # the packet itself, not the tunnel's outer one it arrived in
+            pkt = next((h.packet for h in p.hops if h.packet and h.stage != "decap"), "")
             lines.append(f"  {where(p, many)}: {pkt}")
             for h in p.hops:
                 if quiet(h) and not verbose:

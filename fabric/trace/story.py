@@ -93,5 +93,6 @@ def _end(passes: list[Pass]) -> str:
         return (f"lost: it left host {last.host} ({last.namespace}) through "
                 f"{out.split(' -> ')[-1]} and no traced host saw it again")
     if last.fate == model.VANISHED:
-        return f"lost: {last.reason}" if last.reason else ""
+        return last.reason if last.reason.startswith("no ") else \
+            f"lost: {last.reason}" if last.reason else ""
     return ""
