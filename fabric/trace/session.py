@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from fabric.errors import InvalidArgument, NotFound
+from fabric.errors import FabricError, InvalidArgument, NotFound
 from fabric.trace import conntrack, ruleset
 from fabric.trace.arming import Armed
 from fabric.trace.intent import Intent
@@ -63,15 +63,21 @@ class Session:
                  ovs_dir: str | None = None):
         self.id, self.spec, self.ovs_dir = sid, spec, ovs_dir
         self.armed: dict[str, Armed] = {}
-        try:
-            with ThreadPoolExecutor(max_workers=8) as ex:
-                made = ex.map(lambda item: (item[0], Armed(item[1], sid, spec.match)),
-                              where.items())
-                for label, armed in made:
-                    self.armed[label] = armed
-        except BaseException:
+        failed: list[BaseException] = []
+        with ThreadPoolExecutor(max_workers=8) as ex:
+            made = {label: ex.submit(Armed, ns, sid, spec.match) for label, ns in where.items()}
+            for label, f in made.items():
+                try:
+                    self.armed[label] = f.result()
+                except (FabricError, OSError) as e:
+                    # a container that stopped meanwhile has nothing left to trace
+                    if label == HOST:
+                        failed.append(e)
+                except BaseException as e:  # noqa: BLE001 - every one armed is closed first
+                    failed.append(e)
+        if failed:
             self.close()
-            raise
+            raise failed[0]
 
     def passes(self, intent: Intent) -> list[Pass]:
         """Each armed namespace's passes (read once the probe is done)."""
@@ -96,7 +102,7 @@ class Session:
             armed.close()
             try:
                 conntrack.forget(armed.netns, self.spec.match)
-            except (OSError, ValueError):
+            except (FabricError, OSError):
                 pass    # the namespace went (its container stopped): so did its entries
 
 
