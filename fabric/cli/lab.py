@@ -1,4 +1,4 @@
-"""`fabric lab up|down|ls|status|exec|test|ping|graph|impair`: labs of hosts on this
+"""`fabric lab up|down|ls|status|exec|test|ping|graph|impair|trace`: labs of hosts on this
 machine (fabric.lab). Like `fabric host`, these work on hosts and namespaces directly,
 not through one daemon, so they may import more than the client; each imports what it
 needs when it runs.
@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from fabric.cli import trace as trace_cli
 from fabric.cli.main import cli
 from fabric.cli.table import print_rows
 
@@ -243,3 +244,16 @@ def lab_doctor(ref, name, fix, as_json):
         if not any(r["Findings"] for r in reports):
             click.echo(f"lab {lab.name}: nothing found on {len(reports)} host(s)")
     sys.exit(1 if left else 0)
+
+
+@_on_lab("trace", click.argument("src", metavar="FROM"), click.argument("dst", metavar="TO"),
+         *trace_cli.OPTIONS)
+def lab_trace(ref, name, src, dst, proto, port, timeout, as_json, verbose):
+    """Send one probe from FROM to TO and follow it through every host of the lab
+    (containers, NAME@NET, hosts, HOST:IF), the answer too (fabric trace)."""
+    from fabric.lab import labs
+    from fabric.lab import trace as lab_trace_plan
+    from fabric.trace.run import Want, run
+    found = labs.find(ref, name)
+    story = run(lab_trace_plan.plan(found.lab, src, dst, Want(proto, port, timeout)))
+    trace_cli.show(story, as_json, verbose)

@@ -39,7 +39,7 @@ LAZY = {
     "volume": "volumes",
     **{n: "system" for n in ("info", "version", "daemon")},
     "firewall": "firewall", "network": "network", "host": "host", "lab": "lab", "tls": "tls",
-    "events": "events", "mesh": "mesh", "doctor": "doctor",
+    "events": "events", "mesh": "mesh", "doctor": "doctor", "trace": "trace",
     **{n: "extra" for n in ("top", "stats", "cp", "port")},
 }
 

@@ -17,6 +17,7 @@ from fabric.daemon import (
     routes_network,
     routes_registry,
     routes_system,
+    routes_trace,
     routes_unsupported,
     routes_volumes,
 )
@@ -27,7 +28,8 @@ def build(engine) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
-                   routes_firewall, routes_events, routes_host, routes_doctor):
+                   routes_firewall, routes_events, routes_host, routes_doctor,
+                   routes_trace):
         module.add(r, engine)
     routes_mesh.add(r, engine)
     routes_events.observe_networks(r, engine)

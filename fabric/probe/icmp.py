@@ -20,7 +20,7 @@ KEEP = (packets.ECHO_REPLY, packets.DEST_UNREACH, packets.TIME_EXCEEDED)
 
 def probe(src_netns: str | None, p: Probe, stack: ExitStack) -> tuple[Outcome, Matcher]:
     (sock,) = sockets.in_ns(src_netns, stack, lambda: [sockets.raw_icmp(KEEP)])
-    ident, seq = secrets.randbits(16), secrets.randbits(16)
+    ident, seq = p.ident or secrets.randbits(16), secrets.randbits(16)
     token = secrets.token_bytes(16)
     payload = token + bytes(40)        # 56 bytes of data, as ping sends
 

@@ -22,6 +22,8 @@ class Probe:
     via: tuple[tuple[str, str], ...] = ()  # (netns, ifname) where this probe's own
     #                                        packets must be seen
     path: str = "/"               # http: the path requested
+    ident: int | None = None      # icmp: the echo identifier; tcp, udp, http: the
+    #                               source port (a trace arms its rules for it first)
 
     def __post_init__(self) -> None:
         if self.proto not in PROTOS:
@@ -35,6 +37,8 @@ class Probe:
             raise InvalidArgument(f"probe: {self.proto} needs a port (1-65535)")
         if self.timeout <= 0:
             raise InvalidArgument("probe: timeout must be positive")
+        if self.ident is not None and not 0 < self.ident < 65536:
+            raise InvalidArgument("probe: ident must be within 1..65535")
         if self.nbytes is not None:
             if self.proto != "tcp":
                 raise InvalidArgument("probe: bytes can only be carried over tcp")

@@ -51,13 +51,15 @@ class Flow:
             err.inner.proto == self.proto and err.inner.dst == self.dst
 
 
-def open_pair(src_netns: str | None, kind: int, stack: ExitStack
+def open_pair(src_netns: str | None, kind: int, stack: ExitStack, sport: int | None = None
               ) -> tuple[socket.socket, socket.socket]:
     def make() -> list[socket.socket]:
         s = socket.socket(socket.AF_INET, kind)
         try:
             if kind == socket.SOCK_STREAM:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, ABORT)
+            if sport is not None:
+                s.bind(("0.0.0.0", sport))
             s.setblocking(False)
             return [s, sockets.error_watch()]
         except BaseException:
@@ -83,7 +85,7 @@ def connect(src_netns: str | None, p: Probe, stack: ExitStack
             ) -> tuple[Attempt, socket.socket, Outcome, Matcher]:
     """A TCP handshake: ok when it completes; a reset or an ICMP error quoting the SYN
     decides refused or blocked; silence until the timeout is blocked."""
-    sock, watch = open_pair(src_netns, socket.SOCK_STREAM, stack)
+    sock, watch = open_pair(src_netns, socket.SOCK_STREAM, stack, p.ident)
     at = Attempt(p)
     code = sock.connect_ex((p.dst, p.port or 0))
     flow = flow_of(sock, packets.TCP, p)   # connect chose the source address and port
@@ -116,7 +118,7 @@ def tcp(src_netns: str | None, p: Probe, stack: ExitStack) -> tuple[Outcome, Mat
 def udp(src_netns: str | None, p: Probe, stack: ExitStack) -> tuple[Outcome, Matcher]:
     """One datagram: any datagram back is ok; an ICMP error quoting it decides refused
     or blocked; silence is blocked."""
-    sock, watch = open_pair(src_netns, socket.SOCK_DGRAM, stack)
+    sock, watch = open_pair(src_netns, socket.SOCK_DGRAM, stack, p.ident)
     at = Attempt(p)
     token = b"fabric-probe " + secrets.token_hex(8).encode()
     try:
