@@ -17,8 +17,10 @@ container with a pinned address on h1 (`fabric run -d --ip`) and every other hos
 container probes that address until it answers: the round's time is the slowest
 host's, counted from the moment `fabric run` is called (and from its return); then the
 container is removed and the time until no host reaches it is taken the same way.
+Once on the embedded store and once on a lab etcd (`--stores`).
 
-    .venv/bin/python bench/mesh_bench.py [-n ROUNDS] [-t SECONDS] [--hosts 8] [--markdown]
+    .venv/bin/python bench/mesh_bench.py [-n ROUNDS] [-t SECONDS] [--hosts 8]
+        [--stores sqlite,etcd] [--markdown]
 """
 
 import argparse
@@ -109,8 +111,8 @@ def _until(netns: str, dst: str, want: str, t0: float, limit: float = 10.0) -> f
     return float("inf")
 
 
-def reach_time(hosts: int, rounds: int) -> dict:
-    lab = MultiHost("mr")
+def reach_time(hosts: int, rounds: int, store: str) -> dict:
+    lab = MultiHost("mr", store=store)
     try:
         with ThreadPoolExecutor(max_workers=4) as ex:
             made = list(ex.map(lambda i: lab.add(f"h{i}", f"192.168.18.{10 + i}/24"),
@@ -143,29 +145,34 @@ def reach_time(hosts: int, rounds: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=8, help="hosts of the reach-time mesh")
+    ap.add_argument("--stores", default="sqlite,etcd",
+                    help="cluster stores of the reach-time mesh, in turn (etcd needs etcd-server)")
     args = options(ap)
     tp = throughput(args.n, args.t)
-    rt = reach_time(args.hosts, args.n)
+    reach = {store: reach_time(args.hosts, args.n, store) for store in args.stores.split(",")}
     if args.markdown:
         print("| path | Gbit/s | ping RTT ms |\n|---|---|---|")
         print(f"| mesh | {tp['mesh']:.2f} | {tp['mesh_rtt']:.3f} |")
         print(f"| hand-built VXLAN | {tp['hand']:.2f} | {tp['hand_rtt']:.3f} |")
         print(f"| mesh / hand-built | {tp['ratio']:.2f} (per round {tp['round_ratio']:.2f}) | "
               f"{tp['rtt_ratio']:.2f} |")
-        print(f"\n| {args.hosts}-host mesh, median of {args.n} | seconds |\n|---|---|")
-        print(f"| new container reached from every other host, from `run` called | "
-              f"{rt['reach']:.3f} |")
-        print(f"| same, from `run` returned | {rt['reach_after_run']:.3f} |")
-        print(f"| removed container gone from every other host | {rt['gone']:.3f} |")
+        print(f"\n| {args.hosts}-host mesh, median of {args.n} | store | seconds |\n|---|---|---|")
+        for store, rt in reach.items():
+            print(f"| new container reached from every other host, from `run` called | "
+                  f"{store} | {rt['reach']:.3f} |")
+            print(f"| same, from `run` returned | {store} | {rt['reach_after_run']:.3f} |")
+            print(f"| removed container gone from every other host | {store} | "
+                  f"{rt['gone']:.3f} |")
     else:
         print(f"mesh {tp['mesh']:.2f} Gbit/s, hand-built VXLAN {tp['hand']:.2f} Gbit/s: ratio "
               f"{tp['ratio']:.2f} (per round {tp['round_ratio']:.2f})")
         print(f"ping RTT mesh {tp['mesh_rtt']:.3f} ms, hand-built {tp['hand_rtt']:.3f} ms: "
               f"ratio {tp['rtt_ratio']:.2f}")
-        print(f"{args.hosts} hosts: reached everywhere {rt['reach']:.3f} s after run was "
-              f"called ({rt['reach_after_run']:.3f} s after it returned); gone "
-              f"{rt['gone']:.3f} s after rm")
-        print(f"rounds: {rt['runs']}")
+        for store, rt in reach.items():
+            print(f"{args.hosts} hosts on {store}: reached everywhere {rt['reach']:.3f} s after "
+                  f"run was called ({rt['reach_after_run']:.3f} s after it returned); gone "
+                  f"{rt['gone']:.3f} s after rm")
+            print(f"rounds: {rt['runs']}")
     finish()
 
 

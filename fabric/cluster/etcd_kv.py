@@ -37,6 +37,8 @@ from fabric.cluster.kv import Compare, Event, KeyValue, Op, Put, prefix_end
 from fabric.errors import FabricError, InvalidArgument, Unavailable
 
 CONNECT = 2.0       # seconds to reach an endpoint before trying the next
+ROUNDS = 2          # times through the endpoints: one lost SYN and its retransmission
+                    # (a lossy underlay) is not a store that is gone
 READ = 10.0         # seconds for an answer (a write waits for raft to commit it)
 WAIT_CHECK = 0.25   # changes() waiting less than this first reads the store's revision
 
@@ -77,10 +79,11 @@ class EtcdKV:
 
     def _order(self) -> list[int]:
         n = len(self._clients)
-        return [(self._current + k) % n for k in range(n)]
+        return [(self._current + k) % n for k in range(n * ROUNDS)]
 
     def _unavailable(self, tried: list[str]) -> Unavailable:
-        return Unavailable(f"cluster store {self.url} is unreachable ({'; '.join(tried)})")
+        said = "; ".join(dict.fromkeys(tried))     # each endpoint's reason once
+        return Unavailable(f"cluster store {self.url} is unreachable ({said})")
 
     # --- reads -----------------------------------------------------------------------
 

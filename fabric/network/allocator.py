@@ -112,8 +112,10 @@ class SharedAllocator:
             # the lease is the endpoint registry's entry too (registry.py): who holds
             # the address, and the MAC and tunnel end behind it
             holder = registry.entry(self.host, make_record(address), *self.vtep)
-            self._mac_free(net, holder)
-            if self.cluster.lease(net["id"], ip, holder):
+            # another host that took this address meanwhile holds its MAC too (derived
+            # from the address): that is the race a lease settles, not a MAC clash
+            if not self._mac_clash(net, holder, ip) and \
+                    self.cluster.lease(net["id"], ip, holder):
                 break
             if requested:
                 raise Conflict(f"address {ip} is already in use on network {net['name']}"
@@ -135,15 +137,19 @@ class SharedAllocator:
                 return f" (container {who} on host {r.value['host']})"
         return ""
 
-    def _mac_free(self, net: dict, entry: dict) -> None:
-        """A MAC is one container's on a network spanning hosts, as on one host."""
+    def _mac_clash(self, net: dict, entry: dict, ip: str) -> bool:
+        """A MAC is one container's on a network spanning hosts, as on one host: True
+        when it is another host's lease of `ip` itself that holds it."""
         if not entry["mac"]:
-            return
+            return False
         for r in self.cluster.endpoints(net["id"]):
             if r.value.get("mac") == entry["mac"] and r.value.get("host") != self.host:
+                if r.key.rsplit("/", 1)[-1] == ip:
+                    return True
                 raise Conflict(f"MAC address {entry['mac']} is already in use on network "
                                f"{net['name']} (container {r.value.get('name')} on host "
                                f"{r.value['host']})")
+        return False
 
     def release(self, net: dict, endpoint_id: str) -> None:
         for ep in self.records.endpoints(network_id=net["id"]):

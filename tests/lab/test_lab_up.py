@@ -21,6 +21,16 @@ WAITING: dict[str, list[tuple[str, str, str]]] = {}
 ALL = sorted(f[:-5] for f in os.listdir(LABS) if f.endswith(".yaml"))
 
 
+def _on_etcd(name: str) -> bool:
+    """An overlay lab on the embedded store, which runs on a lab etcd as well."""
+    with open(lab_file(name)) as f:
+        return name.startswith(("mesh-", "ovs-")) and "\ncluster:" not in f.read()
+
+
+# every overlay scenario with both store backends (issue 8)
+ON_ETCD = [n for n in ALL if _on_etcd(n)]
+
+
 def _skip_if_waiting(name: str, stage: str, r) -> None:
     for s, text, reason in WAITING.get(name, []):
         if s == stage and text in r.out + r.err:
@@ -29,15 +39,29 @@ def _skip_if_waiting(name: str, stage: str, r) -> None:
 
 @pytest.mark.parametrize("name", ALL)
 def test_lab_goes_up_passes_and_comes_down_with_nothing_left(name):
+    _up_test_down(name, lab_file(name))
+
+
+@pytest.mark.parametrize("name", ON_ETCD)
+def test_an_overlay_lab_on_etcd_goes_up_passes_and_comes_down(name, tmp_path):
+    with open(lab_file(name)) as f:
+        text = f.read()
+    assert "\nsegments:" in text
+    on_etcd = tmp_path / f"{name}.yaml"
+    on_etcd.write_text(text.replace("\nsegments:", "\ncluster: {store: etcd}\nsegments:", 1))
+    _up_test_down(name, str(on_etcd))
+
+
+def _up_test_down(name: str, path: str) -> None:
     before = root_snapshot()
     run = unique(name)
     try:
-        r = lab("up", "--name", run, lab_file(name))
+        r = lab("up", "--name", run, path)
         _skip_if_waiting(name, "up", r)
         assert r.code == 0, r
         assert f"lab {run} is up" in r.out
         # the same file again: a no-op that reports the lab as up
-        again = lab("up", "--name", run, lab_file(name))
+        again = lab("up", "--name", run, path)
         assert again.code == 0 and "is up already" in again.out, again
         t = lab("test", run)
         _skip_if_waiting(name, "test", t)
