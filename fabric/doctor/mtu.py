@@ -52,6 +52,7 @@ def paths(scene: Scene) -> list[Path]:
 def _kernel(scene: Scene, ipr) -> list[Path]:
     out = []
     held = {a.address: a.ifname for a in addrs.list_addrs(ipr)}
+    every = links.list_links(ipr)
     for t in tunnels.tunnels(ipr):
         if not (t.alias or "").startswith(TAG):
             continue
@@ -60,7 +61,12 @@ def _kernel(scene: Scene, ipr) -> list[Path]:
             continue    # a tunnel of no network: the orphan check's
         lower = t.lower or held.get(t.local or "")
         link = links.get(ipr, lower) if lower else None
-        out.append(Path(n.name, t.name, t.kind, t.mtu, tunnels.OVERHEAD[t.kind], None,
+        # the kernel keeps a tunnel's own MTU within its underlay's, so the frames it
+        # cannot carry are the bigger ones its bridge's other ports hand it
+        port = next((x for x in every if x.name == t.name), None)
+        handed = max([t.mtu] + [x.mtu for x in every if port is not None and port.master
+                                and x.master == port.master and x.name != t.name])
+        out.append(Path(n.name, t.name, t.kind, handed, tunnels.OVERHEAD[t.kind], None,
                         lower, link.mtu if link else None))
     return out
 

@@ -123,6 +123,29 @@ def test_mtu_is_the_underlay_s_less_the_vxlan_header(mesh):
     assert send(mesh.a.netns, p).result == "ok"
 
 
+def test_an_mtu_bigger_than_the_tunnel_carries_is_a_black_hole_the_doctor_names(mesh):
+    h1, h2 = mesh.hosts["h1"], mesh.hosts["h2"]
+    for h in (h1, h2):
+        h.fab("network", "create", "-d", "mesh", "--subnet", "10.51.0.0/24", "-o", "mtu=1500",
+              "big")
+    ba, bb = h1.run("ba", "--network", "big"), h2.run("bb", "--network", "big")
+    try:
+        reach(ba, bb.ip("big"))
+        # the kernel holds the VXLAN port to its NIC's 1500 less 50: a full-size frame
+        # from a container on the 1500-byte bridge is dropped there
+        assert h1.fab("exec", "ba", "ping", "-c1", "-W2", "-s", "1472", bb.ip("big"),
+                      check=False).returncode != 0
+        found = json.loads(h1.fab("doctor", "--json", check=False).stdout)["Findings"]
+        said = [f["what"] for f in found if f["check"] == "mtu"]
+        assert len(said) == 1 and said[0].startswith("network big's VXLAN tunnel"), found
+        assert "needs 1500 + 50 = 1550 bytes, but eth0 has MTU 1500: packets over 1450 " \
+            "bytes vanish (an MTU black hole)" in said[0], said
+    finally:
+        for h, c in ((h1, "ba"), (h2, "bb")):
+            h.fab("rm", "-f", c)
+            h.fab("network", "rm", "big")
+
+
 def test_a_container_is_reached_from_every_host_within_2s_and_gone_within_2s(mesh):
     h1, h3 = mesh.hosts["h1"], mesh.hosts["h3"]
     t0 = time.monotonic()

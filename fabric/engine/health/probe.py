@@ -23,6 +23,8 @@ from fabric.engine.execs import Exec, Execs
 from fabric.engine.health.status import MAX_OUTPUT, Result, output_text
 from fabric.engine.timefmt import now_iso
 
+PID_WAIT = 5.0      # seconds a timed-out check's runc gets to start what it runs
+
 
 def run(execs: Execs, cid: str, argv: list[str], timeout: float,
         cancelled: threading.Event) -> Result | None:
@@ -90,6 +92,12 @@ def _collect(p: subprocess.Popen, deadline: float, cancelled: threading.Event
 def _kill(p: subprocess.Popen, pidfile: str) -> None:
     """Kill the check's process and everything it started (runc follows on its own);
     runc itself when it had not started the process yet."""
+    # runc writes the pid file once the process runs; a machine under load can take
+    # longer than a short timeout to get there, and runc killed meanwhile would leave
+    # the check running in the container with nobody to kill it
+    deadline = time.monotonic() + PID_WAIT
+    while not os.path.exists(pidfile) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         with open(pidfile) as f:
             pid = int(f.read().strip())
