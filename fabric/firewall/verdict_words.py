@@ -17,6 +17,11 @@ def seen(w: IntentWords, packet: Packet, rule: SeenRule, verdict: str | None) ->
     reason = w.why(rule)
     if reason is None:
         return dropped(w, packet, None, foreign(rule)) if verdict == "drop" else ""
+    if verdict == "drop" and reason.reason is None:
+        # fabric's drops all carry a reason: this chain is not as fabric rendered it
+        return (f"dropped by {rule.family} {rule.table} {rule.chain} rule {rule.index} "
+                f"({rule.text}), fabric's chain but not as fabric renders it (`fabric "
+                "doctor --fix` renders it again)")
     if verdict == "drop":
         return _dropped(w, packet, reason, "")
     if reason.reason is None:

@@ -163,6 +163,8 @@ def test_a_rule_seen_in_the_kernel_by_its_comment_or_its_place_in_an_iptables_ch
     assert WORDS.describe_seen(ab, seen, "drop") == WORDS.describe_seen(ab, icc, "drop")
     # a chain whose rules are not as rendered has lost its reasons
     assert WORDS.why(replace(seen, count=len(lines) + 1)) == why.PLUMBING
+    assert "not as fabric renders it" in WORDS.describe_seen(
+        ab, replace(seen, count=len(lines) + 1), "drop")
     raw = [line for line, _ in iptables.explained(INTENT)["raw"]]
     guard = next(i for i, line in enumerate(raw, 1) if "127.0.0.0/8" in line)
     assert WORDS.describe_seen(ab, SeenRule("ip", "raw", "FABRIC-ANTISPOOF", guard,
