@@ -24,12 +24,8 @@ def add(r, engine) -> None:
                 ns[d["Name"].lstrip("/")] = key
         return ns
 
-    def intent(spec: Spec):
-        from fabric.trace.intent import Intent
-        fw = engine.network.firewall
-        containers = {d["Id"]: d["Name"].lstrip("/") for d in engine.containers.all()}
-        return Intent(fw.intent(), containers, dict(spec.names), fw.rules.list(),
-                      engine.network.settings.firewall_backend)
+    def words(spec: Spec):
+        return engine.network.firewall.words(addresses=dict(spec.names))
 
     @r.route("POST", "/fabric/trace")
     def arm(req) -> dict:
@@ -39,5 +35,5 @@ def add(r, engine) -> None:
 
     @r.route("DELETE", "/fabric/trace/{id}")
     def finish(req) -> dict:
-        passes = sessions.finish(req.params["id"], intent)
+        passes = sessions.finish(req.params["id"], words)
         return {"Passes": [p.doc() for p in passes]}

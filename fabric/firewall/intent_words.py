@@ -6,11 +6,13 @@ a probe died: "dropped: icc=false on network labnet; containers a and b are not
 linked") and `fabric doctor` (whose is this interface, this route).
 
 A rule is known by its reason (reasons.py: the nft rule's comment, or the reason the
-iptables backend keeps beside each rule it renders); a set element, an interface or a
-route by what the intent holds. Nothing here reads the kernel or the store: callers
-bring what they saw. The intent knows containers by id and address only, so their
-names and their links' aliases come in `Names`, from the network core's records
-(FirewallRendering.words()).
+iptables backend keeps beside each rule it renders, found by the rule's place in its
+chain: `why`); a set element, an interface or a route by what the intent holds.
+Nothing here reads the kernel or the store: callers bring what they saw. The intent
+knows containers by id and address only, so their names and their links' aliases come
+in `Names`, from the network core's records (FirewallRendering.words()), with names for
+addresses the host knows nothing of (other hosts' containers, hosts' underlay
+addresses), which a trace's caller brings.
 """
 
 import ipaddress
@@ -26,7 +28,7 @@ from fabric.firewall.intent import (
     PortIntent,
     UserRule,
 )
-from fabric.firewall.reasons import link_ref, port_ref
+from fabric.firewall.reasons import Why, link_ref, port_ref
 
 TAG_PREFIX = "fabric:"      # interfaces fabric makes: fabric:<network id12>[:<endpoint id12>]
 
@@ -36,6 +38,9 @@ class Names:
     containers: Mapping[str, str] = field(default_factory=dict)   # container id -> name
     # (consumer id, target id) -> the alias of the consumer's --link to the target
     aliases: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # address -> name, for what this host's records do not name: containers on other
+    # hosts, hosts' own addresses (a lab's caller knows them all)
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,23 @@ class Packet:
     iif: str | None = None       # interfaces it came in on / was going out of
     oif: str | None = None
     smac: str | None = None
+
+
+@dataclass(frozen=True)
+class SeenRule:
+    """A rule a packet met in the kernel, or a base chain's policy (index None), as a
+    trace reads it: nft's family, table and chain (iptables-nft's tables are family
+    "ip"), its place in its chain and, for nftables, its comment and the sets it
+    looks up."""
+    family: str
+    table: str
+    chain: str
+    index: int | None = None    # 1-based
+    text: str = ""
+    comment: str = ""
+    sets: tuple[str, ...] = ()
+    count: int = 0              # rules in its chain (an iptables chain that differs
+                                # from its rendering has lost its reasons)
 
 
 @dataclass(frozen=True)
@@ -72,8 +94,13 @@ class IntentWords:
         self.nets = {n.id: n for n in intent.networks}
         self._by_if = {i: n for n in intent.networks for i in n.facts.interfaces}
         self._by_ip = {e.ipv4: e for e in intent.endpoints}
-        self._by_port = {e.host_ifname: e for e in intent.endpoints}
+        # a tunnel is the port of every remote endpoint behind it: no one's in particular
+        tunnels = {n.facts.tunnel for n in intent.networks}
+        self._by_port = {e.host_ifname: e for e in intent.endpoints
+                         if e.host_ifname not in tunnels}
         self._rules = {r.id: r for r in intent.user_rules}
+        self._position = {r.id: i for i, r in enumerate(intent.user_rules, start=1)}
+        self._reasons = RuleReasons(intent)
 
     # --- who is who ------------------------------------------------------------------
 
@@ -82,7 +109,19 @@ class IntentWords:
         itself when the intent knows no container by it."""
         ep = self._by_ip.get(key) or self._by_port.get(key)
         cid = ep.container_id if ep else key
-        return self.names.containers.get(cid) or (cid[:12] if ep else key)
+        return self.names.containers.get(cid) or self.names.addresses.get(key) or \
+            (cid[:12] if ep else key)
+
+    def who(self, address: str) -> str:
+        """"a (10.88.0.2)", or the bare address of no one known."""
+        addr = address.removesuffix("/32")
+        name = self.container(addr)
+        return f"{name} ({addr})" if name != addr else addr
+
+    def port_owner(self, ifname: str | None) -> str | None:
+        """The container whose host-side veth (a bridge port) this is."""
+        ep = self._by_port.get(ifname or "")
+        return self.container(ep.container_id) if ep else None
 
     def endpoint(self, key: str) -> EndpointIntent | None:
         """By address or host-side interface."""
@@ -118,6 +157,21 @@ class IntentWords:
 
     def rule(self, rule_id: str) -> UserRule | None:
         return self._rules.get(rule_id)
+
+    def position(self, rule_id: str) -> int | None:
+        """A user's rule's place, as `fabric firewall ls` numbers it."""
+        return self._position.get(rule_id)
+
+    def published(self, dst: str, dport: int | None) -> PortIntent | None:
+        """The published port a packet to dst:dport is for: seen after DNAT (the
+        container's address and port) or before (a host address and the host port)."""
+        ports = self.intent.ports
+        for p in ports:
+            if p.container_ip == dst and (
+                    dport is None or p.container_port <= dport <= p.container_port_end):
+                return p
+        return next((p for p in ports if dport is not None and p.host_ip in ("0.0.0.0", dst)
+                     and p.host_port <= dport <= p.host_port_end), None)
 
     def links_between(self, a: str, b: str) -> list[LinkIntent]:
         """Links (either way) between the containers at addresses a and b."""
@@ -170,15 +224,11 @@ class IntentWords:
         parts = [r.action]
         if r.proto:
             parts.append(r.proto + (f"/{r.dport}" if r.dport else ""))
-        parts.append(f"from {self._who(r.src) if r.src else 'anywhere'}")
-        parts.append(f"to {self._who(r.dst) if r.dst else 'anywhere'}")
+        parts.append(f"from {self.who(r.src) if r.src else 'anywhere'}")
+        parts.append(f"to {self.who(r.dst) if r.dst else 'anywhere'}")
         note = f" ({r.comment})" if r.comment else ""
-        return f"user rule {r.id}: {' '.join(parts)}{note}, before fabric's own rules"
-
-    def _who(self, cidr: str) -> str:
-        addr = cidr[:-3] if cidr.endswith("/32") else cidr
-        name = self.container(addr)
-        return f"{name} ({addr})" if name != addr else addr
+        return (f"user rule {self.position(r.id) or '?'} ({r.id}): {' '.join(parts)}{note}, "
+                "before fabric's own rules")
 
     def policy(self) -> list[Fact]:
         """fabric's default for forwarded traffic (its forward chain)."""
@@ -219,6 +269,19 @@ class IntentWords:
                 for r in self.intent.user_rules]
 
     # --- kernel objects ---------------------------------------------------------------
+
+    def why(self, rule: SeenRule) -> Why | None:
+        """Why one of fabric's rules is there (reasons.PLUMBING for a jump between its
+        chains, or a rule the store's rendering no longer explains); None for a rule
+        that is not fabric's."""
+        return self._reasons.of(rule)
+
+    def describe_seen(self, packet: Packet, rule: SeenRule, verdict: str | None) -> str:
+        """What a rule (or a chain's policy) a packet met did to it, in fabric's words:
+        a drop's reason, what let it through or rewrote it; "" for a jump between
+        fabric's chains and for someone else's rule that let it pass."""
+        from fabric.firewall import verdict_words
+        return verdict_words.seen(self, packet, rule, verdict)
 
     def describe_rule(self, comment: str | None, family: str = "", chain: str = "") -> str:
         """One of fabric's rules, by its comment (or reason), in words."""
@@ -291,21 +354,50 @@ class IntentWords:
         return f"{ifname}: not fabric's"
 
     def describe_route(self, dst: str, gateway: str | None = None, dev: str | None = None,
-                       proto: int | None = None) -> str:
-        via = f" via {gateway}" if gateway else ""
+                       proto: int | str | None = None) -> str:
+        """`proto`: the route's protocol, by number or as `ip route` names it."""
+        via = f" via {self.who(gateway)}" if gateway else ""
         on = f" dev {dev}" if dev else ""
         n = self._by_if.get(dev or "")
         if n is not None:
             return f"route to {dst}{on}: network {n.name}'s own"
+        if proto not in (251, "fabric"):
+            return f"route to {dst}{via}{on}: the host's own" + (
+                f" (proto {proto})" if isinstance(proto, str) and proto else "")
         net = _parse(dst)
         for m in self.intent.networks:
             spans = [_parse(s) for s in m.facts.span]
             if net is not None and any(s is not None and net.subnet_of(s) for s in spans):
-                return (f"route to {dst}{via}{on}: network {m.name}'s containers on another "
-                        "host")
-        if proto == 251:
-            return f"route to {dst}{via}{on}: fabric's (proto 251), of no network it knows"
-        return f"route to {dst}{via}{on}: the host's own"
+                return (f"route to {dst}{via}{on}: fabric's, to network {m.name}'s "
+                        "containers on another host")
+        return f"route to {dst}{via}{on}: fabric's (proto 251), of no network it knows"
+
+
+class RuleReasons:
+    """A kernel rule's reason. nftables: its comment. iptables: its place in one of
+    fabric's chains, against the rules rendered from the intent (as `firewall show`
+    matches them), once per intent."""
+
+    def __init__(self, intent: FirewallIntent):
+        self.intent = intent
+        self._ipt: dict[tuple[str, str], list[Why]] | None = None
+
+    def of(self, rule: SeenRule) -> Why | None:
+        from fabric.firewall import iptables, nftrender
+        if rule.family in ("bridge", "inet") and rule.table == nftrender.TABLE:
+            reason, rule_id = why.of_comment(rule.comment)
+            return Why(reason, None, rule_id)
+        if rule.family != "ip" or rule.chain not in iptables.CHAINS.get(rule.table, ()):
+            return None
+        if self._ipt is None:
+            self._ipt = {}
+            for table, lines in iptables.explained(self.intent).items():
+                for line, w in lines:
+                    self._ipt.setdefault((table, line.split(" ", 2)[1]), []).append(w)
+        got = self._ipt.get((rule.table, rule.chain), [])
+        if rule.index is None or len(got) != rule.count or not 0 < rule.index <= len(got):
+            return why.PLUMBING
+        return got[rule.index - 1]
 
 
 def _span(a: int, b: int) -> str:

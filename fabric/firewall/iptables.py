@@ -76,35 +76,35 @@ def explained(intent: FirewallIntent) -> dict[str, list[Line]]:
     kernel's counters beside each one, matched by its place in its chain)."""
     validate.intent(intent)
     nets = {n.id: n for n in intent.networks}
-    return {"raw": [(line, ANTISPOOF) for line in _raw(intent, nets)],
-            "filter": _filter(intent, nets), "nat": _nat(intent, nets)}
+    return {"raw": _raw(intent, nets), "filter": _filter(intent, nets),
+            "nat": _nat(intent, nets)}
 
 
-# the raw table's rules are told apart by their own chain's name alone
-ANTISPOOF = Why(why.SPOOF_IP)
-
-
-def _raw(intent: FirewallIntent, nets: dict) -> list[str]:
-    raw: list[str] = []
-    remote: list[str] = []
+def _raw(intent: FirewallIntent, nets: dict) -> list[Line]:
+    raw: list[Line] = []
+    remote: list[Line] = []
     for e in intent.endpoints:
         n = nets.get(e.network_id)
         if n is None or not n.facts.bridged:
             continue
         dev = f"-m physdev --physdev-in {e.host_ifname}"
+        spoof = Why(why.SPOOF_IP, n.id)
         if e.host_ifname == n.facts.tunnel:
             # many containers behind one port: each one's pair lets its packets on
-            remote.append(f"-A FABRIC-ANTISPOOF {dev} -s {e.ipv4}/32 -m mac --mac-source "
-                          f"{e.mac} -j RETURN")
+            remote.append((f"-A FABRIC-ANTISPOOF {dev} -s {e.ipv4}/32 -m mac --mac-source "
+                           f"{e.mac} -j RETURN", spoof))
             continue
-        raw.append(f"-A FABRIC-ANTISPOOF {dev} -m mac ! --mac-source {e.mac} -j DROP")
-        raw.append(f"-A FABRIC-ANTISPOOF {dev} ! -s {e.ipv4}/32 -j DROP")
+        raw.append((f"-A FABRIC-ANTISPOOF {dev} -m mac ! --mac-source {e.mac} -j DROP",
+                    Why(why.SPOOF_MAC, n.id)))
+        raw.append((f"-A FABRIC-ANTISPOOF {dev} ! -s {e.ipv4}/32 -j DROP", spoof))
     for n in intent.networks:
         for b in n.facts.interfaces:
             # route_localnet must not let a container reach the host's loopback services
-            raw.append(f"-A FABRIC-ANTISPOOF -i {b} -d 127.0.0.0/8 -j DROP")
+            raw.append((f"-A FABRIC-ANTISPOOF -i {b} -d 127.0.0.0/8 -j DROP",
+                        Why(why.LOOPBACK_GUARD, n.id)))
     raw += remote
-    raw += [f"-A FABRIC-ANTISPOOF -m physdev --physdev-in {n.facts.tunnel} -j DROP"
+    raw += [(f"-A FABRIC-ANTISPOOF -m physdev --physdev-in {n.facts.tunnel} -j DROP",
+             Why(why.SPOOF_IP, n.id))
             for n in intent.networks if n.facts.bridged and n.facts.tunnel]
     return raw
 

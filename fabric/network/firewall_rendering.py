@@ -46,15 +46,18 @@ class FirewallRendering:
                                      default_network_id=default["id"] if default else None,
                                      remote=tuple(remote))
 
-    def words(self, intent: FirewallIntent | None = None) -> IntentWords:
+    def words(self, intent: FirewallIntent | None = None,
+              addresses: dict[str, str] | None = None) -> IntentWords:
         """The intent in words (firewall show, trace, doctor), with the containers'
-        names and their links' aliases, which the intent itself does not hold."""
+        names and their links' aliases, which the intent itself does not hold;
+        `addresses`: names the caller knows for addresses beyond this host's records."""
         endpoints = self.svc.records.endpoints()
         ids = {e["container_name"]: e["container_id"] for e in endpoints}
         aliases = {(e["container_id"], ids[name]): alias for e in endpoints
                    for name, alias in e.get("links", ()) if name in ids}
         return IntentWords(intent or self.intent(), Names(
-            {e["container_id"]: e["container_name"] for e in endpoints}, aliases))
+            {e["container_id"]: e["container_name"] for e in endpoints}, aliases,
+            addresses or {}))
 
     def backend(self) -> FirewallBackend:
         """The host's backend, one object for the core's life (see above)."""

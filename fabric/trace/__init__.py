@@ -1,6 +1,12 @@
 """Packet traces: one probe followed hop by hop through every host it crosses, with the
 kernel's own tracing, and told in fabric's words (`fabric trace`, `fabric lab trace`).
 
+Every rule, drop, route and interface is told through fabric/firewall/intent_words.py
+(and verdict_words.py), the mapping `fabric firewall show` and `fabric doctor` use,
+built in the daemon with names the caller brings for other hosts' addresses; this
+package keeps what only a trace has: which packets are the probe's, the kernel's
+events, and the hops.
+
 What runs where: each host's daemon arms its namespaces (its own, its containers'),
 reads what the kernel reported once the probe is done, asks its kernel (routes, FDB,
 ARP, conntrack) and its Open vSwitch what they did, and answers with *passes*; the
@@ -18,8 +24,6 @@ In the daemon (kernel access):
   conntrack.py  the probe's conntrack entries, forgotten afterwards
   walks.py      events into stops (one base chain's walk); a walk as a filter/nat hop
   passes.py     one namespace's stops into passes, hops and how each pass ended
-  intent.py     the host's FirewallIntent indexed by interface and address
-  words.py      a rule and its verdict in fabric's words
   session.py    a daemon's traces in progress, each ending by itself if not ended
 
 On the caller's side (pure, or the client only):

@@ -31,6 +31,7 @@ class Route:
     proto: str = ""
     local: bool = False
     error: str | None = None    # why there is no route: "no route", "forwarding is off"
+    dst: str = ""               # the route's own prefix: "10.40.2.0/24", "default"
 
 
 class Kernel:
@@ -84,10 +85,10 @@ class Kernel:
         gw, dev = m.get("gateway"), self.name(m.get("oif"))
         proto = PROTOS.get(m["proto"], str(m["proto"]))
         if kind == RTN_LOCAL:
-            return Route(f"local {dst} dev {dev}", dev=dev, proto=proto, local=True)
+            return Route(f"local {dst} dev {dev}", dev=dev, proto=proto, local=True, dst=dst)
         text = prefix + (f" via {gw}" if gw else "") + (f" dev {dev}" if dev else "") + \
             f" proto {proto}"
-        return Route(text, gw, dev, proto)
+        return Route(text, gw, dev, proto, dst=prefix)
 
     def _no_route(self, dst: str, iif: str | None, code: int) -> Route:
         if code == errno.ENETUNREACH:

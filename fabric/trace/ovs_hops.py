@@ -37,12 +37,18 @@ class OvsHops:
 
     def _owner(self, port: Port) -> str:
         if port.tunnel:
-            remote = self.b.intent.name(port.option("remote_ip") or "?")
+            remote = self.b.words.container(port.option("remote_ip") or "?")
             return f"{port.name} ({port.kind} to {remote})"
         if port.name == port.bridge:
             return f"{port.name} (the host)"
-        owner = self.b.intent.port_owner(port.name)
+        owner = self.b.words.port_owner(port.name)
         return f"{port.name} ({owner})" if owner else port.name
+
+    def _port_of(self, container: str, address: str) -> str | None:
+        """The host side of a container's veth, by the container's address on it."""
+        w = self.b.words
+        ep = w.endpoint(address)
+        return ep.host_ifname if ep and w.container(ep.container_id) == container else None
 
     def _flow_hop(self, p: Pass, into: str, flow: Flow, pkt: Packet) -> Hop:
         outs = ", ".join(self._owner(o) for o in flow.outputs) or "nowhere"
@@ -57,13 +63,13 @@ class OvsHops:
         remote = t.option("remote_ip") or "?"
         return self.b.hop(p.direction, t.name, "encap", "encap",
                           f"{t.kind} key={t.option('key')} remote_ip={remote}",
-                          f"{t.kind.upper()} to {self.b.intent.who(remote)}", pkt)
+                          f"{t.kind.upper()} to {self.b.words.who(remote)}", pkt)
 
     def leaving(self, p: Pass, pkt: Packet, oif: str | None) -> list[Hop]:
         """Hops after the pass, when it handed the packet to OVS."""
         k = self.b.kernel
         if p.origin and self.b.namespace != "host":
-            port = self.ovs.port(self.b.intent.port_of(self.b.namespace, pkt.src))
+            port = self.ovs.port(self._port_of(self.b.namespace, pkt.src))
             in_port = port.name if port else ""
         else:
             port = self.ovs.port(oif)
@@ -86,7 +92,7 @@ class OvsHops:
     def arriving(self, p: Pass, pkt: Packet, iif: str | None) -> list[Hop]:
         """Hops before the pass, when OVS handed it the packet from a tunnel."""
         if self.b.namespace != "host":
-            port = self.ovs.port(self.b.intent.port_of(self.b.namespace, pkt.dst))
+            port = self.ovs.port(self._port_of(self.b.namespace, pkt.dst))
         else:
             port = self.ovs.port(iif)
         if port is None or pkt.src_mac is None or pkt.dst_mac is None:
@@ -99,6 +105,6 @@ class OvsHops:
         flow = self.ovs.trace(port.bridge, fields(t.name, pkt.src_mac, pkt.dst_mac, pkt, t))
         decap = self.b.hop(p.direction, t.name, "decap", "decap",
                            f"{t.kind} key={t.option('key')} from remote_ip {remote}",
-                           f"from {self.b.intent.who(remote)} through the {t.kind.upper()} "
+                           f"from {self.b.words.who(remote)} through the {t.kind.upper()} "
                            "tunnel", pkt)
         return [decap, self._flow_hop(p, self._owner(t), flow, pkt)]

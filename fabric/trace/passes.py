@@ -16,9 +16,10 @@ of everyone else's chains are the filter and NAT verdicts on the way.
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from fabric.firewall import verdict_words
+from fabric.firewall.intent_words import IntentWords
 from fabric.trace import model
-from fabric.trace.intent import Intent
-from fabric.trace.lookups import Kernel
+from fabric.trace.lookups import Kernel, Route
 from fabric.trace.match import Match
 from fabric.trace.model import Hop, Pass
 from fabric.trace.ovs import Ovs
@@ -103,10 +104,10 @@ class Builder:
     that namespace."""
 
     def __init__(self, host: str, namespace: str, rules: Ruleset, kernel: Kernel,
-                 intent: Intent, subnets: dict[str, str] | None = None,
+                 words: IntentWords, subnets: dict[str, str] | None = None,
                  ovs: Ovs | None = None):
         self.host, self.namespace = host, namespace
-        self.rules, self.kernel, self.intent = rules, kernel, intent
+        self.rules, self.kernel, self.words = rules, kernel, words
         self.subnets = subnets or {}    # a destination's subnet, to name a missing route
         self.ovs = OvsHops(self, ovs) if ovs is not None and ovs.running else None
 
@@ -136,7 +137,7 @@ class Builder:
                  origin=first.at("inet", "output"), decap=bool(g.before))
         if g.before:
             p.hops.append(self._decap(g))
-            p.hops += [walk_hop(s, self.rules, self.intent, self.host, self.namespace,
+            p.hops += [walk_hop(s, self.rules, self.words, self.host, self.namespace,
                                 g.direction) for s in g.before if not s.own]
         last: Stop | None = None
         nat: Hop | None = None      # a NAT rule that matched: shown where its change shows
@@ -150,7 +151,7 @@ class Builder:
                 if hop is not None:
                     p.hops.append(hop)
                 continue
-            walk = walk_hop(s, self.rules, self.intent, self.host, self.namespace,
+            walk = walk_hop(s, self.rules, self.words, self.host, self.namespace,
                             g.direction)
             if walk.stage == "nat" and walk.rule and walk.verdict != "drop":
                 nat = walk
@@ -163,7 +164,7 @@ class Builder:
             p.hops.append(self._encap(g))
             for s in g.after:
                 if not s.own:
-                    walk = walk_hop(s, self.rules, self.intent, self.host, self.namespace,
+                    walk = walk_hop(s, self.rules, self.words, self.host, self.namespace,
                                     g.direction)
                     p.hops.append(walk)
                     if walk.verdict == "drop":
@@ -192,7 +193,7 @@ class Builder:
                 return None     # br_netfilter's view of a bridged frame, not routing
             r = k.route(pkt.dst, pkt.src, s.iif)
             return self.hop(d, f"{s.iif} -> {s.oif}", "route", "forward", r.text,
-                            self._route_words(r.gateway, r.proto, s.oif), pkt)
+                            self._route_words(r), pkt)
         if s.at("inet", "input"):
             # loopback's own traffic has no incoming route to ask about
             r = k.route(pkt.dst, pkt.src, s.iif) if s.iif != "lo" else k.route(pkt.dst)
@@ -204,7 +205,7 @@ class Builder:
         return f"host {self.host}" if self.namespace == "host" else self.namespace
 
     def _port(self, ifname: str | None) -> str:
-        owner = self.intent.port_owner(ifname)
+        owner = self.words.port_owner(ifname)
         return f"{ifname} ({owner})" if owner else (ifname or "?")
 
     def _bridged(self, d: str, s: Stop) -> Hop:
@@ -216,8 +217,8 @@ class Builder:
             f"no fdb entry for {pkt.dst_mac} on {br}: flooded"
         if k.kind(out) == "vxlan":
             reason = f"into the VXLAN device {out}"
-        elif self.intent.port_owner(out):
-            reason = f"to {self.intent.port_owner(out)}'s port on {br}"
+        elif self.words.port_owner(out):
+            reason = f"to {self.words.port_owner(out)}'s port on {br}"
         else:
             reason = f"out of {out} on {br}"
         src = self._port(s.iif) if s.at("bridge", "forward") else br
@@ -228,12 +229,8 @@ class Builder:
         own = [x for x in g.inner[:g.inner.index(s)] if x.own]
         return bool(own) and own[-1].at("bridge", "forward")
 
-    def _route_words(self, gateway: str | None, proto: str, oif: str | None) -> str:
-        if gateway:
-            whose = "fabric's route" if proto == "fabric" else f"a {proto} route"
-            return f"{whose} via {self.intent.name(gateway)}"
-        net = self.intent.network(oif)
-        return f"on-link: network {net.name}'s interface" if net else f"on-link via {oif}"
+    def _route_words(self, r: Route) -> str:
+        return self.words.describe_route(r.dst, r.gateway, r.dev, r.proto)
 
     # --- NAT and tunnels ----------------------------------------------------------------
 
@@ -263,14 +260,14 @@ class Builder:
             f"VXLAN VNI {outer.vni} to {outer.dst}"
         leaves = next((s.oif for s in g.after if s.oif), "")
         return self.hop(g.direction, f"{dev} -> {leaves}", "encap", "encap", entry,
-                        f"VXLAN VNI {outer.vni} to VTEP {self.intent.who(outer.dst)}", outer)
+                        f"VXLAN VNI {outer.vni} to VTEP {self.words.who(outer.dst)}", outer)
 
     def _decap(self, g: Group) -> Hop:
         outer = g.before[0].pkt
         into = g.inner[0].iif
         return self.hop(g.direction, f"{g.before[0].iif} -> {into}", "decap", "decap",
                         f"VXLAN VNI {outer.vni} from {outer.src}",
-                        f"from VTEP {self.intent.who(outer.src)}", outer)
+                        f"from VTEP {self.words.who(outer.src)}", outer)
 
     # --- how the pass ended -------------------------------------------------------------
 
@@ -290,8 +287,8 @@ class Builder:
             r = self.kernel.route(pkt.dst, pkt.src, iif)
             if r.error == "no route":
                 p.fate = model.NO_ROUTE
-                where = self.subnets.get(pkt.dst, pkt.dst)
-                p.reason = f"no route to {where} on host {self.host}"
+                p.reason = verdict_words.no_route(self.subnets.get(pkt.dst, pkt.dst),
+                                                  self.host)
             elif r.error:
                 p.fate, p.reason = model.NO_ROUTE, f"{r.text} on host {self.host}"
             else:
@@ -314,7 +311,7 @@ class Builder:
         nh = self.kernel.route(last.pkt.dst).gateway or last.pkt.dst
         if self.kernel.unanswered(last.oif, nh):
             p.fate = model.VANISHED
-            p.reason = (f"no ARP answer from {self.intent.name(nh)} on {last.oif} "
+            p.reason = (f"no ARP answer from {self.words.container(nh)} on {last.oif} "
                         f"({self._who()} on host {self.host})")
             p.hops.append(self.hop(p.direction, last.oif, "route", "drop", f"neigh {nh} "
                                    f"dev {last.oif} INCOMPLETE/FAILED", p.reason, last.pkt))

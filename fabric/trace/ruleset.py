@@ -62,6 +62,11 @@ class Ruleset:
     def rule(self, family: str, table: str, handle: int | None) -> Rule | None:
         return None if handle is None else self.rules.get((family, table, handle))
 
+    def count(self, family: str, table: str, chain: str) -> int:
+        """How many rules a chain holds."""
+        return sum(1 for r in self.rules.values() if (r.family, r.table, r.chain) ==
+                   (family, table, chain))
+
 
 def parse(text: str) -> Ruleset:
     rs = Ruleset()

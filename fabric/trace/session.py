@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fabric.errors import FabricError, InvalidArgument, NotFound
+from fabric.firewall.intent_words import IntentWords
 from fabric.trace import conntrack, ruleset
 from fabric.trace.arming import Armed
-from fabric.trace.intent import Intent
 from fabric.trace.lookups import Kernel
 from fabric.trace.match import Match
 from fabric.trace.model import Pass
@@ -79,7 +79,7 @@ class Session:
             self.close()
             raise failed[0]
 
-    def passes(self, intent: Intent) -> list[Pass]:
+    def passes(self, words: IntentWords) -> list[Pass]:
         """Each armed namespace's passes (read once the probe is done)."""
         out: list[Pass] = []
         ovs = Ovs(self.ovs_dir) if self.ovs_dir and os.path.isdir(self.ovs_dir) else None
@@ -90,7 +90,7 @@ class Session:
             kernel = Kernel(armed.netns)
             try:
                 rules = ruleset.read(armed.nft, armed.netns)
-                builder = Builder(self.spec.host, label, rules, kernel, intent,
+                builder = Builder(self.spec.host, label, rules, kernel, words,
                                   self.spec.subnets, ovs)
                 out += builder.passes(stops(evs, kernel), self.spec.match)
             finally:
@@ -124,7 +124,7 @@ class Sessions:
         timer.start()
         return sid
 
-    def finish(self, sid: str, intent: Callable[[Spec], Intent]) -> list[Pass]:
+    def finish(self, sid: str, words: Callable[[Spec], IntentWords]) -> list[Pass]:
         with self._lock:
             got = self._live.pop(sid, None)
         if got is None:
@@ -132,7 +132,7 @@ class Sessions:
         s, timer = got
         timer.cancel()
         try:
-            return s.passes(intent(s.spec))
+            return s.passes(words(s.spec))
         finally:
             s.close()
 

@@ -8,13 +8,14 @@ matched, jumps, returns, the policy) belong to it.
 
 from dataclasses import dataclass, field
 
-from fabric.trace import arming, words
+from fabric.firewall.intent_words import IntentWords, SeenRule
+from fabric.firewall.intent_words import Packet as Seen
+from fabric.trace import arming
 from fabric.trace.events import Event
-from fabric.trace.intent import Intent
 from fabric.trace.lookups import Kernel
 from fabric.trace.model import Hop
-from fabric.trace.packet import Packet, parse
-from fabric.trace.ruleset import Ruleset
+from fabric.trace.packet import ICMP, PROTO_NAMES, Packet, parse
+from fabric.trace.ruleset import Rule, Ruleset
 
 
 @dataclass
@@ -39,8 +40,11 @@ class Stop:
     def verdict(self) -> str | None:
         return self.events[-1].verdict if self.events else None
 
-    def seen(self) -> words.Seen:
-        return words.Seen(self.pkt, self.iif, self.oif)
+    def seen(self) -> Seen:
+        """The packet as fabric's words need it: addresses, protocol, port, interfaces."""
+        p = self.pkt
+        return Seen(p.src, p.dst, PROTO_NAMES.get(p.proto, str(p.proto)),
+                    p.dport if p.proto != ICMP else None, self.iif, self.oif, p.src_mac)
 
 
 def stops(evs: list[Event], kernel: Kernel) -> list[Stop]:
@@ -59,7 +63,7 @@ def stops(evs: list[Event], kernel: Kernel) -> list[Stop]:
     return [s for s in out if s.pkt.src]
 
 
-def walk_hop(stop: Stop, rules: Ruleset, intent: Intent, host: str, namespace: str,
+def walk_hop(stop: Stop, rules: Ruleset, words: IntentWords, host: str, namespace: str,
              direction: str) -> Hop:
     """One walk of someone's base chain (fabric's, iptables', Docker's...): every rule
     that matched with its verdict, the chain's final verdict, and the rule that
@@ -71,9 +75,8 @@ def walk_hop(stop: Stop, rules: Ruleset, intent: Intent, host: str, namespace: s
     for e in stop.events:
         if e.type == "rule" and e.handle is None:
             continue     # the kernel's "end of rules" of a chain nothing matched in
-        chain = rules.chain(e.family, e.table, e.chain)
         rule = rules.rule(e.family, e.table, e.handle) if e.type == "rule" else None
-        said = words.of(chain, rule, e.verdict, seen, intent)
+        said = words.describe_seen(seen, _seen_rule(rules, e, rule), e.verdict)
         target = f" {e.target}" if e.target else ""
         if rule is None:
             entries.append(f"{e.chain}: {e.type} {e.verdict}")
@@ -94,6 +97,13 @@ def walk_hop(stop: Stop, rules: Ruleset, intent: Intent, host: str, namespace: s
     return Hop(host, namespace, _ifaces(stop), "nat" if base.type == "nat" else "filter",
                verdict, rule_text, reason, direction, stop.pkt.describe(),
                f"{stop.family} {stop.table} {stop.chain}", tuple(entries))
+
+
+def _seen_rule(rules: Ruleset, e: Event, rule: Rule | None) -> SeenRule:
+    if rule is None:        # the chain's policy
+        return SeenRule(e.family, e.table, e.chain)
+    return SeenRule(rule.family, rule.table, rule.chain, rule.index, rule.text, rule.comment,
+                    rule.sets, rules.count(rule.family, rule.table, rule.chain))
 
 
 def _ifaces(stop: Stop) -> str:

@@ -54,7 +54,7 @@ def test_show_names_the_intent_beside_counting_rules(host, backend):
     link = _fact(before, "app -> web tcp/80 allowed by link web:db")
     port = _fact(before, "0.0.0.0:8080 -> web:80/tcp (DNAT)")
     icc = _fact(before, "network bridge: icc=false")
-    user = _fact(before, f"user rule {rid}: drop tcp/8081 from app ({app}) to anywhere")
+    user = _fact(before, f"user rule 1 ({rid}): drop tcp/8081 from app ({app}) to anywhere")
     for f in (link, port, icc, user):
         assert f["rules"], f
     if backend == "nftables":
@@ -71,7 +71,7 @@ def test_show_names_the_intent_beside_counting_rules(host, backend):
     assert _get(host, "app", f"http://{web}:8081/", "0.5").code != 0    # the user rule
     assert _get(host, "other", f"http://{web.rsplit('.', 1)[0]}.1:8080/").out == "hi\n"
     after = json.loads(host.fab("firewall", "show", "--json").out)
-    for words in ("app -> web tcp/80", "network bridge: icc=false", f"user rule {rid}",
+    for words in ("app -> web tcp/80", "network bridge: icc=false", f"user rule 1 ({rid})",
                   "0.0.0.0:8080 -> web:80/tcp"):
         assert _packets(_fact(after, words)) > _packets(_fact(before, words)), words
 

@@ -80,12 +80,13 @@ def test_icc_off_dies_naming_the_network_and_the_containers(h):
 def test_a_link_lets_its_port_through_and_nothing_else(h):
     doc = h.trace("cli", "srv", "--proto", "tcp", "--port", "80")
     assert doc["result"] == "ok", doc["verdict"]
-    one(doc, "filter", reason="allowed by the link cli -> srv (tcp/80)", verdict="accept")
+    one(doc, "filter", reason="allowed: cli -> srv tcp/80 allowed by link srv:db",
+        verdict="accept")
     one(doc, "route", namespace="srv", verdict="deliver")
     one(doc, "route", "reply", namespace="cli", verdict="deliver")
     doc = h.trace("cli", "srv", "--proto", "tcp", "--port", "81")
-    assert doc["verdict"] == ("dropped: icc=false on network bridge; containers cli and srv "
-                              "are not linked")
+    assert doc["verdict"] == ("dropped: icc=false on network bridge; tcp/81 is not what their "
+                              "link lets through (cli -> srv tcp/80 allowed by link srv:db)")
 
 
 def test_a_published_port_is_dnated_and_hairpinned_and_translated_back(h):
@@ -96,9 +97,10 @@ def test_a_published_port_is_dnated_and_hairpinned_and_translated_back(h):
     assert doc["result"] == "ok", doc["verdict"]
     dnat = one(doc, "nat", verdict="dnat")
     assert f"DNAT {gw}:8080 -> {web}:80" in dnat["rule"]
-    assert dnat["reason"] == f"published port 8080/tcp of web (-> {web}:80)"
+    assert dnat["reason"] == "DNAT: published port 0.0.0.0:8080 -> web:80/tcp (DNAT)"
     snat = one(doc, "nat", verdict="snat")
-    assert snat["reason"].startswith("hairpin") and f"-> {gw}:" in snat["rule"]
+    assert snat["reason"].startswith("hairpin: a reaching published port 0.0.0.0:8080") \
+        and f"-> {gw}:" in snat["rule"]
     one(doc, "route", namespace="web", verdict="deliver", reason="delivered to web")
     back = [x for x in hops(doc, "nat", "reply")]
     assert {x["verdict"] for x in back} == {"dnat", "snat"}
@@ -122,7 +124,8 @@ def test_a_user_rule_drop_names_the_rule(h):
         doc = h.trace("c", "d", "--proto", "tcp", "--port", "80")
     finally:
         h.fab("firewall", "rm", rid)
-    why = f"dropped by user rule 1 (src {c}, tcp/80)"
+    why = (f"dropped by user rule 1 ({rid}): drop tcp/80 from c ({c}) to anywhere, before "
+           "fabric's own rules")
     assert doc["verdict"] == why
     last = hops(doc)[-1]
     assert last["verdict"] == "drop" and f"fabric-rule:{rid}" in last["rule"]

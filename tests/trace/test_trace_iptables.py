@@ -35,9 +35,9 @@ def test_a_published_port_through_iptables_nat(h):
     assert doc["result"] == "ok", doc["verdict"]
     dnat = one(doc, "nat", verdict="dnat", table="ip nat PREROUTING")
     assert "-j DNAT --to-destination 10.79.0.4:80" in dnat["rule"]
-    assert dnat["reason"] == "published port 8080/tcp of web (-> 10.79.0.4:80)"
+    assert dnat["reason"] == "DNAT: published port 0.0.0.0:8080 -> web:80/tcp (DNAT)"
     one(doc, "filter", table="ip filter FORWARD", verdict="accept",
-        reason="published port 8080/tcp of web")
+        reason="allowed: published port 0.0.0.0:8080 -> web:80/tcp")
     one(doc, "nat", verdict="snat", table="ip nat POSTROUTING", reason="hairpin")
     one(doc, "route", namespace="web", verdict="deliver")
-    one(doc, "filter", "reply", reason="a reply or related packet (conntrack)")
+    one(doc, "filter", "reply", reason="allowed: a reply (")

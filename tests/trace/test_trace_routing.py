@@ -30,12 +30,13 @@ def test_three_hosts_each_hop_and_route_then_no_route_on_h2(name):
     assert doc["result"] == "ok", doc["verdict"]
     r1 = one(doc, "route", host="h1", namespace="host", verdict="forward")
     assert r1["rule"] == "10.40.9.0/24 via 192.168.18.13 dev eth0 proto fabric"
-    assert r1["reason"] == "fabric's route via h3"
-    one(doc, "filter", host="h1", reason="leaving network cnet")
+    assert r1["reason"] == ("route to 10.40.9.0/24 via h3 (192.168.18.13) dev eth0: fabric's, "
+                            "to network cnet's containers on another host")
+    one(doc, "filter", host="h1", reason="allowed: a leaving network cnet")
     r3 = one(doc, "route", host="h3", namespace="host", verdict="forward")
     assert r3["rule"].startswith("10.40.9.0/24 dev fab-") and "proto kernel" in r3["rule"]
-    one(doc, "filter", host="h3", reason="from 10.40.0.2, a subnet network cnet reaches "
-                                         "without NAT")
+    one(doc, "filter", host="h3", reason="allowed: from a (10.40.0.2), a subnet network cnet "
+                                         "reaches without NAT")
     one(doc, "bridge", host="h3", verdict="forward", reason="to c's port")
     one(doc, "route", host="h3", namespace="c", verdict="deliver")
     assert not hops(doc, host="h2")
@@ -50,6 +51,8 @@ def test_three_hosts_each_hop_and_route_then_no_route_on_h2(name):
     assert seen == ["h1", "h2", "h3"], seen
     r1 = one(doc, "route", host="h1", namespace="host", verdict="forward")
     assert r1["rule"] == "10.40.0.0/16 via 192.168.18.12 dev eth0 proto boot"
+    assert r1["reason"] == ("route to 10.40.0.0/16 via h2 (192.168.18.12) dev eth0: the "
+                            "host's own (proto boot)")
     r2 = one(doc, "route", host="h2", verdict="forward")
     assert r2["rule"] == "10.40.9.0/24 via 192.168.18.13 dev eth0 proto fabric"
     assert r2["interface"] == "eth0 -> eth0"
