@@ -58,7 +58,10 @@ def order(passes: list[Pass], direction: tuple[str, ...], first: str,
 def tell(passes: list[Pass], ends: Ends, result: str, detail: str) -> Story:
     s = Story(ends, result, detail)
     s.request = order(passes, ("request",), ends.src_host, ends.dst_host)
-    s.answer = order(passes, ("reply", "error"), ends.dst_host or "", ends.src_host)
+    # an ICMP error about the reply comes after the reply it is about, though it is
+    # made (a higher TTL) on the host where the reply died
+    back = (ends.dst_host or "", ends.src_host)
+    s.answer = order(passes, ("reply",), *back) + order(passes, ("error",), *back)
     s.verdict = _verdict(s)
     return s
 
@@ -70,7 +73,7 @@ def _verdict(s: Story) -> str:
     if died:
         return died
     if s.request and s.request[-1].fate == model.DELIVERED:
-        back = _end(s.answer)
+        back = _end([p for p in s.answer if p.direction == "reply"] or s.answer)
         if back:
             return f"{s.result}: the answer {back.split(': ', 1)[-1]}" \
                 if not back.startswith(("dropped", "no route")) else back

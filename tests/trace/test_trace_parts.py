@@ -10,7 +10,7 @@ import uuid
 from fabric.host import bare
 from fabric.trace import arming, events, packet, ruleset, story
 from fabric.trace.match import Match
-from fabric.trace.model import DELIVERED, DROPPED, LEFT, Hop, Pass
+from fabric.trace.model import DELIVERED, DROPPED, LEFT, NO_ROUTE, Hop, Pass
 
 
 def attr(kind: int, value: bytes) -> bytes:
@@ -121,3 +121,20 @@ def test_the_verdict_says_where_it_died_or_was_lost():
     assert story.tell([there], ends, "blocked", "no echo reply within 0.3 s").verdict == (
         "blocked: delivered to b on host h2, no answer came back (no echo reply within "
         "0.3 s)")
+
+
+def test_a_reply_with_no_route_back_is_the_verdict_and_its_error_comes_after_it():
+    # b's host has no route back to a: the reply dies there, and that host's ICMP
+    # error (made there, TTL 64 like the reply) goes back to b after it
+    ends = story.Ends("a", "b", "h1", "h2")
+    ps = [Pass("h2", "b", "request", 62, delivered=True, fate=DELIVERED),
+          Pass("h2", "b", "reply", 64, origin=True, hops=[hop("h2", "b")]),
+          Pass("h2", "host", "reply", 64, fate=NO_ROUTE, hops=[hop("h2", "host")],
+               reason="no route to 10.1.0.0/16 on host h2"),
+          Pass("h2", "host", "error", 64, origin=True, hops=[hop("h2", "host")]),
+          Pass("h2", "b", "error", 64, delivered=True, fate=DELIVERED,
+               hops=[hop("h2", "b")])]
+    s = story.tell(ps, ends, "blocked", "no echo reply within 0.3 s")
+    assert [(p.namespace, p.direction) for p in s.answer] == [
+        ("b", "reply"), ("host", "reply"), ("host", "error"), ("b", "error")]
+    assert s.verdict == "no route to 10.1.0.0/16 on host h2"
