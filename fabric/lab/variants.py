@@ -83,7 +83,11 @@ def make(src: Source, base: model.Lab, net: str, driver: str, name: str) -> Vari
             changes += _uplink(data, raw, base, old)
         else:
             changes += _own_subnet(data, raw, base, old, driver)
-        changes += _options(raw, old, driver)
+        changes += _options(raw, old)
+        gone = [f"{k} {v}" for k, v in (("gateway", old.gateway), ("ip-range", old.ip_range))
+                if v is not None and k not in raw]
+        if gone:
+            changes.append(f"dropped {', '.join(gone)}")
     text = (f"# `fabric lab compare`: {src.path} with network {net} on the {driver} driver\n"
             + yaml.safe_dump(data, sort_keys=False))
     vsrc = Source(src.path, text, data, src.lines)   # errors name the file as written
@@ -95,7 +99,7 @@ def make(src: Source, base: model.Lab, net: str, driver: str, name: str) -> Vari
     return Variant(driver, lab, text, f"{net}: {', '.join(changes)}")
 
 
-def _options(raw: dict, old: model.Network, driver: str) -> list[str]:
+def _options(raw: dict, old: model.Network) -> list[str]:
     kept = {k: v for k, v in old.options if k in KEPT_OPTIONS}
     dropped = [f"{k}={v}" for k, v in old.options if k not in KEPT_OPTIONS]
     options = {**raw.get("options", {}), **kept}
