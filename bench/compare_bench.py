@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     made = {}
-    for var, prefix in (("FABRIC_LABS_DIR", "fcl-"), ("FABRIC_HOSTS_DIR", "fch-")):
+    for var, prefix in (("FABRIC_LABS_DIR", "fcmpl-"), ("FABRIC_HOSTS_DIR", "fcmph-")):
         if var not in os.environ:
             made[var] = os.environ[var] = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     walls, docs = [], []
