@@ -9,7 +9,9 @@ venv="$here/.venv"
 
 apt_packages=(runc conmon nftables libnftables1 iproute2 busybox-static iptables
               python3 python3-venv python3-pip util-linux procps graphviz skopeo openssl
-              openvswitch-switch)
+              openvswitch-switch iperf3)
+# iperf3: `fabric lab compare` (and the benchmarks) measure throughput with it; its
+# daemon is never started (Debian asks, and a non-interactive install says no).
 # etcd for labs with `cluster: {store: etcd}` and the cluster store's tests (its system
 # service is never started: see policy-rc.d below; fabric runs its own etcd per lab).
 apt_packages+=(etcd-server etcd-client)

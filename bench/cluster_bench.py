@@ -21,14 +21,11 @@ median of each round's own ratio (steadier while other work shares the machine).
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -45,27 +42,12 @@ from fabric.plan import (  # noqa: E402
     LinkUp,
     SetMaster,
 )
-
-PORT = 5201
+from fabric.probe.measure import IPERF_MISSING, throughput  # noqa: E402
 
 
 def iperf(server_ns: str, client_ns: str, dst: str, seconds: float) -> float:
     """Gbit/s received, one run."""
-    srv = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1", "-p",
-                            str(PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(50):   # until it listens
-            r = subprocess.run(["ip", "netns", "exec", server_ns, "ss", "-Hltn",
-                                f"sport = :{PORT}"], capture_output=True, text=True)
-            if r.stdout.strip():
-                break
-            time.sleep(0.02)
-        out = subprocess.run(["ip", "netns", "exec", client_ns, "iperf3", "-c", dst, "-p",
-                              str(PORT), "-t", str(seconds), "-J"], capture_output=True,
-                             text=True, timeout=seconds + 30, check=True).stdout
-        return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
-    finally:
-        srv.wait(timeout=10)
+    return throughput(server_ns, client_ns, dst, seconds) / 1e9
 
 
 def second_nic(lab: MultiHost, h, address: str | None, bridge: str | None) -> None:
@@ -147,7 +129,7 @@ def options(ap: argparse.ArgumentParser) -> argparse.Namespace:
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     if not shutil.which("iperf3"):
-        sys.exit("iperf3 is not installed: apt-get install iperf3")
+        sys.exit(IPERF_MISSING)
     return args
 
 

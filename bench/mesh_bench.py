@@ -24,9 +24,7 @@ Once on the embedded store and once on a lab etcd (`--stores`).
 """
 
 import argparse
-import re
 import statistics
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,21 +41,10 @@ from fabric.plan import (
     SetMaster,
 )
 from fabric.plan.tunnel_ops import EnsureVxlan
-from fabric.probe import Probe, send
+from fabric.probe import measure
 
 HAND_VNI = 999
 MTU = 1450
-
-
-def rtt(netns: str, dst: str, count: int = 300) -> float:
-    """Average round trip in ms of busybox's adaptive ping (next one as soon as the
-    reply is in)."""
-    out = subprocess.run(["ip", "netns", "exec", netns, "busybox", "ping", "-A", "-q", "-c",
-                          str(count), dst], capture_output=True, text=True, timeout=60).stdout
-    m = re.search(r"min/avg/max = [\d.]+/([\d.]+)/", out)
-    if m is None:
-        raise RuntimeError(f"ping {dst} from {netns}: {out}")
-    return float(m.group(1))
 
 
 def hand_leg(h, box_ns: str, address: str, peer_mac: str, peer_ip: str, peer_vtep: str,
@@ -93,7 +80,7 @@ def throughput(rounds: int, seconds: float) -> dict:
         for i in range(rounds):
             for which, ip in paths if i % 2 == 0 else reversed(paths):
                 got[which].append(iperf(b.netns, a.netns, ip, seconds))
-                got[which + "_rtt"].append(rtt(a.netns, ip))
+                got[which + "_rtt"].append(measure.rtt(a.netns, ip))
         med = {k: statistics.median(v) for k, v in got.items()}
         return {**med, "ratio": med["mesh"] / med["hand"],
                 "round_ratio": statistics.median(x / y for x, y in zip(got["mesh"],
@@ -101,14 +88,6 @@ def throughput(rounds: int, seconds: float) -> dict:
                 "rtt_ratio": med["mesh_rtt"] / med["hand_rtt"], "runs": got}
     finally:
         lab.close()
-
-
-def _until(netns: str, dst: str, want: str, t0: float, limit: float = 10.0) -> float:
-    while time.monotonic() - t0 < limit:
-        if send(netns, Probe("icmp", dst, timeout=0.05)).result == want:
-            return time.monotonic() - t0
-        time.sleep(0.005)
-    return float("inf")
 
 
 def reach_time(hosts: int, rounds: int, store: str) -> dict:
@@ -126,7 +105,7 @@ def reach_time(hosts: int, rounds: int, store: str) -> dict:
             ip = f"10.32.9.{10 + r}"
             with ThreadPoolExecutor(max_workers=len(boxes)) as ex:
                 t0 = time.monotonic()
-                waits = [ex.submit(_until, b.netns, ip, "ok", t0) for b in boxes]
+                waits = [ex.submit(measure.until, b.netns, ip, "ok", t0) for b in boxes]
                 made[0].run(f"new{r}", "--ip", ip)
                 ran = time.monotonic() - t0
                 worst = max(w.result() for w in waits)
@@ -134,7 +113,7 @@ def reach_time(hosts: int, rounds: int, store: str) -> dict:
             out["reach_after_run"].append(worst - ran)
             with ThreadPoolExecutor(max_workers=len(boxes)) as ex:
                 t0 = time.monotonic()
-                waits = [ex.submit(_until, b.netns, ip, "blocked", t0) for b in boxes]
+                waits = [ex.submit(measure.until, b.netns, ip, "blocked", t0) for b in boxes]
                 made[0].fab("rm", "-f", f"new{r}")
                 out["gone"].append(max(w.result() for w in waits))
         return {k: statistics.median(v) for k, v in out.items()} | {"runs": out}

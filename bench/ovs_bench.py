@@ -15,7 +15,6 @@ the containers over each path in turn, round after round; ping's average RTT too
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from multihost import MultiHost, apply, wait_until  # noqa: E402
 
 from fabric.plan import AddAddress, CreateVeth, LinkUp  # noqa: E402
 from fabric.plan.ovs_ops import TxOffloads  # noqa: E402
+from fabric.probe import measure  # noqa: E402
 
 MTU = 1450
 
@@ -51,16 +51,6 @@ def hand_built(h, box_ns: str, peer_ip: str, address: str) -> None:
           TxOffloads(ns=box_ns, ifname="eth9"), LinkUp(ns=h.netns, ifname="hand0"),
           AddAddress(ns=box_ns, ifname="eth9", cidr=address), LinkUp(ns=box_ns, ifname="eth9"))
     vsctl(h, "add-port", "hand", "hand0")
-
-
-def rtt_ms(src_ns: str, dst: str, count: int = 50) -> float:
-    out = subprocess.run(["ip", "netns", "exec", src_ns, "busybox", "ping", "-q", "-c",
-                          str(count), "-i", "0.02", dst], capture_output=True, text=True,
-                         timeout=60).stdout
-    m = re.search(r"= [\d.]+/([\d.]+)/", out)
-    if m is None:
-        raise RuntimeError(f"ping {dst}: {out}")
-    return float(m.group(1))
 
 
 def main() -> None:
@@ -89,7 +79,7 @@ def main() -> None:
             order = [("driver", driver_ip), ("hand", hand_ip)]
             for which, ip in order if i % 2 == 0 else reversed(order):
                 got[which].append(iperf(b.netns, a.netns, ip, args.t))
-                rtt[which].append(rtt_ms(a.netns, ip))
+                rtt[which].append(measure.rtt(a.netns, ip, 50, interval=0.02))
     finally:
         lab.close()
     d, hb = statistics.median(got["driver"]), statistics.median(got["hand"])

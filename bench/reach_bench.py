@@ -33,6 +33,8 @@ os.environ.setdefault("FABRIC_HOSTS_DIR", tempfile.mkdtemp(prefix="fhb-", dir="/
 
 from multihost import Box, LabHost, MultiHost  # noqa: E402
 
+from fabric.probe.measure import until  # noqa: E402
+
 SUBNET = "10.40.0.0/16"
 
 
@@ -41,11 +43,9 @@ def reached_by_all(boxes: list[Box], ip: str, start: float, limit: float = 10.0)
     times: list[float] = []
 
     def poll(box: Box) -> None:
-        while time.monotonic() - start < limit:
-            if box.probe(ip, timeout=0.2).result == "ok":
-                times.append(time.monotonic() - start)
-                return
-            time.sleep(0.01)
+        took = until(box.netns, ip, "ok", start, limit, timeout=0.2, gap=0.01)
+        if took <= limit:
+            times.append(took)
     threads = [threading.Thread(target=poll, args=(b,)) for b in boxes]
     for t in threads:
         t.start()

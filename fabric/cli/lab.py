@@ -1,4 +1,4 @@
-"""`fabric lab up|down|ls|status|exec|test|ping|graph|impair|trace`: labs of hosts on this
+"""`fabric lab up|down|ls|status|exec|test|ping|graph|impair|trace|compare`: labs of hosts on this
 machine (fabric.lab). Like `fabric host`, these work on hosts and namespaces directly,
 not through one daemon, so they may import more than the client; each imports what it
 needs when it runs.
@@ -244,6 +244,43 @@ def lab_doctor(ref, name, fix, as_json):
         if not any(r["Findings"] for r in reports):
             click.echo(f"lab {lab.name}: nothing found on {len(reports)} host(s)")
     sys.exit(1 if left else 0)
+
+
+@lab_group.command("compare")
+@click.argument("file")
+@click.option("--network", required=True, metavar="NET",
+              help="The lab's network to carry by each driver in turn.")
+@click.option("--drivers", default="bridge,routing,mesh,ovs", show_default=True,
+              help="Comma-separated: bridge (with an uplink), routing, mesh, ovs.")
+@click.option("--name", default=None,
+              help="The labs' base name (default: the file's); each driver's is NAME-DRIVER.")
+@click.option("-t", "--time", "seconds", type=click.IntRange(1, 600), default=3,
+              show_default=True, help="Seconds of each iperf3 run.")
+@click.option("--pings", type=click.IntRange(1, 100000), default=200, show_default=True,
+              help="Echoes for the round-trip time.")
+@click.option("--starts", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Containers started for the time to reachability (the median counts).")
+@click.option("--json", "as_json", is_flag=True, help="The results as JSON.")
+@_guarded
+def lab_compare(file, network, drivers, name, seconds, pings, starts, as_json):
+    """Bring the lab up once per driver with NET rewritten to it, run its expectations,
+    measure cross-host throughput (iperf3), round-trip time and time to reachability
+    between two of NET's containers, take it down; one row per driver. Exit 0 when
+    every driver passed every expectation and was measured."""
+    from fabric.lab import compare, compare_report
+    from fabric.lab.progress import Progress
+    plan = compare.prepare(file, network, drivers, name)
+    settings = compare.Settings(seconds, pings, starts)
+    if not as_json:
+        click.echo(compare_report.heading(plan, settings))
+    try:
+        rows = compare.run(plan, settings, Progress())
+    except KeyboardInterrupt:
+        click.echo("interrupted: the lab that was up is down again", err=True)
+        sys.exit(130)
+    click.echo(compare_report.as_json(plan, settings, rows) if as_json
+               else compare_report.table(rows), nl=False)
+    sys.exit(0 if all(r.ok for r in rows) else 1)
 
 
 @_on_lab("trace", click.argument("src", metavar="FROM"), click.argument("dst", metavar="TO"),

@@ -50,9 +50,13 @@ def matrix(results: list[CheckResult]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in table]
     lines.append("")
-    lines += [f"FAILED {r.check.label()}: {_why(r)}" for r in results if not r.passed]
+    lines += [failure_line(r) for r in results if not r.passed]
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
+
+
+def failure_line(r: CheckResult) -> str:
+    return f"FAILED {r.check.label()}: {_why(r)}"
 
 
 def summary_line(results: list[CheckResult]) -> str:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 ICMP, TCP, UDP = socket.IPPROTO_ICMP, socket.IPPROTO_TCP, socket.IPPROTO_UDP
 ECHO_REPLY, DEST_UNREACH, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
 VXLAN_PORTS = (4789, 8472)      # IANA's and the Linux kernel's historical default
+GRE = 47
+GRE_ETHERNET, GRE_IPV4 = 0x6558, 0x0800  # what a GRE packet carries: a frame (Open
+#                                          vSwitch's GRE ports) or an IPv4 packet
 
 UNREACH_CODES = {
     0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable",
@@ -111,12 +114,29 @@ def icmp_error(buf: bytes) -> IcmpError | None:
 
 
 def decapsulate(pkt: IPv4) -> IPv4 | None:
-    """The inner IPv4 packet of a VXLAN datagram, so `via` on an underlay interface
-    recognises a probe crossing an overlay."""
+    """The inner IPv4 packet of a VXLAN datagram or a GRE packet, so `via` on an
+    underlay interface recognises a probe crossing an overlay."""
+    if pkt.proto == GRE:
+        return _gre_inner(pkt.payload)
     p = ports(pkt)
     if p is None or pkt.proto != UDP or p[1] not in VXLAN_PORTS:
         return None
-    frame = pkt.payload[8 + 8:]             # UDP header, VXLAN header
+    return _frame_ipv4(pkt.payload[8 + 8:])     # after the UDP and VXLAN headers
+
+
+def _frame_ipv4(frame: bytes) -> IPv4 | None:
+    """The IPv4 packet an Ethernet frame carries."""
     if len(frame) < 14 or frame[12:14] != b"\x08\x00":
         return None
     return parse_ipv4(frame[14:])
+
+
+def _gre_inner(gre: bytes) -> IPv4 | None:
+    if len(gre) < 4:
+        return None
+    flags, kind = struct.unpack("!HH", gre[:4])
+    # the checksum, key and sequence number fields follow when their bits are set
+    start = 4 + 4 * sum(bool(flags & bit) for bit in (0x8000, 0x2000, 0x1000))
+    if kind == GRE_IPV4:
+        return parse_ipv4(gre[start:])
+    return _frame_ipv4(gre[start:]) if kind == GRE_ETHERNET else None
