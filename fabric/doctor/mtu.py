@@ -31,6 +31,7 @@ class Path:
     remote: str | None      # the other end, where one tunnel has one
     lower: str | None       # the interface it leaves the host by
     lower_mtu: int | None
+    kernel: bool = False    # the kernel's tunnel, whose own MTU follows its NIC's
 
     @property
     def needs(self) -> int:
@@ -67,7 +68,7 @@ def _kernel(scene: Scene, ipr) -> list[Path]:
         handed = max([t.mtu] + [x.mtu for x in every if port is not None and port.master
                                 and x.master == port.master and x.name != t.name])
         out.append(Path(n.name, t.name, t.kind, handed, tunnels.OVERHEAD[t.kind], None,
-                        lower, link.mtu if link else None))
+                        lower, link.mtu if link else None, kernel=True))
     return out
 
 
@@ -99,6 +100,7 @@ def check(scene: Scene, found: list[Path]) -> list[Finding]:
             "mtu", f"network {p.network}'s {p.kind.upper()} tunnel {p.tunnel}{to} needs "
             f"{p.mtu} + {p.overhead} = {p.needs} bytes, but {p.lower} has MTU {p.lower_mtu}: "
             f"packets over {p.lower_mtu - p.overhead} bytes vanish (an MTU black hole)",
-            f"ip link set dev {p.lower} mtu {p.needs} (and on the way to the other end), "
-            f"or re-create network {p.network} with -o mtu={p.lower_mtu - p.overhead}"))
+            f"ip link set dev {p.lower} mtu {p.needs} (and on the way to the other end)"
+            + (f", then ip link set dev {p.tunnel} mtu {p.mtu}" if p.kernel else "")
+            + f", or re-create network {p.network} with -o mtu={p.lower_mtu - p.overhead}"))
     return out
