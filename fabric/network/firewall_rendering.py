@@ -55,9 +55,11 @@ class FirewallRendering:
         ids = {e["container_name"]: e["container_id"] for e in endpoints}
         aliases = {(e["container_id"], ids[name]): alias for e in endpoints
                    for name, alias in e.get("links", ()) if name in ids}
-        return IntentWords(intent or self.intent(), Names(
-            {e["container_id"]: e["container_name"] for e in endpoints}, aliases,
-            addresses or {}))
+        # containers on other hosts by the names the endpoint registry gives them
+        names = {r.container: r.name for doc in self.svc.list_networks()
+                 for r in registry.programmed(doc)}
+        names.update({e["container_id"]: e["container_name"] for e in endpoints})
+        return IntentWords(intent or self.intent(), Names(names, aliases, addresses or {}))
 
     def backend(self) -> FirewallBackend:
         """The host's backend, one object for the core's life (see above)."""

@@ -220,6 +220,10 @@ def test_icc_false_and_anti_spoofing_hold_for_frames_through_the_tunnel(mesh):
         # icc=false across hosts, as on one
         for src, dst in ((qa, "10.50.0.3"), (qb, "10.50.0.2")):
             reach(src, dst, want="blocked")
+        # and one host's own trace names the container on the other by its name
+        said = h1.fab("trace", "qa", "10.50.0.3", check=False).stdout.splitlines()
+        assert said[-1] == ("dropped: icc=false on network quiet; containers qa and qb are "
+                            "not linked"), said
         vni = {d["Network"]: d["VNI"] for d in json.loads(h1.fab("mesh", "status",
                                                                  "--json").stdout)}
         # frames sent into h1's tunnel by hand from h2, as a container there (or the
