@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,6 +51,29 @@ def env_for(sock: str, cfg: str) -> dict:
     return {**env, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": cfg}
 
 
+def started(proc: subprocess.Popen, timeout: float, ready: Callable[[], bool]) -> bool:
+    """Whether `proc` became ready within `timeout` seconds (False once it died)."""
+    for _ in range(int(timeout * 10)):
+        if ready():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
+
+
+def dockerd_wanted(no_dockerd: bool) -> bool:
+    """Whether to run the dockerd side; when not, why, on stderr."""
+    if no_dockerd:
+        print("dockerd column skipped: --no-dockerd", file=sys.stderr)
+    elif not shutil.which("dockerd") or not os.access(DOCKER, os.X_OK):
+        print("dockerd column skipped: dockerd or the docker CLI is not installed "
+              "(apt-get install docker.io)", file=sys.stderr)
+    else:
+        return True
+    return False
+
+
 class Dockerd:
     """A throwaway dockerd in a namespace of its own (a fabric host's, whose own daemon
     is never started), with its data under a temporary directory."""
@@ -64,16 +88,21 @@ class Dockerd:
             "dockerd", "--data-root", f"{self.dir}/data", "--exec-root", f"{self.dir}/exec",
             "-H", f"unix://{self.sock}", "--pidfile", f"{self.dir}/docker.pid",
             "--storage-driver", storage]), stdout=subprocess.DEVNULL, stderr=self.log)
-        for _ in range(300):
-            if os.path.exists(self.sock) and subprocess.run(
-                    [DOCKER, "-H", f"unix://{self.sock}", "version"],
-                    capture_output=True).returncode == 0:
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
+        if started(self.proc, 30, lambda: os.path.exists(self.sock) and subprocess.run(
+                [DOCKER, "-H", f"unix://{self.sock}", "version"],
+                capture_output=True).returncode == 0):
+            return
         self.stop()
         raise SystemExit(f"dockerd did not start; see {self.log.name}")
+
+    def load_busybox(self, fabric_env: dict) -> None:
+        """fabric's busybox, saved from the fabric host `fabric_env` reaches (made there
+        on first use), loaded into this dockerd: there is no registry to pull it from."""
+        docker(fabric_env, "run", "--rm", "busybox", "true")
+        image = subprocess.run([DOCKER, "image", "save", "busybox"], env=fabric_env,
+                               capture_output=True, check=True).stdout
+        docker(env_for(self.sock, os.path.join(self.dir, "cfg")), "image", "load",
+               input=image)
 
     def stop(self) -> None:
         pids = [self.proc.pid]
@@ -127,12 +156,10 @@ def main() -> None:
         made.append(host)
         sides = {"fabric": env_for(host.socket, os.path.join(tmp, "cfg"))}
         docker(sides["fabric"], "run", "--rm", "busybox", "true")    # makes the image
-        if not args.no_dockerd and shutil.which("dockerd"):
+        if dockerd_wanted(args.no_dockerd):
             dockerd = Dockerd(tmp, tag, args.storage_driver)
             sides["dockerd"] = env_for(dockerd.sock, os.path.join(tmp, "cfg"))
-            image = subprocess.run([DOCKER, "image", "save", "busybox"], env=sides["fabric"],
-                                   capture_output=True, check=True).stdout
-            docker(sides["dockerd"], "image", "load", input=image)
+            dockerd.load_busybox(sides["fabric"])
         for env in sides.values():
             docker(env, "run", "-d", "--name", "bench", "busybox", "sleep", "3600")
             for args_ in COMMANDS.values():

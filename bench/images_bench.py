@@ -1,19 +1,30 @@
-"""Image benchmark: pull from a local registry, and uncached and cached builds.
+"""Images: pull from a local registry, and uncached and cached builds, beside Docker.
 
-Run as root after ./setup.sh:  .venv/bin/python bench/images_bench.py [-n 5] [--markdown]
+Run as root after ./setup.sh:  .venv/bin/python bench/images_bench.py [-n 7] [--markdown]
+                                                                      [--no-dockerd]
 
-On a throwaway lab host (a network namespace) it starts Debian's docker-registry on
-127.0.0.1:5000 and three fabric roots: "maker" builds a five-layer image (busybox and
-four COPY layers of 4 MB of random data each) and pushes it; "puller", which never made
-busybox, times
-  fabric pull 127.0.0.1:5000/bench/five:1        (all five layers, after an rmi)
-and "builder" times
-  fabric build --no-cache  of a five-step Dockerfile (FROM, COPY, RUN, ENV, RUN)
-  fabric build             of the same, every step cached
-and, when a Docker daemon answers, `docker pull` (from a second registry process on the
-machine's own loopback, serving the same storage) and `docker build` (classic builder,
-DOCKER_BUILDKIT=0) of the same context, one of each per round, so a machine whose speed
-drifts weighs on all alike. Everything it made is removed at the end.
+Two throwaway fabric hosts (fabric.host: a namespace, a root, its daemon) and, when
+`dockerd` is installed, a throwaway dockerd 20.10 (docker_bench.Dockerd: a namespace of
+its own, its own data root, overlay2, fabric's busybox loaded into it). Each of the
+three namespaces runs Debian's docker-registry on its own 127.0.0.1:5000 (a loopback
+registry, insecure by default for both), all serving one storage directory, so both
+sides pull the same image by the same name and nothing leaves the machine.
+
+Set-up: the "builder" host builds a five-layer image FROM scratch (one layer of 400
+small files, 4 MB, then four COPY layers of 4 MB of random data each: nothing shared
+with busybox or with the other image) and pushes it as 127.0.0.1:5000/bench/five:1.
+Then each round times, on each side (which side goes first alternates):
+
+- pull of the five-layer image after an rmi of it: `fabric pull` on the "puller" host
+  (which never held any of its layers), `docker pull`;
+- `build --no-cache` of a five-step Dockerfile (FROM busybox, COPY of 4 MB, RUN, ENV,
+  RUN) on the builder host, `docker build --no-cache` (DOCKER_BUILDKIT=0: the classic
+  builder) of the same context;
+- the same build again, every step cached.
+
+It prints the medians, fabric/docker, and the load average seen. Everything it made
+(hosts, dockerd and its containerd, registries, temporary files) is removed at the end,
+also after a failure.
 """
 
 import argparse
@@ -24,152 +35,204 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
-import labhost
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
 
-VENV_BIN = os.path.dirname(sys.executable)
-FABRIC = os.path.join(VENV_BIN, "fabric")
+from docker_bench import DOCKER, Dockerd, dockerd_wanted, env_for, started  # noqa: E402
+
+from fabric.host import hosts, registry  # noqa: E402
+
+FABRIC = os.path.join(os.path.dirname(sys.executable), "fabric")
 IMAGE = "127.0.0.1:5000/bench/five:1"
-DOCKER_PORT = 5055
-# COPY, not RUN: the maker root runs no container, so it needs no default bridge (the
-# builder's daemon, started first, owns the namespace's fabric0).
-ROOTS = ("maker", "puller", "builder")
-FIVE_LAYERS = "FROM busybox\n" + "".join(f"COPY blob{i} /\n" for i in range(4))
+STEPS = "bench/steps"
+FIVE_LAYERS = "FROM scratch\nCOPY base /base/\n" + "".join(
+    f"COPY blob{i} /\n" for i in range(4))
 FIVE_STEPS = """FROM busybox
 COPY data.bin /data.bin
 RUN sha256sum /data.bin > /data.sum
 ENV BENCH=1
 RUN cp /data.bin /copy.bin
 """
+OPS = ("pull (5 layers)", "build, uncached (5 steps)", "build, cached (5 steps)")
 
 
-def run(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> float:
+class Registry:
+    """Debian's docker-registry on 127.0.0.1:5000 inside a host's namespace."""
+
+    def __init__(self, host: hosts.Host, storage: str, tmp: str):
+        config = os.path.join(tmp, f"registry-{host.name}.yml")
+        with open(config, "w") as f:
+            f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                    f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
+                    "http:\n  addr: 127.0.0.1:5000\n  secret: bench\n")
+        self.proc = subprocess.Popen(host.command(["docker-registry", "serve", config]),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = "import socket; socket.create_connection(('127.0.0.1', 5000), 1)"
+        if started(self.proc, 10, lambda: host.run([sys.executable, "-c", probe],
+                                                   capture_output=True).returncode == 0):
+            return
+        self.stop()
+        raise SystemExit(f"docker-registry did not start in {host.netns}")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    """Wall time of a command that must succeed."""
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t
     if p.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}: {p.stderr.strip()}")
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}:\n"
+                         f"{p.stdout[-2000:]}{p.stderr[-2000:]}")
     return dt
 
 
-def registry(prefix: list[str], storage: str, addr: str, workdir: str) -> subprocess.Popen:
-    config = os.path.join(workdir, f"registry-{addr.replace(':', '-')}.yml")
-    with open(config, "w") as f:
-        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                f"storage:\n  filesystem:\n    rootdirectory: {storage}\n"
-                f"http:\n  addr: {addr}\n  secret: bench\n")
-    proc = subprocess.Popen(prefix + ["docker-registry", "serve", config],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    host, port = addr.split(":")
-    probe = f"import socket; socket.create_connection(('{host}', {port}), 1)"
-    for _ in range(200):
-        if subprocess.run(prefix + [sys.executable, "-c", probe],
-                          capture_output=True).returncode == 0:
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("docker-registry did not start")
+def output(cmd: list[str], env: dict | None = None) -> str:
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
+    return p.stdout + p.stderr
 
 
-def docker_answers() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True,
-                              timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def contexts(tmp: str) -> tuple[str, str]:
+    five = os.path.join(tmp, "five")
+    os.makedirs(os.path.join(five, "base"))
+    with open(os.path.join(five, "Dockerfile"), "w") as f:
+        f.write(FIVE_LAYERS)
+    for i in range(400):
+        with open(os.path.join(five, "base", f"f{i:03}"), "wb") as f:
+            f.write(os.urandom(10 << 10))
+    for i in range(4):
+        with open(os.path.join(five, f"blob{i}"), "wb") as f:
+            f.write(os.urandom(4 << 20))
+    steps = os.path.join(tmp, "steps")
+    os.makedirs(steps)
+    with open(os.path.join(steps, "Dockerfile"), "w") as f:
+        f.write(FIVE_STEPS)
+    with open(os.path.join(steps, "data.bin"), "wb") as f:
+        f.write(os.urandom(4 << 20))
+    return five, steps
+
+
+class Side:
+    """The commands of one side: fabric's CLI on two hosts, or docker's on one dockerd."""
+
+    def __init__(self, name: str, pull_cmd: list[str], build_cmd: list[str],
+                 env: dict | None = None):
+        self.name, self.pull_cmd, self.build_cmd, self.env = name, pull_cmd, build_cmd, env
+
+    def rmi(self) -> None:
+        subprocess.run(self.pull_cmd + ["rmi", IMAGE], capture_output=True, env=self.env)
+
+    def pull(self) -> float:
+        self.rmi()
+        return timed(self.pull_cmd + ["pull", "-q", IMAGE], self.env)
+
+    def build(self, ctx: str, cache: bool) -> float:
+        flags = [] if cache else ["--no-cache"]
+        return timed(self.build_cmd + ["build", *flags, "-q", "-t", STEPS, ctx], self.env)
+
+    def check(self, ctx: str) -> None:
+        """Once, before timing: a pull fetches all five layers, an uncached build runs
+        every step, and a cached build hits the cache at every step after FROM (the
+        commands' own output says so)."""
+        self.rmi()
+        said = output(self.pull_cmd + ["pull", IMAGE], self.env)
+        if said.count("Pull complete") != 5:
+            raise SystemExit(f"{self.name}: pull did not fetch five layers:\n{said}")
+        said = output(self.build_cmd + ["build", "--no-cache", "-t", STEPS, ctx], self.env)
+        if "Using cache" in said:
+            raise SystemExit(f"{self.name}: build --no-cache used the cache:\n{said}")
+        said = output(self.build_cmd + ["build", "-t", STEPS, ctx], self.env)
+        if said.count("Using cache") != 4:
+            raise SystemExit(f"{self.name}: the cached build missed its cache:\n{said}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=5, help="rounds")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-n", type=int, default=7, help="rounds")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--no-dockerd", action="store_true", help="fabric's side only")
     args = ap.parse_args()
     if not shutil.which("docker-registry") or not shutil.which("skopeo"):
         raise SystemExit("needs docker-registry and skopeo: run ./setup.sh")
-    ns, root, prefix = labhost.make()
-    work = tempfile.mkdtemp(prefix="fabric-images-bench-")
-    procs: list[subprocess.Popen] = []
-    docker = docker_answers()
+    tag = uuid.uuid4().hex[:4]
+    tmp = tempfile.mkdtemp(prefix="imb-", dir="/tmp")
+    os.environ["FABRIC_HOSTS_DIR"] = os.path.join(tmp, "h")    # hosts of this run only
+    registries: list[Registry] = []
+    dockerd = None
     try:
-        storage = os.path.join(work, "storage")
-        procs.append(registry(prefix, storage, "127.0.0.1:5000", work))
-        env_m, env_p, env_b = ({**os.environ, "FABRIC_ROOT": os.path.join(root, name)}
-                               for name in ROOTS)
-        for env in (env_m, env_p, env_b):
-            env.pop("FABRIC_HOST", None)
-        five = os.path.join(work, "five")
-        os.makedirs(five)
-        with open(os.path.join(five, "Dockerfile"), "w") as f:
-            f.write(FIVE_LAYERS)
-        for i in range(4):
-            with open(os.path.join(five, f"blob{i}"), "wb") as f:
-                f.write(os.urandom(4 << 20))
-        run(prefix + [FABRIC, "images"], env_b)                  # its daemon first
-        run(prefix + [FABRIC, "build", "-q", "-t", IMAGE, five], env_m)
-        run(prefix + [FABRIC, "push", IMAGE], env_m)
-        ctx = os.path.join(work, "ctx")
-        os.makedirs(ctx)
-        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write(FIVE_STEPS)
-        with open(os.path.join(ctx, "data.bin"), "wb") as f:
-            f.write(os.urandom(4 << 20))
-        run(prefix + [FABRIC, "build", "-q", "-t", "bench/steps", ctx], env_b)  # busybox
-        if docker:
-            procs.append(registry([], storage, f"127.0.0.1:{DOCKER_PORT}", work))
-            run(["docker", "pull", "busybox"])
-        dimage = f"127.0.0.1:{DOCKER_PORT}/bench/five:1"
-        denv = {**os.environ, "DOCKER_BUILDKIT": "0"}
-        rows: dict[str, list[float]] = {}
-
-        def add(name: str, dt: float) -> None:
-            rows.setdefault(name, []).append(dt)
-        for _ in range(args.n):
-            subprocess.run(prefix + [FABRIC, "rmi", IMAGE], capture_output=True, env=env_p)
-            add("fabric pull (5 layers)", run(prefix + [FABRIC, "pull", IMAGE], env_p))
-            if docker:
-                subprocess.run(["docker", "rmi", dimage], capture_output=True)
-                add("docker pull (5 layers)", run(["docker", "pull", dimage]))
-            add("fabric build, uncached (5 steps)", run(
-                prefix + [FABRIC, "build", "--no-cache", "-q", "-t", "bench/steps", ctx], env_b))
-            if docker:
-                add("docker build, uncached (5 steps)", run(
-                    ["docker", "build", "--no-cache", "-q", "-t", "bench/steps", ctx], denv))
-            add("fabric build, cached (5 steps)", run(
-                prefix + [FABRIC, "build", "-q", "-t", "bench/steps", ctx], env_b))
-            if docker:
-                add("docker build, cached (5 steps)", run(
-                    ["docker", "build", "-q", "-t", "bench/steps", ctx], denv))
-        if docker:
-            subprocess.run(["docker", "rmi", dimage, "bench/steps"], capture_output=True)
-        report(rows, args.n, args.markdown)
+        storage = os.path.join(tmp, "storage")
+        builder = hosts.add(f"ib{tag}")
+        puller = hosts.add(f"ip{tag}")
+        registries += [Registry(builder, storage, tmp), Registry(puller, storage, tmp)]
+        five, steps = contexts(tmp)
+        fab = [FABRIC, "-H"]
+        fabric = Side("fabric", fab + [puller.name], fab + [builder.name])
+        timed(fabric.build_cmd + ["build", "-q", "-t", IMAGE, five])
+        timed(fabric.build_cmd + ["push", "-q", IMAGE])
+        sides = [fabric]
+        if dockerd_wanted(args.no_dockerd):
+            dockerd = Dockerd(tmp, tag, "overlay2")
+            registries.append(Registry(dockerd.ns_host, storage, tmp))
+            cfg = os.path.join(tmp, "cfg")
+            dockerd.load_busybox(env_for(builder.socket, cfg))
+            denv = {**env_for(dockerd.sock, cfg), "DOCKER_BUILDKIT": "0"}
+            sides.append(Side("docker", [DOCKER], [DOCKER], denv))
+        for side in sides:
+            side.check(steps)
+        samples: dict[tuple[str, str], list[float]] = {(op, s.name): [] for op in OPS
+                                                        for s in sides}
+        loads: list[float] = []
+        for r in range(args.n):
+            loads.append(os.getloadavg()[0])
+            order = sides if r % 2 == 0 else sides[::-1]
+            for s in order:
+                samples[(OPS[0], s.name)].append(s.pull())
+            for s in order:
+                samples[(OPS[1], s.name)].append(s.build(steps, cache=False))
+            for s in order:
+                samples[(OPS[2], s.name)].append(s.build(steps, cache=True))
+            print(f"round {r + 1}: " + "; ".join(
+                f"{s.name} " + " ".join(f"{samples[(op, s.name)][-1]:.2f}s" for op in OPS)
+                for s in sides), file=sys.stderr)
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        for r in (os.path.join(root, name) for name in ROOTS):
-            _stop_daemon(r)     # builds leave no container behind: nothing else runs
-        labhost.remove(ns, root)
-        shutil.rmtree(work, ignore_errors=True)
+        for reg in registries:
+            reg.stop()
+        if dockerd is not None:
+            dockerd.stop()
+        try:
+            for rec in registry.records():
+                hosts.remove(rec.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report(samples, [s.name for s in sides], loads, args.n, args.markdown)
 
 
-def _stop_daemon(root: str) -> None:
-    try:
-        with open(os.path.join(root, "daemon.lock")) as f:
-            os.kill(int(f.read()), 15)
-    except (OSError, ValueError):
-        pass
-
-
-def report(rows: dict[str, list[float]], n: int, markdown: bool) -> None:
+def report(samples: dict, sides: list[str], loads: list[float], n: int,
+           markdown: bool) -> None:
+    med = {k: statistics.median(v) * 1000 for k, v in samples.items()}
+    both = "docker" in sides
     if markdown:
-        print(f"| operation ({n} rounds) | median | min |\n| --- | --- | --- |")
-        for name, xs in rows.items():
-            print(f"| {name} | {statistics.median(xs) * 1000:.0f} ms | "
-                  f"{min(xs) * 1000:.0f} ms |")
-        return
-    for name, xs in rows.items():
-        print(f"{name:36} median {statistics.median(xs) * 1000:7.0f} ms   "
-              f"min {min(xs) * 1000:7.0f} ms")
+        print(f"| operation (median of {n}, ms) | fabric |" +
+              (" docker 20.10 | fabric/docker |" if both else ""))
+        print("|---|---:|" + ("---:|---:|" if both else ""))
+    for op in OPS:
+        f = med[(op, "fabric")]
+        if markdown:
+            extra = (f" {med[(op, 'docker')]:.0f} | {f / med[(op, 'docker')]:.2f} |"
+                     if both else "")
+            print(f"| {op} | {f:.0f} |{extra}")
+        else:
+            extra = (f"   docker {med[(op, 'docker')]:7.0f} ms   fabric/docker "
+                     f"{f / med[(op, 'docker')]:.2f}") if both else ""
+            print(f"{op:28} fabric {f:7.0f} ms{extra}")
+    print(f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ TMP = tempfile.mkdtemp(prefix="lsb-", dir="/tmp")
 os.environ["FABRIC_HOSTS_DIR"] = os.path.join(TMP, "h")
 os.environ["FABRIC_LABS_DIR"] = os.path.join(TMP, "l")
 
-from docker_bench import DOCKER, Dockerd, docker, env_for  # noqa: E402
+from docker_bench import DOCKER, Dockerd, docker, dockerd_wanted, env_for  # noqa: E402
 
 from fabric.host import hosts, registry  # noqa: E402
 
@@ -143,18 +143,14 @@ def docker_round(env: dict, n_hosts: int, per_host: int) -> dict[str, float]:
 
 def start_dockerd(tag: str) -> tuple[Dockerd, dict]:
     """A throwaway dockerd with fabric's busybox in it and a network like the lab's."""
-    src = hosts.add(f"ls{tag}")     # a fabric host only to save busybox from
-    try:
-        fenv = env_for(src.socket, os.path.join(TMP, "cfg"))
-        docker(fenv, "run", "--rm", "busybox", "true")
-        image = subprocess.run([DOCKER, "image", "save", "busybox"], env=fenv,
-                               capture_output=True, check=True).stdout
-    finally:
-        src.remove()
     d = Dockerd(TMP, tag, "overlay2")
     env = env_for(d.sock, os.path.join(TMP, "cfg"))
     try:
-        docker(env, "image", "load", input=image)
+        src = hosts.add(f"ls{tag}")     # a fabric host only to save busybox from
+        try:
+            d.load_busybox(env_for(src.socket, os.path.join(TMP, "cfg")))
+        finally:
+            src.remove()
         docker(env, "network", "create", "--subnet", SUBNET, "lsb")
     except BaseException:
         d.stop()
@@ -176,12 +172,7 @@ def main() -> None:
     dockerd = None
     try:
         denv = None
-        if args.no_dockerd:
-            print("dockerd column skipped: --no-dockerd", file=sys.stderr)
-        elif not shutil.which("dockerd") or not os.access(DOCKER, os.X_OK):
-            print("dockerd column skipped: dockerd or the docker CLI is not installed "
-                  "(apt-get install docker.io)", file=sys.stderr)
-        else:
+        if dockerd_wanted(args.no_dockerd):
             try:
                 dockerd, denv = start_dockerd(tag)
             except (SystemExit, subprocess.CalledProcessError, OSError) as e:
