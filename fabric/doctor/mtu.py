@@ -4,8 +4,9 @@ carries.
 A tunnel adds its encapsulation (VXLAN 50 bytes, GRE with a key 42) to every frame of
 the network it carries; when the network's MTU plus that is more than the MTU of the
 interface the tunnel sends through, the bigger packets vanish without an error (the
-kernel's VXLAN sets DF on nothing it could fragment here, and Open vSwitch never
-fragments): pings pass, a file transfer hangs. Each tunnel of this host is checked
+kernel keeps its VXLAN port within the NIC's MTU, so its bridge drops bigger frames
+there, and Open vSwitch never fragments): pings pass, full-size packets die (TCP may
+still get through the kernel's VXLAN, segmented late). Each tunnel of this host is checked
 against its own underlay interface; `fabric lab doctor` also holds it against the
 smallest MTU on the lab segment between the two hosts, which this host cannot see.
 """
