@@ -59,6 +59,13 @@ class Watch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def state(self) -> dict:
+        """How far this host has acted on the store (GET /fabric/cluster): a caller that
+        read the store's revision R knows the host is wired, and its containers' names
+        written, as of R once Revision >= R and Synced."""
+        return {"Store": self.cluster.url, "Revision": self.revision, "Synced": self.synced,
+                "Away": self.away}
+
     def start(self) -> None:
         """Start following the store. Nothing is asked of it here: a daemon whose
         store is away starts all the same, and says so in its log."""

@@ -129,7 +129,7 @@ def serve(root: HostRoot, sock_path: str, overrides: dict | None = None, api=Non
         watch = Watch(cluster, shared.peering, engine.host.name, settings.cluster_advertise,
                       remotes=shared.remotes, names_changed=engine.network.hosts.refresh)
         watch.start()
-    router = build(engine)
+    router = build(engine, watch)
     handler = type("BoundHandler", (Handler,), {"router": router})
     try:
         # The other listeners first: when one cannot bind, no socket of ours appears.

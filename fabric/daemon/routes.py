@@ -4,6 +4,7 @@ their own; `build` adds them all."""
 
 from fabric.daemon import (
     routes_build,
+    routes_cluster,
     routes_containers,
     routes_doctor,
     routes_events,
@@ -24,7 +25,7 @@ from fabric.daemon import (
 from fabric.daemon.http import Router
 
 
-def build(engine) -> Router:
+def build(engine, watch=None) -> Router:
     r = Router()
     for module in (routes_system, routes_containers, routes_logs, routes_exec, routes_images,
                    routes_registry, routes_build, routes_volumes, routes_extra, routes_network,
@@ -32,6 +33,7 @@ def build(engine) -> Router:
                    routes_trace):
         module.add(r, engine)
     routes_mesh.add(r, engine)
+    routes_cluster.add(r, watch)
     routes_events.observe_networks(r, engine)
     routes_unsupported.add(r, engine)   # last: any module's own route wins
     return r

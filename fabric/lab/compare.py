@@ -47,11 +47,10 @@ from fabric.lab import (
     teardown,
     variants,
 )
-from fabric.lab.progress import quiet
+from fabric.lab.progress import Say, quiet
 from fabric.lab.report import failure_line
 from fabric.probe import measure
 
-Say = Callable[[str, str], None]
 REACH_LIMIT = 10.0          # seconds a started container has to answer across hosts
 
 

@@ -12,7 +12,6 @@ lab.json before it is made; on a failure what was made is removed (teardown.py).
 import json
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric.client.http import ApiError
@@ -20,6 +19,7 @@ from fabric.errors import Conflict, FabricError
 from fabric.host import hosts, registry
 from fabric.lab import (
     clusterstore,
+    converge,
     images,
     live,
     machines,
@@ -33,11 +33,10 @@ from fabric.lab import (
     underlay,
     waiting,
 )
-from fabric.lab.progress import quiet
+from fabric.lab.progress import Say, quiet
 from fabric.net import netns as netnsmod
 from fabric.plan import Applier, Context, Plan
 
-Say = Callable[[str, str], None]
 MAX_PARALLEL = 8
 
 
@@ -134,6 +133,7 @@ def _build(lab: model.Lab, st: state.State, say: Say) -> None:
     images.distribute(lab, st, say)
     by_host = [(h, lab.containers_on(h.name)) for h in lab.hosts]
     _each([b for b in by_host if b[1]], lambda b: _containers(lab, b[1], say), "host")
+    converge.until_converged(lab, say)
     waiting.until_healthy(lab, say)
     if any(h.firewall for h in lab.hosts):
         _rules(lab, st, say)

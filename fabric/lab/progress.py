@@ -7,7 +7,10 @@ logs, files) a plain line per step, so the log reads top to bottom.
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+Say = Callable[[str, str], None]    # (subject, what it is doing now)
 
 
 class Progress:

@@ -128,6 +128,16 @@ def test_status_exec_ls_and_names(two_hosts):
     assert other.code == 125 and "is up from another file" in other.err, other
 
 
+def test_a_lab_that_is_up_has_every_host_caught_up_with_the_store(two_hosts):
+    from fabric.lab import live
+    views = [live.client(two_hosts, h).call("GET", "/fabric/cluster") for h in ("h1", "h2")]
+    assert views[0]["Store"] == views[1]["Store"]
+    assert views[0]["Store"].startswith("sqlite://") and views[0]["Store"].endswith(
+        f"/{two_hosts}/cluster.db")
+    for v in views:
+        assert v["Synced"] and v["Away"] is None and v["Revision"] == v["StoreRevision"], v
+
+
 def test_lab_up_killed_half_way_then_down_leaves_nothing():
     before = root_snapshot()
     run = unique("killed")
