@@ -15,23 +15,24 @@ class HostsFiles:
         self.engine = engine
         self.core = core
 
-    def text(self, doc: dict) -> str:
-        own, names = self.core.hosts_lines(doc["Id"])
+    def text(self, doc: dict, memo: dict | None = None) -> str:
+        own, names = self.core.hosts_lines(doc["Id"], memo)
         extra = etcfiles.extra_hosts(doc["HostConfig"].get("ExtraHosts"))
         return etcfiles.hosts_text(own, etcfiles.merge(extra + names))
 
-    def write(self, doc: dict) -> None:
+    def write(self, doc: dict, memo: dict | None = None) -> None:
         if not doc.get("HostsPath"):
             return
         try:
-            etcfiles.rewrite_hosts(doc["HostsPath"], self.text(doc))
+            etcfiles.rewrite_hosts(doc["HostsPath"], self.text(doc, memo))
         except OSError as e:
             log.warning("hosts file of %s: %s", doc["Id"][:12], e)
 
     def refresh(self, affected: frozenset[str]) -> None:
         """Rewrite the hosts files of the containers a change affects."""
+        memo: dict = {}     # each network read once for all of them
         for cid in affected:
             try:
-                self.write(self.engine.containers.get(cid))
+                self.write(self.engine.containers.get(cid), memo)
             except NotFound:
                 continue

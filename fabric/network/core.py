@@ -61,19 +61,27 @@ class NetworkCore:
 
     # --- what a container sees -------------------------------------------------------------
 
-    def hosts_lines(self, container_id: str) -> tuple[list[Line], list[Line]]:
-        """(the container's own lines, the names it resolves) for its /etc/hosts."""
+    def hosts_lines(self, container_id: str, memo: dict | None = None
+                    ) -> tuple[list[Line], list[Line]]:
+        """(the container's own lines, the names it resolves) for its /etc/hosts.
+        `memo`, shared by the calls of one refresh of many containers, reads each
+        network and its other hosts' endpoints once (a network spanning hosts lists
+        them all, and every one of its containers here needs them)."""
         svc = self.svc
+        memo = {} if memo is None else memo
         mine = sorted(svc.records.endpoints(container_id=container_id),
                       key=lambda e: e["ifname"])
         default = svc.default_network()
         user_defined = set()
         remote = {}
         for nid in {e["network_id"] for e in mine}:
-            net = svc.find_network(nid)
-            if net is not None and not net.get("default"):
+            if nid not in memo:
+                net = svc.find_network(nid)
+                memo[nid] = None if net is None or net.get("default") else \
+                    registry.programmed(net)
+            if memo[nid] is not None:
                 user_defined.add(nid)
-                remote[nid] = registry.programmed(net)
+                remote[nid] = memo[nid]
         lines = names.link_lines(svc.records, default["id"] if default else None, mine)
         lines += names.peer_lines(svc.records, user_defined, mine)
         lines += names.remote_lines(remote, user_defined, mine)
