@@ -148,7 +148,7 @@ class EnsureOvsBridge(Op):
                                    f"bridge {br['name']} (another fabric network)")
 
     def undo(self, ctx, memo=None):
-        _del_bridge(ctx, self.name, self.ids)
+        _delete_owned(ctx, "Bridge", self.name, self.ids)
 
     def describe(self):
         words = ["ovs-vsctl", "--may-exist", "add-br", self.name, "--", "set", "bridge",
@@ -170,7 +170,7 @@ class DeleteOvsBridge(Op):
     def apply(self, ctx):
         if not instance(ctx).running():
             return None
-        return _del_bridge(ctx, self.name, self.ids) or None
+        return _delete_owned(ctx, "Bridge", self.name, self.ids) or None
 
     def undo(self, ctx, memo=None):
         pass
@@ -179,11 +179,14 @@ class DeleteOvsBridge(Op):
         return shell.q("ovs-vsctl", "--if-exists", "del-br", self.name)
 
 
-def _del_bridge(ctx, name: str, ids: ovsdb.Ids) -> bool:
+def _delete_owned(ctx, table: str, name: str, ids: ovsdb.Ids) -> bool:
+    """Delete the bridge or port `name` if it carries `ids` (someone else's is left)."""
     db = database(ctx)
-    if not ovsdb.owned(db.row("Bridge", name), ids):
+    if not ovsdb.owned(db.row(table, name), ids):
         return False
-    db.transact([db.api.del_br(name, if_exists=True)])
+    api = db.api
+    db.transact([api.del_br(name, if_exists=True) if table == "Bridge"
+                 else api.del_port(name, if_exists=True)])
     return True
 
 
@@ -227,7 +230,7 @@ class AddOvsPort(Op):
         return None if row is not None else True
 
     def undo(self, ctx, memo=None):
-        _del_port(ctx, self.name, self.ids)
+        _delete_owned(ctx, "Port", self.name, self.ids)
 
     def describe(self):
         words = ["ovs-vsctl", "--may-exist", "add-port", self.bridge, self.name, "--",
@@ -252,21 +255,13 @@ class DeleteOvsPort(Op):
     def apply(self, ctx):
         if not instance(ctx).running():
             return None
-        return _del_port(ctx, self.name, self.ids) or None
+        return _delete_owned(ctx, "Port", self.name, self.ids) or None
 
     def undo(self, ctx, memo=None):
         pass
 
     def describe(self):
         return shell.q("ovs-vsctl", "--if-exists", "del-port", self.name)
-
-
-def _del_port(ctx, name: str, ids: ovsdb.Ids) -> bool:
-    db = database(ctx)
-    if not ovsdb.owned(db.row("Port", name), ids):
-        return False
-    db.transact([db.api.del_port(name, if_exists=True)])
-    return True
 
 
 # --- the underlay and the containers' side --------------------------------------------------

@@ -233,12 +233,8 @@ class BridgeDriver:
             # a container reaching its own published port comes back in this port
             SetHairpin(host),
             LinkUp(host),
-            AddAddress(ep.ifname, ep.address, ns=ns),
-            LinkUp(ep.ifname, ns=ns),
-            LinkUp("lo", ns=ns),
+            *container_side(net, ep, ns),
         ]
-        if ep.gateway and not net.internal:
-            ops.append(AddRoute("default", gateway=ep.gateway, dev=ep.ifname, ns=ns))
         return Plan(tuple(ops), title=f"connect {ep.container_id[:12]} to {net.name}")
 
     def plan_leave(self, net: Network, ep: Endpoint, netns_path: str,
@@ -257,6 +253,17 @@ class BridgeDriver:
     def _named(net: Network) -> bool:
         """True when the user named the bridge, which may then be one made by hand."""
         return bool(net.config.bridge)
+
+
+def container_side(net: Network, ep: Endpoint, ns: str) -> list[Op]:
+    """The container's end of its veth, whatever the host end is plugged into: its
+    address, up with its loopback, and the default route through the network's gateway
+    (none on an internal network)."""
+    ops: list[Op] = [AddAddress(ep.ifname, ep.address, ns=ns), LinkUp(ep.ifname, ns=ns),
+                     LinkUp("lo", ns=ns)]
+    if ep.gateway and not net.internal:
+        ops.append(AddRoute("default", gateway=ep.gateway, dev=ep.ifname, ns=ns))
+    return ops
 
 
 def _take(up: Uplink, br: str) -> list[Op]:

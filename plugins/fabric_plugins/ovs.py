@@ -76,6 +76,7 @@ from fabric.plan.ovs_ops import (
     TakeUnderlay,
     TxOffloads,
 )
+from fabric_plugins.bridge import container_side
 
 TUNNELS = ("gre", "vxlan")
 DEFAULT_MTU = 1450      # 1500 less VXLAN's 50 (GRE's 38 fits too)
@@ -261,12 +262,8 @@ class OvsDriver:
             LinkUp(host),
             AddOvsPort(self.bridge_name(net), host, self.ids(net, (ovsdb.ENDPOINT, ep.id)),
                        protected=not cfg.icc),
-            AddAddress(ep.ifname, ep.address, ns=ns),
-            LinkUp(ep.ifname, ns=ns),
-            LinkUp("lo", ns=ns),
+            *container_side(net, ep, ns),
         ]
-        if ep.gateway and not net.internal:
-            ops.append(AddRoute("default", gateway=ep.gateway, dev=ep.ifname, ns=ns))
         return Plan(tuple(ops), title=f"connect {ep.container_id[:12]} to {net.name}")
 
     def plan_leave(self, net: Network, ep: Endpoint, netns_path: str,
