@@ -29,8 +29,12 @@ os.environ.setdefault("FABRIC_HOSTS_DIR", tempfile.mkdtemp(prefix="fhb-", dir="/
 from cluster_bench import iperf  # noqa: E402
 from multihost import MultiHost, apply, wait_until  # noqa: E402
 
-from fabric.plan import AddAddress, CreateVeth, LinkUp  # noqa: E402
-from fabric.plan.ovs_ops import TxOffloads  # noqa: E402
+from fabric.plan import (  # noqa: E402
+    AddAddress,
+    CreateVeth,
+    LinkUp,
+    TxOffloads,  # noqa: E402
+)
 from fabric.probe import measure  # noqa: E402
 
 MTU = 1450

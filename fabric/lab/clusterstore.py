@@ -24,8 +24,17 @@ from fabric.lab import etcd, model, naming, state
 from fabric.lab.model import ClusterStore
 from fabric.lab.source import Source
 from fabric.net import netns as netnsmod
-from fabric.plan import AddAddress, Applier, Context, CreateVeth, LinkUp, Plan, SetMaster, plan
-from fabric.plan.ovs_ops import TxOffloads
+from fabric.plan import (
+    AddAddress,
+    Applier,
+    Context,
+    CreateVeth,
+    LinkUp,
+    Plan,
+    SetMaster,
+    TxOffloads,
+    plan,
+)
 
 STORES = ("sqlite", "etcd")
 ETCD_PORT = "~etcd"     # its port on the segment's bridge: no host's port has a "~"

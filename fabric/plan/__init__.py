@@ -25,6 +25,7 @@ from fabric.plan.ops import (
                              SetMaster,
                              SetMtu,
                              SetSysctl,
+                             TxOffloads,
 )
 from fabric.plan.plan import Plan, plan
 
@@ -32,5 +33,6 @@ __all__ = [
     "AddAddress", "AddFdb", "AddNeighbour", "AddRoute", "Applier", "Context",
     "CreateVeth", "DelAddress", "DeleteLink", "DelRoute", "EnsureBridge",
     "InjectedFault", "LinkUp", "NftBatch", "Op", "Plan", "Result", "SetHairpin",
-    "SetMac", "SetMaster", "SetMtu", "SetSysctl", "fail_step", "plan",
+    "SetMac", "SetMaster", "SetMtu", "SetSysctl", "TxOffloads", "fail_step",
+    "plan",
 ]

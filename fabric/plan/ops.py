@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fabric.errors import Conflict, InvalidArgument, NotFound
-from fabric.net import addrs, links, neigh, routes, sysctl
+from fabric.net import addrs, links, neigh, offload, routes, sysctl
 from fabric.plan import shell
 
 Memo = Any
@@ -459,3 +459,22 @@ class NftBatch(Op):
     def describe(self):
         body = self.script.rstrip("\n")
         return f"{shell.exec_in(self.ns, 'nft', '-f', '-')} <<'EOF'\n{body}\nEOF"
+
+
+@dataclass(frozen=True)
+class TxOffloads(Op):
+    """Transmit checksum, TSO and GSO of `ifname` on or off (fabric/net/offload.py)."""
+    ifname: str
+    on: bool = False
+
+    def apply(self, ctx):
+        return offload.set_tx(self.ns, self.ifname, self.on) or None
+
+    def undo(self, ctx, memo=None):
+        if memo:
+            offload.set_tx(self.ns, self.ifname, not self.on)
+
+    def describe(self):
+        state = "on" if self.on else "off"
+        return shell.exec_in(self.ns, "ethtool", "-K", self.ifname, "tx", state, "tso",
+                             state, "gso", state)

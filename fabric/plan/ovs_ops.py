@@ -18,7 +18,6 @@ import shlex
 from dataclasses import dataclass
 
 from fabric.errors import Conflict, FabricError
-from fabric.net import offload
 from fabric.ovs import daemons, underlay
 from fabric.ovs import db as ovsdb
 from fabric.plan import shell
@@ -284,22 +283,3 @@ class TakeUnderlay(Op):
 
     def describe(self):
         return "\n".join(underlay.describe_take(self.toward))
-
-
-@dataclass(frozen=True)
-class TxOffloads(Op):
-    """Transmit checksum, TSO and GSO of `ifname` on or off (fabric/net/offload.py)."""
-    ifname: str
-    on: bool = False
-
-    def apply(self, ctx):
-        return offload.set_tx(self.ns, self.ifname, self.on) or None
-
-    def undo(self, ctx, memo=None):
-        if memo:
-            offload.set_tx(self.ns, self.ifname, not self.on)
-
-    def describe(self):
-        state = "on" if self.on else "off"
-        return shell.exec_in(self.ns, "ethtool", "-K", self.ifname, "tx", state, "tso",
-                             state, "gso", state)

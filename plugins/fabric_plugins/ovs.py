@@ -64,6 +64,7 @@ from fabric.plan import (
     LinkUp,
     Plan,
     SetSysctl,
+    TxOffloads,
 )
 from fabric.plan.ops import Op
 from fabric.plan.ovs_ops import (
@@ -74,7 +75,6 @@ from fabric.plan.ovs_ops import (
     StartOvs,
     StopOvsIfIdle,
     TakeUnderlay,
-    TxOffloads,
 )
 from fabric_plugins.bridge import container_side
 
