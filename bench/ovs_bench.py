@@ -33,7 +33,7 @@ from fabric.plan import (  # noqa: E402
     AddAddress,
     CreateVeth,
     LinkUp,
-    TxOffloads,  # noqa: E402
+    TxOffloads,
 )
 from fabric.probe import measure  # noqa: E402
 

@@ -28,7 +28,7 @@ from fabric.net.links import IFNAMSIZ, valid_name
 from fabric.net.sysctl import conf_key
 from fabric.network.ipam import parse_address, parse_subnet
 from fabric.network.model import Endpoint, Network, Peer, SubnetConfig, Uplink
-from fabric.network.options import parse_bool
+from fabric.network.options import config_fields, parse_bool
 from fabric.plan import (
     AddAddress,
     AddRoute,
@@ -125,15 +125,7 @@ class BridgeDriver:
     requires: frozenset[str] = frozenset()
 
     def validate(self, options: Mapping[str, str]) -> BridgeConfig:
-        fields: dict = {}
-        for key, value in options.items():
-            spec = OPTIONS.get(key)
-            if spec is None:
-                known = ", ".join(k for k in OPTIONS if not k.startswith("com."))
-                raise InvalidArgument(f"unknown bridge driver option {key!r} "
-                                      f"(known: {known}, and Docker's {DOCKER}* names)")
-            field, parse = spec
-            fields[field] = parse(key, str(value))
+        fields = config_fields(options, OPTIONS, "bridge", f"and Docker's {DOCKER}* names")
         if fields.get("existing") and not fields.get("bridge"):
             raise InvalidArgument("option bridge.existing needs bridge.name")
         if fields.get("uplink") and fields.get("existing"):

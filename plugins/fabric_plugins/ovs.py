@@ -53,7 +53,7 @@ from fabric.net.routes import RTPROT_FABRIC
 from fabric.net.sysctl import conf_key
 from fabric.network.ipam import parse_address
 from fabric.network.model import Endpoint, Network, Peer, SubnetConfig
-from fabric.network.options import parse_bool
+from fabric.network.options import config_fields, parse_bool
 from fabric.ovs import db as ovsdb
 from fabric.plan import (
     AddAddress,
@@ -141,16 +141,8 @@ class OvsDriver:
     requires: frozenset[str] = frozenset({"cluster-store", "ovs"})
 
     def validate(self, options: Mapping[str, str]) -> OvsConfig:
-        fields: dict = {}
-        for key, value in options.items():
-            spec = OPTIONS.get(key)
-            if spec is None:
-                known = ", ".join(k for k in OPTIONS if not k.startswith("com."))
-                raise InvalidArgument(f"unknown ovs driver option {key!r} (known: {known}, "
-                                      "and the network's host-prefix and slice)")
-            field, parse = spec
-            fields[field] = parse(key, str(value))
-        return OvsConfig(**fields)
+        return OvsConfig(**config_fields(options, OPTIONS, "ovs",
+                                         "and the network's host-prefix and slice"))
 
     # --- names and marks -----------------------------------------------------------------
 
